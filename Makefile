@@ -1,0 +1,46 @@
+# The README's two commands: `make demo` and `make test` (plus `make bench`).
+# Each installs what is missing (scripts/setup, as root), builds, then runs.
+
+BUILD      ?= build
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+WERROR     ?= $(if $(TANDEM_WERROR),$(TANDEM_WERROR),OFF)
+FUZZ_SECONDS ?= 20
+
+.PHONY: all setup build unit integration fuzz test demo bench clean
+
+all: build
+
+setup:
+	@if [ "$$(id -u)" = 0 ]; then scripts/setup; \
+	 else echo "make: not root: skipping scripts/setup (dependencies must already be installed)"; fi
+
+build: setup
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTANDEM_WERROR=$(WERROR)
+	cmake --build $(BUILD) -j $(JOBS)
+
+unit: build
+	ctest --test-dir $(BUILD) -L unit --output-on-failure -j $(JOBS)
+
+integration: build
+	ctest --test-dir $(BUILD) -L integration --output-on-failure
+
+# libFuzzer targets need clang; they run for FUZZ_SECONDS each.
+fuzz: setup
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DTANDEM_FUZZ=ON -DTANDEM_WERROR=$(WERROR)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --test-dir $(FUZZ_BUILD) -L fuzz --output-on-failure
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory fuzz
+
+demo: build
+	python3 scripts/demo.py --build $(BUILD)
+
+bench: build
+	python3 bench/ingest/run.py --build $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD)

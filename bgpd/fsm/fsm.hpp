@@ -1,0 +1,146 @@
+// RFC 4271 §8 BGP finite state machine for ONE transport connection, sans-I/O:
+// events in, actions out. No sockets, no clocks, no Asio: the session runtime turns
+// actions into I/O and timers, and the standby runs the same code in shadow mode.
+//
+// Message framing lives here: BytesReceived events carry raw stream bytes in any
+// chunking; the FSM reassembles messages, handles OPEN/KEEPALIVE/NOTIFICATION/
+// ROUTE-REFRESH itself and hands UPDATE bodies up (UpdateReceived) undecoded, so the
+// receiver can use its attribute cache. If the receiver finds a malformed UPDATE that
+// requires a session reset it feeds UpdateError back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "bgpd/wire/message.hpp"
+
+namespace tandem::fsm {
+
+enum class State : uint8_t { Idle, Connect, Active, OpenSent, OpenConfirm, Established };
+const char* to_string(State s);
+
+enum class Timer : uint8_t { ConnectRetry, Hold, Keepalive, DelayOpen, IdleHold };
+const char* to_string(Timer t);
+
+// What this side offers and requires. Timers in seconds.
+struct Config {
+  uint32_t local_as = 0;
+  uint32_t router_id = 0;  // host order
+  uint32_t remote_as = 0;  // expected peer AS (checked against the OPEN)
+  uint16_t hold_time = 90;          // proposed; 0 disables keepalives/hold
+  uint16_t min_hold_time = 3;       // a peer proposing 1..min-1 is refused
+  uint16_t connect_retry_time = 30;
+  uint16_t idle_hold_time = 5;      // delay before automatic restart after an error
+  bool passive = false;             // never initiate the TCP connection
+  std::vector<wire::Family> families{wire::kIpv4Unicast};
+  bool route_refresh = true;
+  bool enhanced_route_refresh = true;
+  bool extended_message = true;
+  std::optional<wire::GracefulRestartCap> graceful_restart;
+  std::optional<wire::LlgrCap> llgr;
+  std::optional<wire::AddPathCap> add_path;  // advertised; tandem receives only
+  bool ebgp() const { return local_as != remote_as; }
+};
+
+// Outcome of capability negotiation (computed when OPEN is accepted).
+struct Negotiated {
+  uint32_t peer_as = 0;
+  uint32_t peer_router_id = 0;
+  uint16_t hold_time = 0;   // min(ours, theirs)
+  uint16_t keepalive = 0;   // hold_time / 3
+  bool four_octet_as = false;
+  bool route_refresh = false;
+  bool enhanced_route_refresh = false;
+  bool extended_message = false;
+  std::vector<wire::Family> families;  // both sides (implicit IPv4 unicast w/o MP caps)
+  std::optional<wire::GracefulRestartCap> peer_graceful_restart;  // what the peer sent
+  std::optional<wire::LlgrCap> peer_llgr;
+  std::vector<wire::Family> add_path_rx;  // families where the peer sends path ids
+  wire::Open peer_open;  // the OPEN as received
+  wire::CodecOptions codec(bool ebgp) const;
+  bool has_family(wire::Family f) const;
+};
+
+// ---- events ----
+namespace ev {
+struct ManualStart {};
+struct ManualStop { std::string reason; };    // sends Cease/Admin Shutdown when open
+struct AutomaticStart {};
+struct TcpConnected {};                      // outgoing connect or accepted incoming
+struct TcpConnectFailed {};
+struct TcpClosed {};                         // peer closed / reset / I/O error
+struct BytesReceived { std::span<const uint8_t> bytes; };
+struct TimerExpired { Timer timer; };
+struct UpdateError { wire::WireError error; };  // receiver found a session-reset UPDATE
+// The runtime lost a collision for this connection (RFC 4271 §6.8): Cease/7.
+struct CollisionLost {};
+// Send a NOTIFICATION and close (e.g. max-prefix, admin reset, hard reset).
+struct SendNotification { wire::Notification notification; };
+}  // namespace ev
+using Event = std::variant<ev::ManualStart, ev::ManualStop, ev::AutomaticStart, ev::TcpConnected,
+                           ev::TcpConnectFailed, ev::TcpClosed, ev::BytesReceived,
+                           ev::TimerExpired, ev::UpdateError, ev::CollisionLost,
+                           ev::SendNotification>;
+
+// ---- actions ----
+namespace act {
+struct Connect {};                                  // initiate an outgoing TCP connection
+struct Disconnect {};                               // close the transport (after sends)
+struct Send { std::vector<uint8_t> bytes; wire::MessageType type; };
+struct ArmTimer { Timer timer; uint32_t seconds; };  // (re)start; replaces a running one
+struct CancelTimer { Timer timer; };
+struct StateChanged { State from; State to; std::string reason; };
+struct OpenReceived { wire::Open open; };           // for collision detection
+struct Established { Negotiated negotiated; };
+struct UpdateReceived { std::span<const uint8_t> body; };  // valid only during handle()
+struct RouteRefreshReceived { wire::RouteRefresh request; };
+struct NotificationReceived { wire::Notification notification; };
+struct NotificationSent { wire::Notification notification; };
+struct SessionDown { std::string reason; bool notification_involved; };  // left Established
+}  // namespace act
+using Action = std::variant<act::Connect, act::Disconnect, act::Send, act::ArmTimer,
+                            act::CancelTimer, act::StateChanged, act::OpenReceived,
+                            act::Established, act::UpdateReceived, act::RouteRefreshReceived,
+                            act::NotificationReceived, act::NotificationSent,
+                            act::SessionDown>;
+
+class Fsm {
+ public:
+  explicit Fsm(Config config);
+
+  // Feed one event; returns the actions to perform, in order.
+  std::vector<Action> handle(const Event& event);
+
+  State state() const { return state_; }
+  const Config& config() const { return config_; }
+  const std::optional<Negotiated>& negotiated() const { return negotiated_; }
+  // Codec options for encoding towards / decoding from this peer (valid once
+  // Established; defaults before).
+  wire::CodecOptions codec() const;
+  // Replace the configuration (takes effect at the next OPEN).
+  void reconfigure(Config config) { config_ = std::move(config); }
+
+ private:
+  struct Impl;
+  // Implementation detail functions live in fsm.cpp.
+  void transition(State to, std::string reason, std::vector<Action>& out);
+  void on_message(wire::MessageType type, std::span<const uint8_t> body, std::vector<Action>& out);
+
+  Config config_;
+  State state_ = State::Idle;
+  std::optional<Negotiated> negotiated_;
+  std::vector<uint8_t> rx_;  // partial message reassembly
+  size_t rx_off_ = 0;
+  uint32_t connect_retry_counter_ = 0;
+};
+
+// RFC 4271 §6.8: of two connections to the same peer, keep the one initiated by the
+// speaker with the higher BGP Identifier. Returns true if the connection WE initiated
+// (outgoing) should be kept.
+bool keep_outgoing_on_collision(uint32_t local_router_id, uint32_t remote_router_id);
+
+}  // namespace tandem::fsm

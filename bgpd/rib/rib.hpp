@@ -1,0 +1,135 @@
+// The RIB: Adj-RIB-In per peer, Loc-RIB (RFC 4271 §9.1 decision process), Adj-RIB-Out
+// per peer with packed UPDATE generation. One owner: every call comes from the same
+// thread (the daemon's main strand); other parts talk to it through that thread.
+//
+// Path attributes are interned (hash-consed, immutable, shared) in an AttrStore.
+// Output is pulled: when a peer has something to send the output-ready listener is
+// called; the session then calls take_output() as its write queue drains, which is
+// what gives back-pressure (a slow peer only accumulates dirty prefixes, not bytes).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bgpd/rib/attr_store.hpp"
+#include "bgpd/wire/message.hpp"
+
+namespace tandem::rib {
+
+using PeerId = uint32_t;
+inline constexpr PeerId kLocalPeer = 0;  // locally originated routes
+
+struct RibConfig {
+  uint32_t local_as = 0;
+  uint32_t router_id = 0;   // host order
+  uint32_t cluster_id = 0;  // route reflection; 0 = router_id
+};
+
+// What the RIB needs to know about an Established peer.
+struct PeerInfo {
+  PeerId id = 0;
+  wire::IpAddr address;      // peer address (last decision tie-breaker)
+  uint32_t remote_as = 0;
+  uint32_t router_id = 0;    // peer's BGP identifier, host order
+  bool rr_client = false;    // iBGP peer we reflect to (RFC 4456)
+  bool next_hop_self = false;  // also rewrite next hop towards this iBGP peer
+  std::optional<wire::IpAddr> local_v4;  // our address for next-hop-self / eBGP (IPv4)
+  std::optional<wire::IpAddr> local_v6;  // our global IPv6 address for IPv6 next hops
+  wire::CodecOptions codec;  // negotiated encoding (4-octet AS, ext. message, ebgp)
+  std::vector<wire::Family> families;  // negotiated
+  bool ebgp(uint32_t local_as) const { return remote_as != local_as; }
+};
+
+// A path in the RIB: who it came from and its interned attributes.
+struct PathView {
+  PeerId peer = 0;
+  const PathAttributes* attrs = nullptr;  // interned; valid while the path exists
+  bool best = false;
+};
+
+// The result of ingesting one UPDATE body.
+struct IngestResult {
+  std::optional<wire::WireError> session_error;  // reset the session with this
+  bool treat_as_withdraw = false;
+  std::string reason;                              // treat-as-withdraw / rejection reason
+  std::vector<wire::DiscardedAttribute> discarded;
+  size_t announced = 0;  // prefixes accepted into Adj-RIB-In
+  size_t withdrawn = 0;
+  size_t rejected = 0;   // announced but refused (AS loop, cluster loop, bad next hop)
+  std::optional<wire::Family> end_of_rib;
+};
+
+struct BestChange {
+  wire::Prefix prefix;
+  const PathAttributes* old_best = nullptr;  // null: newly reachable
+  const PathAttributes* new_best = nullptr;  // null: now unreachable
+  PeerId new_peer = 0;
+};
+
+struct PeerCounters {
+  size_t received = 0;    // prefixes in Adj-RIB-In (all families)
+  size_t accepted = 0;    // of which eligible for the decision process
+  size_t advertised = 0;  // prefixes in Adj-RIB-Out
+  size_t updates_in = 0;
+  size_t updates_out = 0;
+};
+
+class Rib {
+ public:
+  explicit Rib(RibConfig config);
+  ~Rib();
+  Rib(const Rib&) = delete;
+  Rib& operator=(const Rib&) = delete;
+
+  // ---- peers ----
+  // Session reached Established: the whole Loc-RIB is scheduled for export to it,
+  // followed by End-of-RIB per family.
+  void peer_up(const PeerInfo& peer);
+  // Session left Established: its Adj-RIB-In routes are withdrawn, Adj-RIB-Out dropped.
+  void peer_down(PeerId peer);
+
+  // ---- inbound ----
+  // Decode (with an attribute cache keyed by the raw bytes) and apply one UPDATE body.
+  IngestResult ingest_update(PeerId peer, std::span<const uint8_t> body);
+  // Apply an already decoded UPDATE (used by tests and locally injected routes).
+  IngestResult apply_update(PeerId peer, const wire::Update& update);
+
+  // ---- local origination ----
+  void originate(const wire::Prefix& prefix, wire::PathAttributes attrs);
+  bool withdraw_local(const wire::Prefix& prefix);
+
+  // ---- outbound ----
+  // Re-advertise the whole Adj-RIB-Out of a family (ROUTE-REFRESH). With enhanced
+  // route refresh, wraps it in BoRR/EoRR.
+  void request_refresh(PeerId peer, wire::Family family, bool enhanced);
+  bool has_output(PeerId peer) const;
+  // Append whole UPDATE messages for the peer to `out` until about `max_bytes` were
+  // added or nothing is pending; returns the number of bytes appended.
+  size_t take_output(PeerId peer, size_t max_bytes, std::vector<uint8_t>& out);
+  void set_output_ready_listener(std::function<void(PeerId)> fn);
+  void set_best_change_listener(std::function<void(const BestChange&)> fn);
+
+  // ---- queries (API, tests, dumps) ----
+  void for_each_best(wire::Family family,
+                     const std::function<void(const wire::Prefix&, const PathView&)>& fn) const;
+  void for_each_path(wire::Family family,
+                     const std::function<void(const wire::Prefix&, const PathView&)>& fn) const;
+  void for_each_adj_in(PeerId peer, wire::Family family,
+                       const std::function<void(const wire::Prefix&, const PathView&)>& fn) const;
+  void for_each_adj_out(PeerId peer, wire::Family family,
+                        const std::function<void(const wire::Prefix&, const PathAttributes&)>& fn) const;
+  PeerCounters counters(PeerId peer) const;
+  size_t loc_rib_size(wire::Family family) const;
+  size_t attribute_sets() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tandem::rib
