@@ -1,0 +1,340 @@
+#include "bgpd/config/config.hpp"
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace tandem::config {
+namespace {
+
+// Thrown inside the parser only; parse_config turns it into a ConfigError.
+struct Failure {
+  int line;
+  std::string key;
+  std::string message;
+};
+
+int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
+
+// One TOML table being read: knows its dotted path, checks types and rejects keys it
+// was not asked for (a typo must not be silently ignored).
+class TableReader {
+ public:
+  TableReader(const toml::table& t, std::string path) : t_(t), path_(std::move(path)) {}
+
+  std::string key_path(std::string_view key) const {
+    return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
+  }
+  const toml::node* get(std::string_view key) {
+    seen_.insert(std::string(key));
+    return t_.get(key);
+  }
+  [[noreturn]] void fail(std::string_view key, const toml::node* n, std::string message) const {
+    throw Failure{n ? line_of(*n) : line_of(t_), key_path(key), std::move(message)};
+  }
+
+  std::optional<std::string> string(std::string_view key) {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    if (!n->is_string()) fail(key, n, "must be a string");
+    return std::string(*n->value<std::string_view>());
+  }
+  std::optional<bool> boolean(std::string_view key) {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    if (!n->is_boolean()) fail(key, n, "must be true or false");
+    return *n->value<bool>();
+  }
+  std::optional<uint64_t> integer(std::string_view key, uint64_t min, uint64_t max) {
+    const toml::node* n = get(key);
+    if (!n) return std::nullopt;
+    if (!n->is_integer()) fail(key, n, "must be an integer");
+    int64_t v = *n->value<int64_t>();
+    if (v < 0 || static_cast<uint64_t>(v) < min || static_cast<uint64_t>(v) > max)
+      fail(key, n, fmt::format("must be between {} and {}, not {}", min, max, v));
+    return static_cast<uint64_t>(v);
+  }
+  std::vector<std::pair<std::string, const toml::node*>> strings(std::string_view key) {
+    std::vector<std::pair<std::string, const toml::node*>> out;
+    const toml::node* n = get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a) fail(key, n, "must be an array of strings");
+    for (const toml::node& e : *a) {
+      if (!e.is_string()) fail(key, &e, "must be an array of strings");
+      out.emplace_back(std::string(*e.value<std::string_view>()), &e);
+    }
+    return out;
+  }
+  wire::IpAddr address(std::string_view key, const std::string& text, const toml::node* n) const {
+    auto a = wire::IpAddr::parse(text);
+    if (!a) fail(key, n, fmt::format("'{}' is not an IPv4 or IPv6 address", text));
+    return *a;
+  }
+  std::optional<wire::IpAddr> address(std::string_view key) {
+    auto s = string(key);
+    if (!s) return std::nullopt;
+    return address(key, *s, get(key));
+  }
+  const toml::table* subtable(std::string_view key) {
+    const toml::node* n = get(key);
+    if (!n) return nullptr;
+    if (!n->is_table()) fail(key, n, "must be a table");
+    return n->as_table();
+  }
+  // Call after reading: any key not asked for is an error.
+  void reject_unknown() const {
+    for (auto&& [k, v] : t_) {
+      if (!seen_.count(std::string(k.str())))
+        throw Failure{line_of(v), key_path(k.str()), "unknown key"};
+    }
+  }
+  int line() const { return line_of(t_); }
+
+ private:
+  const toml::table& t_;
+  std::string path_;
+  std::set<std::string> seen_;
+};
+
+std::vector<wire::Family> read_families(TableReader& r, std::string_view key,
+                                        std::vector<wire::Family> dflt) {
+  if (!r.get(key)) return dflt;
+  std::vector<wire::Family> out;
+  for (auto& [s, n] : r.strings(key)) {
+    auto f = wire::Family::parse(s);
+    if (!f) r.fail(key, n, fmt::format("unknown family '{}' (ipv4-unicast or ipv6-unicast)", s));
+    for (auto& e : out)
+      if (e == *f) r.fail(key, n, fmt::format("family '{}' listed twice", s));
+    out.push_back(*f);
+  }
+  if (out.empty()) r.fail(key, r.get(key), "must name at least one family");
+  return out;
+}
+
+uint16_t read_hold_time(TableReader& r, uint16_t dflt) {
+  auto v = r.integer("hold_time", 0, 65535);
+  if (!v) return dflt;
+  if (*v == 1 || *v == 2) r.fail("hold_time", r.get("hold_time"), "must be 0 or at least 3 (RFC 4271)");
+  return static_cast<uint16_t>(*v);
+}
+
+struct PeerDefaults {
+  uint16_t hold_time = 90;
+  uint16_t connect_retry = 30;
+  std::vector<wire::Family> families{wire::kIpv4Unicast, wire::kIpv6Unicast};
+};
+
+PeerConfig read_peer(TableReader& r, const PeerDefaults& d, uint32_t local_as) {
+  PeerConfig p;
+  auto addr = r.address("address");
+  if (!addr) r.fail("address", nullptr, "missing (the neighbour's IP address)");
+  p.address = *addr;
+  auto as = r.integer("remote_as", 1, 4294967295ULL);
+  if (!as) r.fail("remote_as", nullptr, "missing (the neighbour's AS number)");
+  p.remote_as = static_cast<uint32_t>(*as);
+  p.description = r.string("description").value_or("");
+  p.local_address = r.address("local_address");
+  if (p.local_address && p.local_address->afi != p.address.afi)
+    r.fail("local_address", r.get("local_address"), "must be of the same family as address");
+  p.passive = r.boolean("passive").value_or(false);
+  p.hold_time = read_hold_time(r, d.hold_time);
+  p.connect_retry = static_cast<uint16_t>(r.integer("connect_retry", 1, 65535).value_or(d.connect_retry));
+  p.families = read_families(r, "families", d.families);
+  p.next_hop_self = r.boolean("next_hop_self").value_or(false);
+  p.route_reflector_client = r.boolean("route_reflector_client").value_or(false);
+  if (p.route_reflector_client && p.remote_as != local_as)
+    r.fail("route_reflector_client", r.get("route_reflector_client"),
+           "only an iBGP peer (remote_as = local_as) can be a route-reflector client");
+  p.port = static_cast<uint16_t>(r.integer("port", 1, 65535).value_or(179));
+  p.enabled = r.boolean("enabled").value_or(true);
+  r.reject_unknown();
+  return p;
+}
+
+NetworkConfig read_network(TableReader& r) {
+  NetworkConfig n;
+  auto text = r.string("prefix");
+  if (!text) r.fail("prefix", nullptr, "missing (e.g. \"198.51.100.0/24\")");
+  auto p = wire::Prefix::parse(*text);
+  if (!p) r.fail("prefix", r.get("prefix"), fmt::format("'{}' is not a prefix", *text));
+  n.prefix = *p;
+  n.next_hop = r.address("next_hop");
+  for (auto& [s, node] : r.strings("communities")) {
+    auto c = parse_community(s);
+    if (!c) r.fail("communities", node, fmt::format("'{}' is not a community (ASN:VALUE, each 0..65535)", s));
+    n.communities.push_back(*c);
+  }
+  for (auto& [s, node] : r.strings("large_communities")) {
+    auto c = parse_large_community(s);
+    if (!c) r.fail("large_communities", node, fmt::format("'{}' is not a large community (A:B:C)", s));
+    n.large_communities.push_back(*c);
+  }
+  if (auto v = r.integer("med", 0, 4294967295ULL)) n.med = static_cast<uint32_t>(*v);
+  if (auto v = r.integer("local_pref", 0, 4294967295ULL)) n.local_pref = static_cast<uint32_t>(*v);
+  if (auto o = r.string("origin")) {
+    if (*o == "igp") n.origin = wire::Origin::Igp;
+    else if (*o == "egp") n.origin = wire::Origin::Egp;
+    else if (*o == "incomplete") n.origin = wire::Origin::Incomplete;
+    else r.fail("origin", r.get("origin"), "must be igp, egp or incomplete");
+  }
+  r.reject_unknown();
+  return n;
+}
+
+// Arrays of tables ([[peer]]): each element read with its own reader.
+template <class Fn>
+void for_each_table(TableReader& top, std::string_view key, Fn fn) {
+  const toml::node* n = top.get(key);
+  if (!n) return;
+  const toml::array* a = n->as_array();
+  if (!a) top.fail(key, n, fmt::format("must be written as [[{}]] tables", key));
+  size_t i = 0;
+  for (const toml::node& e : *a) {
+    if (!e.is_table()) top.fail(key, &e, fmt::format("must be written as [[{}]] tables", key));
+    TableReader r(*e.as_table(), fmt::format("{}[{}]", key, i++));
+    fn(r);
+  }
+}
+
+Config read_config(const toml::table& root) {
+  Config c;
+  TableReader top(root, "");
+
+  const toml::table* g = top.subtable("global");
+  if (!g) top.fail("global", nullptr, "missing [global] table (router_id, local_as)");
+  TableReader gr(*g, "global");
+  auto rid_text = gr.string("router_id");
+  if (!rid_text) gr.fail("router_id", nullptr, "missing (a dotted quad, e.g. \"192.0.2.1\")");
+  auto rid = wire::IpAddr::parse(*rid_text);
+  if (!rid || !rid->is_v4() || rid->v4_host_order() == 0)
+    gr.fail("router_id", gr.get("router_id"), fmt::format("'{}' is not a non-zero IPv4 dotted quad", *rid_text));
+  c.router_id = rid->v4_host_order();
+  auto las = gr.integer("local_as", 1, 4294967295ULL);
+  if (!las) gr.fail("local_as", nullptr, "missing (1..4294967295)");
+  c.local_as = static_cast<uint32_t>(*las);
+  if (gr.get("listen")) {
+    for (auto& [s, n] : gr.strings("listen")) c.listen.push_back(gr.address("listen", s, n));
+  } else {
+    c.listen = {*wire::IpAddr::parse("0.0.0.0"), *wire::IpAddr::parse("::")};
+  }
+  c.port = static_cast<uint16_t>(gr.integer("port", 1, 65535).value_or(179));
+  c.state_dump = gr.string("state_dump").value_or("");
+  gr.reject_unknown();
+
+  if (const toml::table* l = top.subtable("log")) {
+    TableReader lr(*l, "log");
+    c.log_level = lr.string("level").value_or("info");
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error"};
+    if (!levels.count(c.log_level)) lr.fail("level", lr.get("level"), "must be trace, debug, info, warn or error");
+    c.log_format = lr.string("format").value_or("text");
+    if (c.log_format != "text" && c.log_format != "json") lr.fail("format", lr.get("format"), "must be text or json");
+    lr.reject_unknown();
+  }
+
+  if (const toml::table* f = top.subtable("fib")) {
+    TableReader fr(*f, "fib");
+    c.fib.enabled = fr.boolean("enabled").value_or(false);
+    c.fib.table = static_cast<uint32_t>(fr.integer("table", 1, 4294967295ULL).value_or(254));
+    c.fib.protocol = static_cast<uint8_t>(fr.integer("protocol", 5, 255).value_or(201));
+    c.fib.metric = static_cast<uint32_t>(fr.integer("metric", 0, 4294967295ULL).value_or(20));
+    fr.reject_unknown();
+  }
+
+  PeerDefaults d;
+  if (const toml::table* pd = top.subtable("peer_defaults")) {
+    TableReader dr(*pd, "peer_defaults");
+    d.hold_time = read_hold_time(dr, d.hold_time);
+    d.connect_retry = static_cast<uint16_t>(dr.integer("connect_retry", 1, 65535).value_or(d.connect_retry));
+    d.families = read_families(dr, "families", d.families);
+    dr.reject_unknown();
+  }
+
+  for_each_table(top, "peer", [&](TableReader& r) {
+    PeerConfig p = read_peer(r, d, c.local_as);
+    if (c.find_peer(p.address))
+      r.fail("address", r.get("address"), fmt::format("peer {} is configured twice", p.address.to_string()));
+    c.peers.push_back(std::move(p));
+  });
+  for_each_table(top, "network", [&](TableReader& r) {
+    NetworkConfig n = read_network(r);
+    for (auto& e : c.networks)
+      if (e.prefix == n.prefix)
+        r.fail("prefix", r.get("prefix"), fmt::format("network {} is configured twice", n.prefix.to_string()));
+    c.networks.push_back(std::move(n));
+  });
+  top.reject_unknown();
+  return c;
+}
+
+bool parse_u32(std::string_view s, uint64_t max, uint32_t& out) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty() || v > max) return false;
+  out = static_cast<uint32_t>(v);
+  return true;
+}
+
+}  // namespace
+
+const PeerConfig* Config::find_peer(const wire::IpAddr& address) const {
+  for (const auto& p : peers)
+    if (p.address == address) return &p;
+  return nullptr;
+}
+
+std::string ConfigError::to_string() const {
+  std::string where = line > 0 ? fmt::format("{}:{}", file, line) : file;
+  return key.empty() ? fmt::format("{}: {}", where, message)
+                     : fmt::format("{}: {}: {}", where, key, message);
+}
+
+std::optional<uint32_t> parse_community(std::string_view text) {
+  auto colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  uint32_t hi = 0, lo = 0;
+  if (!parse_u32(text.substr(0, colon), 65535, hi) || !parse_u32(text.substr(colon + 1), 65535, lo))
+    return std::nullopt;
+  return (hi << 16) | lo;
+}
+
+std::optional<wire::LargeCommunity> parse_large_community(std::string_view text) {
+  auto c1 = text.find(':');
+  if (c1 == std::string_view::npos) return std::nullopt;
+  auto c2 = text.find(':', c1 + 1);
+  if (c2 == std::string_view::npos) return std::nullopt;
+  wire::LargeCommunity lc;
+  if (!parse_u32(text.substr(0, c1), 4294967295ULL, lc.global_admin) ||
+      !parse_u32(text.substr(c1 + 1, c2 - c1 - 1), 4294967295ULL, lc.local1) ||
+      !parse_u32(text.substr(c2 + 1), 4294967295ULL, lc.local2))
+    return std::nullopt;
+  return lc;
+}
+
+LoadResult parse_config(std::string_view text, const std::string& file) {
+  try {
+    toml::table root = toml::parse(text, file);
+    Config c = read_config(root);
+    c.file = file;
+    return c;
+  } catch (const toml::parse_error& e) {
+    return ConfigError{file, static_cast<int>(e.source().begin.line), "",
+                       fmt::format("TOML syntax error: {}", e.description())};
+  } catch (const Failure& f) {
+    return ConfigError{file, f.line, f.key, f.message};
+  }
+}
+
+LoadResult load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return ConfigError{path, 0, "", "cannot open the file"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace tandem::config

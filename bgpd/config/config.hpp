@@ -1,0 +1,86 @@
+// tandemd configuration: the TOML file (see etc/tandemd.toml) parsed into plain
+// values. Every error names the file, the line and the key.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "bgpd/wire/attributes.hpp"
+#include "bgpd/wire/types.hpp"
+
+namespace tandem::config {
+
+struct PeerConfig {
+  wire::IpAddr address;
+  uint32_t remote_as = 0;
+  std::string description;
+  std::optional<wire::IpAddr> local_address;
+  bool passive = false;
+  uint16_t hold_time = 90;
+  uint16_t connect_retry = 30;
+  std::vector<wire::Family> families{wire::kIpv4Unicast, wire::kIpv6Unicast};
+  bool next_hop_self = false;
+  bool route_reflector_client = false;
+  uint16_t port = 179;
+  bool enabled = true;
+  bool operator==(const PeerConfig&) const = default;
+};
+
+struct NetworkConfig {
+  wire::Prefix prefix;
+  std::optional<wire::IpAddr> next_hop;
+  std::vector<uint32_t> communities;
+  std::vector<wire::LargeCommunity> large_communities;
+  std::optional<uint32_t> med;
+  std::optional<uint32_t> local_pref;
+  wire::Origin origin = wire::Origin::Igp;
+  bool operator==(const NetworkConfig&) const = default;
+};
+
+struct FibConfig {
+  bool enabled = false;
+  uint32_t table = 254;
+  uint8_t protocol = 201;
+  uint32_t metric = 20;
+  bool operator==(const FibConfig&) const = default;
+};
+
+struct Config {
+  std::string file;  // where it was read from
+  uint32_t router_id = 0;  // host order
+  uint32_t local_as = 0;
+  std::vector<wire::IpAddr> listen;
+  uint16_t port = 179;
+  std::string state_dump;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  FibConfig fib;
+  std::vector<PeerConfig> peers;
+  std::vector<NetworkConfig> networks;
+
+  const PeerConfig* find_peer(const wire::IpAddr& address) const;
+};
+
+struct ConfigError {
+  std::string file;
+  int line = 0;  // 0 when unknown
+  std::string key;  // dotted path, e.g. "peer[2].remote_as"
+  std::string message;
+  std::string to_string() const;  // "FILE:LINE: KEY: MESSAGE"
+};
+
+using LoadResult = std::variant<Config, ConfigError>;
+
+// Parse TOML text; `file` is only used in messages.
+LoadResult parse_config(std::string_view text, const std::string& file);
+LoadResult load_config(const std::string& path);
+
+// "65000:1" -> 0xFDE80001; "4200000000:1:2" -> large community.
+std::optional<uint32_t> parse_community(std::string_view text);
+std::optional<wire::LargeCommunity> parse_large_community(std::string_view text);
+
+}  // namespace tandem::config

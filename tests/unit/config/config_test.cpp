@@ -1,0 +1,165 @@
+#include "bgpd/config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace tandem::config {
+namespace {
+
+const char* kMinimal = R"(
+[global]
+router_id = "192.0.2.1"
+local_as = 4200000100
+)";
+
+Config ok(std::string_view text) {
+  auto r = parse_config(text, "t.toml");
+  if (auto* e = std::get_if<ConfigError>(&r)) ADD_FAILURE() << e->to_string();
+  return std::get<Config>(r);
+}
+
+ConfigError bad(std::string_view text) {
+  auto r = parse_config(text, "t.toml");
+  EXPECT_TRUE(std::holds_alternative<ConfigError>(r)) << "config was accepted";
+  return std::holds_alternative<ConfigError>(r) ? std::get<ConfigError>(r) : ConfigError{};
+}
+
+TEST(Config, MinimalHasDefaults) {
+  Config c = ok(kMinimal);
+  EXPECT_EQ(c.router_id, 0xC0000201u);
+  EXPECT_EQ(c.local_as, 4200000100u);
+  EXPECT_EQ(c.port, 179);
+  ASSERT_EQ(c.listen.size(), 2u);
+  EXPECT_FALSE(c.fib.enabled);
+  EXPECT_TRUE(c.peers.empty());
+}
+
+TEST(Config, PeerWithDefaultsAndOverrides) {
+  Config c = ok(std::string(kMinimal) + R"(
+[peer_defaults]
+hold_time = 30
+families = ["ipv4-unicast"]
+
+[[peer]]
+address = "192.0.2.2"
+remote_as = 4200000001
+description = "frr"
+
+[[peer]]
+address = "2001:db8::2"
+remote_as = 4200000100
+hold_time = 0
+families = ["ipv6-unicast"]
+passive = true
+route_reflector_client = true
+port = 1179
+)");
+  ASSERT_EQ(c.peers.size(), 2u);
+  EXPECT_EQ(c.peers[0].hold_time, 30);
+  EXPECT_EQ(c.peers[0].families, std::vector<wire::Family>{wire::kIpv4Unicast});
+  EXPECT_EQ(c.peers[0].description, "frr");
+  EXPECT_EQ(c.peers[1].hold_time, 0);
+  EXPECT_TRUE(c.peers[1].passive);
+  EXPECT_TRUE(c.peers[1].route_reflector_client);
+  EXPECT_EQ(c.peers[1].port, 1179);
+  EXPECT_TRUE(c.peers[1].address.is_v6());
+  EXPECT_NE(c.find_peer(*wire::IpAddr::parse("2001:db8::2")), nullptr);
+}
+
+TEST(Config, Networks) {
+  Config c = ok(std::string(kMinimal) + R"(
+[[network]]
+prefix = "198.51.100.0/24"
+communities = ["65000:1", "65535:65281"]
+large_communities = ["4200000100:1:2"]
+med = 10
+origin = "incomplete"
+)");
+  ASSERT_EQ(c.networks.size(), 1u);
+  const auto& n = c.networks[0];
+  EXPECT_EQ(n.prefix.to_string(), "198.51.100.0/24");
+  EXPECT_EQ(n.communities, (std::vector<uint32_t>{0xFDE80001u, 0xFFFFFF01u}));
+  ASSERT_EQ(n.large_communities.size(), 1u);
+  EXPECT_EQ(n.large_communities[0].global_admin, 4200000100u);
+  EXPECT_EQ(n.med, 10u);
+  EXPECT_EQ(n.origin, wire::Origin::Incomplete);
+}
+
+TEST(Config, ErrorsNameFileLineAndKey) {
+  auto e = bad(R"(
+[global]
+router_id = "192.0.2.1"
+local_as = "not a number"
+)");
+  EXPECT_EQ(e.file, "t.toml");
+  EXPECT_EQ(e.line, 4);
+  EXPECT_EQ(e.key, "global.local_as");
+  EXPECT_NE(e.to_string().find("t.toml:4: global.local_as"), std::string::npos) << e.to_string();
+}
+
+TEST(Config, MissingRequiredKeys) {
+  EXPECT_EQ(bad("[global]\nlocal_as = 1\n").key, "global.router_id");
+  EXPECT_EQ(bad("[global]\nrouter_id = \"1.2.3.4\"\n").key, "global.local_as");
+  EXPECT_EQ(bad("").key, "global");
+  EXPECT_EQ(bad(std::string(kMinimal) + "[[peer]]\nremote_as = 1\n").key, "peer[0].address");
+  EXPECT_EQ(bad(std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.9\"\n").key, "peer[0].remote_as");
+}
+
+TEST(Config, RejectsBadValues) {
+  EXPECT_EQ(bad("[global]\nrouter_id = \"0.0.0.0\"\nlocal_as = 1\n").key, "global.router_id");
+  EXPECT_EQ(bad("[global]\nrouter_id = \"2001:db8::1\"\nlocal_as = 1\n").key, "global.router_id");
+  EXPECT_EQ(bad("[global]\nrouter_id = \"1.2.3.4\"\nlocal_as = 0\n").key, "global.local_as");
+  EXPECT_EQ(bad("[global]\nrouter_id = \"1.2.3.4\"\nlocal_as = 4294967296\n").key, "global.local_as");
+  std::string base = std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 1\n";
+  EXPECT_EQ(bad(base + "hold_time = 2\n").key, "peer[0].hold_time");
+  EXPECT_EQ(bad(base + "families = [\"ipv4-multicast\"]\n").key, "peer[0].families");
+  EXPECT_EQ(bad(base + "families = []\n").key, "peer[0].families");
+  EXPECT_EQ(bad(base + "local_address = \"2001:db8::1\"\n").key, "peer[0].local_address");
+  EXPECT_EQ(bad(base + "route_reflector_client = true\n").key, "peer[0].route_reflector_client");
+  EXPECT_EQ(bad(base + "passive = \"yes\"\n").key, "peer[0].passive");
+  EXPECT_EQ(bad(std::string(kMinimal) + "[[network]]\nprefix = \"10.0.0.0/33\"\n").key, "network[0].prefix");
+  EXPECT_EQ(bad(std::string(kMinimal) + "[[network]]\nprefix = \"10.0.0.0/8\"\ncommunities = [\"70000:1\"]\n").key,
+            "network[0].communities");
+}
+
+TEST(Config, RejectsUnknownKeysAndDuplicates) {
+  auto e = bad(std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 1\nremote_ass = 2\n");
+  EXPECT_EQ(e.key, "peer[0].remote_ass");
+  EXPECT_NE(e.message.find("unknown"), std::string::npos);
+  EXPECT_EQ(bad(std::string(kMinimal) + "[bogus]\nx = 1\n").key, "bogus");
+  auto d = bad(std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 1\n"
+                                       "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 2\n");
+  EXPECT_EQ(d.key, "peer[1].address");
+  EXPECT_NE(d.message.find("twice"), std::string::npos);
+}
+
+TEST(Config, SyntaxErrorHasLine) {
+  auto e = bad("[global]\nrouter_id = \"1.2.3.4\"\nlocal_as = = 3\n");
+  EXPECT_EQ(e.line, 3);
+  EXPECT_NE(e.message.find("syntax"), std::string::npos);
+}
+
+TEST(Config, Communities) {
+  EXPECT_EQ(parse_community("65000:1"), 0xFDE80001u);
+  EXPECT_FALSE(parse_community("65536:1"));
+  EXPECT_FALSE(parse_community("1"));
+  EXPECT_FALSE(parse_community("1:"));
+  auto l = parse_large_community("1:2:3");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->local2, 3u);
+  EXPECT_FALSE(parse_large_community("1:2"));
+  EXPECT_FALSE(parse_large_community("1:2:3:4"));
+}
+
+TEST(Config, ShippedExamplesAreValid) {
+  for (const char* f : {"/etc/tandemd.toml", "/etc/lab/tandemd.toml"}) {
+    std::string path = std::string(TANDEM_SOURCE_DIR) + f;
+    if (f == std::string("/etc/lab/tandemd.toml") && !std::ifstream(path)) continue;
+    auto r = load_config(path);
+    if (auto* e = std::get_if<ConfigError>(&r)) ADD_FAILURE() << e->to_string();
+  }
+}
+
+}  // namespace
+}  // namespace tandem::config
