@@ -1,0 +1,195 @@
+// tandemd: the BGP daemon. Wires config, logging, the speaker (sessions + RIB), the
+// FIB and signals together. Exit codes: 0 clean exit, 1 runtime failure, 2 bad
+// configuration or usage.
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+#include <boost/asio.hpp>
+#include <boost/program_options.hpp>
+#include <iostream>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "apps/tandemd/fib_sync.hpp"
+#include "apps/tandemd/logging.hpp"
+#include "apps/tandemd/state_dump.hpp"
+#include "bgpd/config/config.hpp"
+#include "bgpd/session/speaker.hpp"
+
+namespace po = boost::program_options;
+namespace asio = boost::asio;
+using namespace tandem;
+
+namespace {
+
+constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2;
+
+struct Options {
+  std::string config;
+  std::string check_config;
+  std::string log_level;
+  std::string log_format;
+};
+
+std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
+  Options o;
+  po::options_description desc("tandemd: high-availability BGP daemon\n\nOptions");
+  desc.add_options()("help,h", "show this help")("version", "print the version")(
+      "config,c", po::value(&o.config), "configuration file (TOML)")(
+      "check-config", po::value(&o.check_config), "validate a configuration file and exit (0 ok, 2 errors)")(
+      "log-level", po::value(&o.log_level), "trace, debug, info, warn, error (overrides the config)")(
+      "log-format", po::value(&o.log_format), "text or json (overrides the config)");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "tandemd: " << e.what() << "\n" << desc << "\n";
+    exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    exit_code = kExitOk;
+    return std::nullopt;
+  }
+  if (vm.count("version")) {
+    std::cout << "tandemd " << TANDEM_VERSION << "\n";
+    exit_code = kExitOk;
+    return std::nullopt;
+  }
+  if (o.config.empty() && o.check_config.empty()) {
+    std::cerr << "tandemd: --config FILE is required\n" << desc << "\n";
+    exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  return o;
+}
+
+std::optional<config::Config> load(const std::string& path) {
+  auto r = config::load_config(path);
+  if (auto* e = std::get_if<config::ConfigError>(&r)) {
+    std::cerr << "tandemd: configuration error: " << e->to_string() << "\n";
+    return std::nullopt;
+  }
+  return std::get<config::Config>(std::move(r));
+}
+
+// Owns everything that runs on the event loop.
+class Daemon {
+ public:
+  Daemon(asio::io_context& io, config::Config cfg, Options opts)
+      : io_(io), opts_(std::move(opts)), speaker_(io, std::move(cfg)), signals_(io, SIGTERM, SIGINT, SIGHUP) {
+    signals_.add(SIGUSR1);
+  }
+
+  int run() {
+    const auto& cfg = speaker_.config();
+    if (cfg.fib.enabled) {
+      std::string err;
+      auto fib = fib::Fib::open({cfg.fib.table, cfg.fib.protocol, cfg.fib.metric}, err);
+      if (!fib) {
+        spdlog::error("fib: {}", err);
+        return kExitFailure;
+      }
+      fib_sync_ = std::make_unique<app::FibSync>(io_, std::move(fib));
+      speaker_.rib().set_best_change_listener([this](const rib::BestChange& c) { fib_sync_->on_best_change(c); });
+      spdlog::info("fib: installing best paths into table {} with protocol {}", cfg.fib.table, cfg.fib.protocol);
+    } else {
+      spdlog::info("fib: disabled ([fib] enabled = false): routes are not installed in the kernel");
+    }
+    std::string err;
+    if (!speaker_.start(err)) {
+      spdlog::error("{}", err);
+      return kExitFailure;
+    }
+    spdlog::info("tandemd {} started: router id {}, AS {}, {} peers, config {}", TANDEM_VERSION,
+                 wire::IpAddr::v4(cfg.router_id).to_string(), cfg.local_as, cfg.peers.size(), cfg.file);
+    wait_signal();
+    io_.run();
+    spdlog::info("tandemd stopped");
+    return kExitOk;
+  }
+
+ private:
+  void wait_signal() {
+    signals_.async_wait([this](const boost::system::error_code& e, int sig) {
+      if (e) return;
+      switch (sig) {
+        case SIGHUP: reload(); break;
+        case SIGUSR1: dump(); break;
+        default:
+          spdlog::info("signal {}: sending Cease to every peer and exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+          speaker_.shutdown([this] {
+            signals_.cancel();
+            io_.stop();
+          });
+          return;
+      }
+      wait_signal();
+    });
+  }
+
+  void reload() {
+    const std::string& path = opts_.config;
+    spdlog::info("SIGHUP: re-reading {}", path);
+    auto r = config::load_config(path);
+    if (auto* e = std::get_if<config::ConfigError>(&r)) {
+      spdlog::error("config reload refused, keeping the running configuration: {}", e->to_string());
+      return;
+    }
+    auto& cfg = std::get<config::Config>(r);
+    if (opts_.log_level.empty()) app::set_log_level(cfg.log_level);
+    if (cfg.fib != speaker_.config().fib) spdlog::warn("config reload: [fib] changes need a restart; ignored");
+    speaker_.reconfigure(cfg);
+  }
+
+  void dump() {
+    const std::string& path = speaker_.config().state_dump;
+    if (path.empty()) {
+      spdlog::warn("SIGUSR1: no [global] state_dump path configured");
+      return;
+    }
+    std::string err = app::write_state_dump(speaker_, path);
+    if (err.empty()) spdlog::info("state written to {}", path);
+    else spdlog::error("state dump failed: {}", err);
+  }
+
+  asio::io_context& io_;
+  Options opts_;
+  session::Speaker speaker_;
+  asio::signal_set signals_;
+  std::unique_ptr<app::FibSync> fib_sync_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int code = kExitOk;
+  auto opts = parse_args(argc, argv, code);
+  if (!opts) return code;
+
+  if (!opts->check_config.empty()) {
+    auto cfg = load(opts->check_config);
+    if (!cfg) return kExitUsage;
+    std::cout << opts->check_config << ": ok (" << cfg->peers.size() << " peers, " << cfg->networks.size()
+              << " networks)\n";
+    return kExitOk;
+  }
+
+  auto cfg = load(opts->config);
+  if (!cfg) return kExitUsage;
+  std::string level = opts->log_level.empty() ? cfg->log_level : opts->log_level;
+  std::string format = opts->log_format.empty() ? cfg->log_format : opts->log_format;
+  if (auto err = app::setup_logging(level, format)) {
+    std::cerr << "tandemd: " << *err << "\n";
+    return kExitUsage;
+  }
+  try {
+    asio::io_context io(1);
+    Daemon daemon(io, std::move(*cfg), *opts);
+    return daemon.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,305 @@
+#include "bgpd/session/connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "bgpd/session/peer.hpp"
+
+namespace tandem::session {
+namespace {
+
+constexpr size_t kReadChunk = 256 * 1024;
+// Pull at most this much from the RIB per write, so keepalives and other peers are
+// never stuck behind one huge write.
+constexpr size_t kRibPullBytes = 256 * 1024;
+// Hand the socket a new batch only below this much queued data (back-pressure).
+constexpr size_t kLowWater = 64 * 1024;
+constexpr auto kDisconnectFlushLimit = std::chrono::seconds(2);
+
+uint64_t next_connection_id() {
+  static uint64_t id = 0;
+  return ++id;
+}
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+}  // namespace
+
+wire::IpAddr to_ip(const asio::ip::address& a) {
+  if (a.is_v4()) return wire::IpAddr::v4(a.to_v4().to_uint());
+  auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return wire::IpAddr::v4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_uint());
+  auto b = v6.to_bytes();
+  return wire::IpAddr::v6(b.data());
+}
+
+asio::ip::address to_asio(const wire::IpAddr& a) {
+  if (a.is_v4()) return asio::ip::address_v4(a.v4_host_order());
+  asio::ip::address_v6::bytes_type b;
+  std::copy(a.bytes.begin(), a.bytes.end(), b.begin());
+  return asio::ip::address_v6(b);
+}
+
+Connection::Connection(asio::io_context& io, Peer& peer, fsm::Config config, bool outgoing,
+                       std::optional<tcp::socket> socket, SessionTap* tap)
+    : io_(io),
+      peer_(peer),
+      fsm_(std::move(config)),
+      outgoing_(outgoing),
+      tap_(tap),
+      id_(next_connection_id()),
+      socket_(std::move(socket)) {
+  rx_buf_.resize(kReadChunk);
+}
+
+Connection::~Connection() = default;
+
+std::optional<Endpoints> Connection::endpoints() const { return endpoints_; }
+
+std::string Connection::describe() const {
+  std::string dir = outgoing_ ? "outgoing" : "incoming";
+  if (!endpoints_) return dir;
+  return dir + " " + endpoints_->local.to_string() + ":" + std::to_string(endpoints_->local_port) + "->" +
+         endpoints_->remote.to_string() + ":" + std::to_string(endpoints_->remote_port);
+}
+
+void Connection::start() {
+  if (outgoing_) {
+    feed(fsm::ev::ManualStart{});
+    return;
+  }
+  // Incoming: the FSM is configured passive, so start puts it in Active; then the
+  // accepted transport is up.
+  feed(fsm::ev::ManualStart{});
+  on_connected();
+}
+
+void Connection::feed(const fsm::Event& event) {
+  if (closed_) return;
+  std::vector<fsm::Action> actions = fsm_.handle(event);
+  for (auto& a : actions) {
+    if (closed_) return;
+    if (reset_in_batch_ && std::holds_alternative<fsm::act::UpdateReceived>(a)) continue;
+    apply(a);
+  }
+}
+
+void Connection::apply(fsm::Action& action) {
+  std::visit(
+      Overloaded{
+          [&](fsm::act::Connect&) { do_connect(); },
+          [&](fsm::act::Disconnect&) {
+            disconnect_after_write_ = true;
+            if (!writing_ && tx_pending_.empty()) {
+              finish_disconnect();
+              return;
+            }
+            // A peer that does not read must not keep the socket open forever.
+            flush_timer_ = std::make_unique<asio::steady_timer>(io_, kDisconnectFlushLimit);
+            flush_timer_->async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+              if (e || self->closed_ || !self->disconnect_after_write_) return;
+              spdlog::info("peer {}: closing without flushing (peer not reading)", self->peer_.name());
+              self->finish_disconnect();
+            });
+          },
+          [&](fsm::act::Send& s) {
+            peer_.count_message(false);
+            queue_bytes(s.bytes);
+          },
+          [&](fsm::act::ArmTimer& t) { arm_timer(t.timer, t.seconds); },
+          [&](fsm::act::CancelTimer& t) { cancel_timer(t.timer); },
+          [&](fsm::act::StateChanged& s) { peer_.on_state_changed(*this, s); },
+          [&](fsm::act::OpenReceived& o) {
+            peer_.count_message(true);
+            peer_.on_open_received(*this, o.open);
+          },
+          [&](fsm::act::Established& e) { peer_.on_established(*this, e.negotiated); },
+          [&](fsm::act::UpdateReceived& u) {
+            peer_.count_message(true);
+            if (auto err = peer_.on_update(*this, u.body)) {
+              reset_in_batch_ = true;
+              feed(fsm::ev::UpdateError{std::move(*err)});
+            }
+          },
+          [&](fsm::act::RouteRefreshReceived& r) {
+            peer_.count_message(true);
+            peer_.on_route_refresh(*this, r.request);
+          },
+          [&](fsm::act::NotificationReceived& n) {
+            peer_.count_message(true);
+            peer_.on_notification(*this, n.notification, false);
+          },
+          [&](fsm::act::NotificationSent& n) { peer_.on_notification(*this, n.notification, true); },
+          [&](fsm::act::SessionDown& d) { peer_.on_session_down(*this, d.reason); },
+      },
+      action);
+}
+
+void Connection::do_connect() {
+  const auto& pc = peer_.config();
+  socket_.emplace(io_);
+  ++sock_gen_;
+  auto remote = to_asio(pc.address);
+  tcp::endpoint ep(remote, pc.port);
+  boost::system::error_code ec;
+  socket_->open(ep.protocol(), ec);
+  if (!ec && pc.local_address) socket_->bind(tcp::endpoint(to_asio(*pc.local_address), 0), ec);
+  if (ec) {
+    spdlog::warn("peer {}: cannot prepare outgoing connection: {}", peer_.name(), ec.message());
+    socket_.reset();
+    asio::post(io_, [self = shared_from_this()] { self->feed(fsm::ev::TcpConnectFailed{}); });
+    return;
+  }
+  spdlog::debug("peer {}: connecting to {}:{}", peer_.name(), pc.address.to_string(), pc.port);
+  socket_->async_connect(ep, [self = shared_from_this(), gen = sock_gen_](const boost::system::error_code& e) {
+    if (self->closed_ || gen != self->sock_gen_) return;
+    if (e) {
+      spdlog::debug("peer {}: connect failed: {}", self->peer_.name(), e.message());
+      self->socket_.reset();
+      self->feed(fsm::ev::TcpConnectFailed{});
+      return;
+    }
+    self->on_connected();
+  });
+}
+
+void Connection::on_connected() {
+  boost::system::error_code ec;
+  socket_->set_option(tcp::no_delay(true), ec);
+  auto le = socket_->local_endpoint(ec);
+  auto re = socket_->remote_endpoint(ec);
+  if (ec) {
+    feed(fsm::ev::TcpConnectFailed{});
+    return;
+  }
+  endpoints_ = Endpoints{to_ip(le.address()), le.port(), to_ip(re.address()), re.port()};
+  rx_offset_ = tx_offset_ = 0;
+  if (tap_) tap_->on_open(peer_.config().address, id_, *endpoints_);
+  spdlog::debug("peer {}: TCP up ({})", peer_.name(), describe());
+  feed(fsm::ev::TcpConnected{});
+  do_read();
+}
+
+void Connection::do_read() {
+  if (!socket_ || closed_) return;
+  socket_->async_read_some(
+      asio::buffer(rx_buf_),
+      [self = shared_from_this(), gen = sock_gen_](const boost::system::error_code& e, size_t n) {
+        // A handler of an earlier socket of this connection must not touch the new one.
+        if (self->closed_ || !self->socket_ || gen != self->sock_gen_) return;
+        if (e) {
+          if (e != asio::error::operation_aborted) {
+            spdlog::info("peer {}: connection closed: {}", self->peer_.name(),
+                         e == asio::error::eof ? "closed by peer" : e.message());
+            self->socket_.reset();
+            self->writing_ = false;
+            self->tx_pending_.clear();
+            self->feed(fsm::ev::TcpClosed{});
+          }
+          return;
+        }
+        std::span<const uint8_t> bytes(self->rx_buf_.data(), n);
+        if (self->tap_) self->tap_->on_bytes(self->id_, Direction::Inbound, self->rx_offset_, bytes);
+        self->rx_offset_ += n;
+        self->reset_in_batch_ = false;
+        self->feed(fsm::ev::BytesReceived{bytes});
+        self->do_read();
+      });
+}
+
+void Connection::queue_bytes(std::span<const uint8_t> bytes) {
+  tx_pending_.insert(tx_pending_.end(), bytes.begin(), bytes.end());
+  maybe_write();
+}
+
+void Connection::output_ready() { maybe_write(); }
+
+void Connection::maybe_write() {
+  if (writing_ || !socket_ || closed_) return;
+  // Pull routes from the RIB only when little is queued: a slow peer leaves the work
+  // in the RIB's dirty set instead of in our buffers.
+  if (!disconnect_after_write_ && tx_pending_.size() < kLowWater && fsm_.state() == fsm::State::Established)
+    peer_.take_output(*this, kRibPullBytes, tx_pending_);
+  if (tx_pending_.empty()) return;
+  tx_inflight_.swap(tx_pending_);
+  tx_pending_.clear();
+  writing_ = true;
+  if (tap_) tap_->on_bytes(id_, Direction::Outbound, tx_offset_, tx_inflight_);
+  tx_offset_ += tx_inflight_.size();
+  asio::async_write(*socket_, asio::buffer(tx_inflight_),
+                    [self = shared_from_this(), gen = sock_gen_](const boost::system::error_code& e, size_t) {
+                      if (gen != self->sock_gen_) return;
+                      self->writing_ = false;
+                      if (self->closed_ || !self->socket_) return;
+                      if (e) {
+                        if (e == asio::error::operation_aborted) return;
+                        spdlog::info("peer {}: write failed: {}", self->peer_.name(), e.message());
+                        self->socket_.reset();
+                        self->tx_pending_.clear();
+                        self->feed(fsm::ev::TcpClosed{});
+                        return;
+                      }
+                      self->tx_inflight_.clear();
+                      if (self->disconnect_after_write_ && self->tx_pending_.empty()) {
+                        self->finish_disconnect();
+                        return;
+                      }
+                      self->maybe_write();
+                    });
+}
+
+void Connection::finish_disconnect() {
+  disconnect_after_write_ = false;
+  if (flush_timer_) flush_timer_->cancel();
+  writing_ = false;
+  if (socket_) {
+    boost::system::error_code ec;
+    socket_->shutdown(tcp::socket::shutdown_both, ec);
+    socket_->close(ec);
+    socket_.reset();
+  }
+  ++sock_gen_;  // pending handlers of this socket become stale
+  tx_pending_.clear();
+  tx_inflight_ = {};  // a fresh buffer: the aborted write may still reference the old one
+  if (tap_ && endpoints_) tap_->on_close(id_);
+  endpoints_.reset();
+  peer_.on_disconnected(*this);
+}
+
+void Connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  for (auto& t : timers_)
+    if (t) t->cancel();
+  if (flush_timer_) flush_timer_->cancel();
+  if (socket_) {
+    boost::system::error_code ec;
+    socket_->close(ec);
+    socket_.reset();
+    if (tap_ && endpoints_) tap_->on_close(id_);
+  }
+}
+
+void Connection::arm_timer(fsm::Timer t, uint32_t seconds) {
+  auto i = static_cast<size_t>(t);
+  if (!timers_[i]) timers_[i] = std::make_unique<asio::steady_timer>(io_);
+  uint64_t gen = ++timer_gen_[i];
+  timers_[i]->expires_after(std::chrono::seconds(seconds));
+  timers_[i]->async_wait([self = shared_from_this(), t, i, gen](const boost::system::error_code& e) {
+    // A re-armed or cancelled timer bumps the generation: ignore stale wake-ups.
+    if (e || self->closed_ || self->timer_gen_[i] != gen) return;
+    self->feed(fsm::ev::TimerExpired{t});
+  });
+}
+
+void Connection::cancel_timer(fsm::Timer t) {
+  auto i = static_cast<size_t>(t);
+  ++timer_gen_[i];
+  if (timers_[i]) timers_[i]->cancel();
+}
+
+}  // namespace tandem::session

@@ -1,0 +1,82 @@
+// One TCP connection to a BGP peer: the Asio socket, its Fsm, the FSM's timers, and
+// the write path (batching and back-pressure). Turns FSM actions into I/O; hands the
+// routing-relevant ones (OPEN received, Established, UPDATE, ...) to its Peer.
+#pragma once
+
+#include <array>
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+#include <boost/asio.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bgpd/fsm/fsm.hpp"
+#include "bgpd/session/tap.hpp"
+
+namespace tandem::session {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class Peer;
+
+wire::IpAddr to_ip(const asio::ip::address& a);
+asio::ip::address to_asio(const wire::IpAddr& a);
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  // Outgoing: `socket` empty, the FSM's Connect action dials the peer.
+  // Incoming: an accepted socket.
+  Connection(asio::io_context& io, Peer& peer, fsm::Config config, bool outgoing,
+             std::optional<tcp::socket> socket, SessionTap* tap);
+  ~Connection();
+
+  void start();                       // ManualStart (outgoing) / accept (incoming)
+  void feed(const fsm::Event& event);  // run one event through the FSM
+  void close();                       // drop everything now, no NOTIFICATION
+  void output_ready();                // the RIB has something for this peer
+
+  fsm::State state() const { return fsm_.state(); }
+  bool outgoing() const { return outgoing_; }
+  bool closed() const { return closed_; }
+  uint64_t id() const { return id_; }
+  const fsm::Fsm& fsm() const { return fsm_; }
+  std::optional<Endpoints> endpoints() const;
+  std::string describe() const;  // "outgoing 192.0.2.1:40000->192.0.2.2:179"
+
+ private:
+  void apply(fsm::Action& action);
+  void do_connect();
+  void on_connected();
+  void do_read();
+  void queue_bytes(std::span<const uint8_t> bytes);
+  void maybe_write();
+  void finish_disconnect();
+  void arm_timer(fsm::Timer t, uint32_t seconds);
+  void cancel_timer(fsm::Timer t);
+
+  asio::io_context& io_;
+  Peer& peer_;
+  fsm::Fsm fsm_;
+  bool outgoing_;
+  SessionTap* tap_;
+  uint64_t id_;
+  std::optional<tcp::socket> socket_;
+  std::array<std::unique_ptr<asio::steady_timer>, 5> timers_;
+  std::array<uint64_t, 5> timer_gen_{};
+  std::unique_ptr<asio::steady_timer> flush_timer_;
+  std::vector<uint8_t> rx_buf_;
+  std::vector<uint8_t> tx_pending_;   // queued, not yet handed to the socket
+  std::vector<uint8_t> tx_inflight_;  // handed to async_write
+  bool writing_ = false;
+  bool disconnect_after_write_ = false;
+  bool closed_ = false;
+  bool reset_in_batch_ = false;  // an UPDATE error reset the session mid-batch
+  uint64_t rx_offset_ = 0, tx_offset_ = 0;
+  uint64_t sock_gen_ = 0;  // bumped per socket; stale Asio handlers compare it
+  std::optional<Endpoints> endpoints_;
+};
+
+}  // namespace tandem::session

@@ -1,0 +1,318 @@
+#include "bgpd/session/peer.hpp"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <spdlog/spdlog.h>
+
+#include "bgpd/session/speaker.hpp"
+
+namespace tandem::session {
+namespace {
+
+// Our address of the other family on the interface that holds `local`, so that a
+// session over IPv4 can carry IPv6 routes with a proper IPv6 next hop (and back).
+std::optional<wire::IpAddr> sibling_address(const wire::IpAddr& local, wire::Afi want) {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return std::nullopt;
+  std::string ifname;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr) continue;
+    std::optional<wire::IpAddr> a;
+    if (i->ifa_addr->sa_family == AF_INET)
+      a = wire::IpAddr::v4(ntohl(reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr));
+    else if (i->ifa_addr->sa_family == AF_INET6)
+      a = wire::IpAddr::v6(reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr.s6_addr);
+    if (a && *a == local) ifname = i->ifa_name;
+  }
+  std::optional<wire::IpAddr> found;
+  for (ifaddrs* i = list; i && !ifname.empty() && !found; i = i->ifa_next) {
+    if (!i->ifa_addr || ifname != i->ifa_name) continue;
+    if (want == wire::Afi::Ipv4 && i->ifa_addr->sa_family == AF_INET) {
+      found = wire::IpAddr::v4(ntohl(reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr));
+    } else if (want == wire::Afi::Ipv6 && i->ifa_addr->sa_family == AF_INET6) {
+      auto a = wire::IpAddr::v6(reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr.s6_addr);
+      if (!a.is_link_local()) found = a;
+    }
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+std::string families_text(const std::vector<wire::Family>& fs) {
+  std::string s;
+  for (auto& f : fs) s += (s.empty() ? "" : ",") + f.to_string();
+  return s.empty() ? "none" : s;
+}
+
+}  // namespace
+
+Peer::Peer(Speaker& speaker, rib::PeerId id, config::PeerConfig config)
+    : speaker_(speaker), id_(id), config_(std::move(config)), name_(config_.address.to_string()) {}
+
+Peer::~Peer() {
+  if (outgoing_) outgoing_->close();
+  if (incoming_) incoming_->close();
+}
+
+fsm::Config Peer::fsm_config(bool passive) const {
+  const auto& g = speaker_.config();
+  fsm::Config c;
+  c.local_as = g.local_as;
+  c.router_id = g.router_id;
+  c.remote_as = config_.remote_as;
+  c.hold_time = config_.hold_time;
+  c.connect_retry_time = config_.connect_retry;
+  c.passive = passive;
+  c.families = config_.families;
+  return c;
+}
+
+void Peer::start() {
+  if (!config_.enabled) {
+    spdlog::info("peer {}: disabled in the configuration, not starting", name_);
+    return;
+  }
+  spdlog::info("peer {}: starting (AS {}, {}, {}, families {})", name_, config_.remote_as,
+               config_.remote_as == speaker_.config().local_as ? "iBGP" : "eBGP",
+               config_.passive ? "passive" : "active", families_text(config_.families));
+  if (!config_.passive) {
+    outgoing_ = std::make_shared<Connection>(speaker_.io(), *this, fsm_config(false), true, std::nullopt,
+                                             speaker_.tap());
+    outgoing_->start();
+  }
+}
+
+void Peer::stop(uint8_t cease_subcode, const std::string& reason) {
+  stopping_ = true;
+  spdlog::info("peer {}: stopping: {}", name_, reason);
+  wire::Notification n = wire::make_shutdown_notification(cease_subcode, reason);
+  for (auto* c : {outgoing_.get(), incoming_.get()}) {
+    if (!c) continue;
+    auto st = c->state();
+    if (st == fsm::State::OpenSent || st == fsm::State::OpenConfirm || st == fsm::State::Established)
+      c->feed(fsm::ev::SendNotification{n});
+    else
+      c->feed(fsm::ev::ManualStop{reason});
+  }
+  // Connections that were not open are done at once.
+  for (auto* slot : {&outgoing_, &incoming_}) {
+    if (*slot && (*slot)->state() == fsm::State::Idle && !(*slot)->endpoints()) {
+      (*slot)->close();
+      slot->reset();
+    }
+  }
+}
+
+bool Peer::idle() const { return !outgoing_ && !incoming_; }
+
+void Peer::accept(tcp::socket socket) {
+  if (stopping_ || !config_.enabled) {
+    spdlog::info("peer {}: incoming connection refused: peer is {}", name_, stopping_ ? "stopping" : "disabled");
+    return;
+  }
+  if (established_) {
+    // RFC 4271 §6.8: a connection that collides with an Established one is closed.
+    // Let its FSM say so with Cease/Connection Collision Resolution after the OPEN.
+    spdlog::info("peer {}: incoming connection while Established: will be refused after its OPEN", name_);
+  }
+  if (incoming_) {
+    spdlog::info("peer {}: a new incoming connection replaces the previous one ({})", name_,
+                 fsm::to_string(incoming_->state()));
+    incoming_->close();
+  }
+  incoming_ = std::make_shared<Connection>(speaker_.io(), *this, fsm_config(true), false,
+                                           std::move(socket), speaker_.tap());
+  incoming_->start();
+}
+
+void Peer::output_ready() {
+  if (established_) established_->output_ready();
+}
+
+PeerStatus Peer::status() const {
+  PeerStatus s;
+  s.address = config_.address;
+  s.remote_as = config_.remote_as;
+  s.description = config_.description;
+  s.enabled = config_.enabled;
+  const Connection* best = established_;
+  for (auto* c : {outgoing_.get(), incoming_.get()})
+    if (!best && c && c->state() != fsm::State::Idle) best = c;
+  if (!best) best = outgoing_ ? outgoing_.get() : incoming_.get();
+  if (best) s.state = best->state();
+  s.last_error = last_error_;
+  s.established_since = established_since_;
+  if (established_) s.negotiated = established_->fsm().negotiated();
+  s.counters = speaker_.rib().counters(id_);
+  s.messages_in = messages_in_;
+  s.messages_out = messages_out_;
+  return s;
+}
+
+void Peer::on_state_changed(Connection& c, const fsm::act::StateChanged& ch) {
+  spdlog::info("peer {}: state {} -> {} ({}; {})", name_, fsm::to_string(ch.from), fsm::to_string(ch.to),
+               ch.reason, c.describe());
+}
+
+void Peer::on_open_received(Connection& c, const wire::Open& open) {
+  Connection* other = (&c == outgoing_.get()) ? incoming_.get() : outgoing_.get();
+  if (established_ && established_ != &c) {
+    spdlog::info("peer {}: OPEN on a second connection while Established: closing it (collision)", name_);
+    c.feed(fsm::ev::CollisionLost{});
+    return;
+  }
+  if (!other) return;
+  auto st = other->state();
+  if (st != fsm::State::OpenSent && st != fsm::State::OpenConfirm) return;
+  // Both connections have (or are about to have) exchanged OPENs: keep the one opened
+  // by the speaker with the higher BGP identifier.
+  bool keep_out = fsm::keep_outgoing_on_collision(speaker_.config().router_id, open.bgp_id);
+  Connection* loser = keep_out ? incoming_.get() : outgoing_.get();
+  spdlog::info("peer {}: connection collision (local id {}, remote id {}): keeping the {} connection", name_,
+               wire::IpAddr::v4(speaker_.config().router_id).to_string(), wire::IpAddr::v4(open.bgp_id).to_string(),
+               keep_out ? "outgoing" : "incoming");
+  loser->feed(fsm::ev::CollisionLost{});
+}
+
+rib::PeerInfo Peer::rib_info(Connection& c, const fsm::Negotiated& n) const {
+  rib::PeerInfo info;
+  info.id = id_;
+  info.address = config_.address;
+  info.remote_as = n.peer_as;
+  info.router_id = n.peer_router_id;
+  info.rr_client = config_.route_reflector_client;
+  info.next_hop_self = config_.next_hop_self;
+  info.codec = n.codec(config_.remote_as != speaker_.config().local_as);
+  info.families = n.families;
+  wire::IpAddr local = config_.local_address.value_or(c.endpoints() ? c.endpoints()->local : wire::IpAddr{});
+  if (local.is_v4()) {
+    info.local_v4 = local;
+    info.local_v6 = sibling_address(local, wire::Afi::Ipv6);
+  } else {
+    info.local_v6 = local;
+    info.local_v4 = sibling_address(local, wire::Afi::Ipv4);
+  }
+  return info;
+}
+
+void Peer::on_established(Connection& c, const fsm::Negotiated& n) {
+  established_ = &c;
+  established_since_ = std::chrono::system_clock::now();
+  last_error_.clear();
+  rib::PeerInfo info = rib_info(c, n);
+  spdlog::info(
+      "peer {}: Established: AS {}, router id {}, hold {} s, families {}, 4-octet AS {}, route refresh {}, "
+      "enhanced route refresh {}, extended message {}, next hop v4 {} v6 {}",
+      name_, n.peer_as, wire::IpAddr::v4(n.peer_router_id).to_string(), n.hold_time, families_text(n.families),
+      n.four_octet_as ? "yes" : "no", n.route_refresh ? "yes" : "no", n.enhanced_route_refresh ? "yes" : "no",
+      n.extended_message ? "yes" : "no", info.local_v4 ? info.local_v4->to_string() : "-",
+      info.local_v6 ? info.local_v6->to_string() : "-");
+  // The other connection, if any, lost: RFC 4271 §6.8.
+  Connection* other = (&c == outgoing_.get()) ? incoming_.get() : outgoing_.get();
+  if (other && other->state() != fsm::State::Idle) other->feed(fsm::ev::CollisionLost{});
+  speaker_.rib().peer_up(info);
+  c.output_ready();
+}
+
+std::optional<wire::WireError> Peer::on_update(Connection& c, std::span<const uint8_t> body) {
+  if (&c != established_) return std::nullopt;
+  rib::IngestResult r = speaker_.rib().ingest_update(id_, body);
+  if (r.session_error) {
+    spdlog::error("peer {}: malformed UPDATE, resetting the session: {} ({})", name_, r.session_error->reason,
+                  wire::describe_error_code(r.session_error->code, r.session_error->subcode));
+    last_error_ = "malformed UPDATE: " + r.session_error->reason;
+    return r.session_error;
+  }
+  for (const auto& d : r.discarded)
+    spdlog::warn("peer {}: UPDATE attribute {} discarded (RFC 7606): {}", name_, d.type, d.reason);
+  if (r.treat_as_withdraw)
+    spdlog::warn("peer {}: UPDATE treat-as-withdraw ({} prefixes withdrawn): {}", name_, r.withdrawn, r.reason);
+  else if (r.rejected > 0)
+    spdlog::info("peer {}: UPDATE: {} prefixes rejected: {}", name_, r.rejected, r.reason);
+  if (r.end_of_rib) {
+    auto counters = speaker_.rib().counters(id_);
+    spdlog::info("peer {}: End-of-RIB received for {} ({} prefixes from this peer)", name_,
+                 r.end_of_rib->to_string(), counters.received);
+  }
+  return std::nullopt;
+}
+
+void Peer::on_route_refresh(Connection& c, const wire::RouteRefresh& rr) {
+  if (&c != established_) return;
+  auto n = c.fsm().negotiated();
+  if (!n || !n->has_family(rr.family)) {
+    spdlog::warn("peer {}: ROUTE-REFRESH for {} which was not negotiated: ignored", name_, rr.family.to_string());
+    return;
+  }
+  if (rr.subtype != wire::RouteRefresh::Normal) {
+    // BoRR/EoRR from the peer concern its own re-advertisement; nothing to send.
+    spdlog::info("peer {}: received {} for {}", name_,
+                 rr.subtype == wire::RouteRefresh::BeginOfRefresh ? "BoRR" : "EoRR", rr.family.to_string());
+    return;
+  }
+  spdlog::info("peer {}: ROUTE-REFRESH requested for {}: re-sending the Adj-RIB-Out{}", name_,
+               rr.family.to_string(), n->enhanced_route_refresh ? " (enhanced, with BoRR/EoRR)" : "");
+  speaker_.rib().request_refresh(id_, rr.family, n->enhanced_route_refresh);
+  c.output_ready();
+}
+
+void Peer::on_notification(Connection& c, const wire::Notification& n, bool sent) {
+  std::string text = n.describe();
+  spdlog::warn("peer {}: NOTIFICATION {} {} ({})", name_, sent ? "sent" : "received", text, c.describe());
+  last_error_ = std::string(sent ? "sent " : "received ") + text;
+}
+
+void Peer::on_session_down(Connection& c, const std::string& reason) {
+  if (&c != established_) return;
+  spdlog::warn("peer {}: session down: {}", name_, reason);
+  if (last_error_.empty()) last_error_ = reason;
+  established_ = nullptr;
+  established_since_.reset();
+  speaker_.rib().peer_down(id_);
+  // Not from inside the connection's own callback: post it.
+  asio::post(speaker_.io(), [this, alive = std::weak_ptr<bool>(alive_)] {
+    if (alive.lock()) restart_outgoing();
+  });
+}
+
+void Peer::on_disconnected(Connection& c) {
+  if (&c == established_) on_session_down(c, "transport closed");
+  if (stopping_) {
+    drop(c);
+    return;
+  }
+  if (&c == incoming_.get()) {
+    drop(c);
+    return;
+  }
+  // The outgoing connection normally stays: its FSM re-dials after its IdleHold /
+  // ConnectRetry timer. But if it lost to an established incoming connection it is
+  // dropped, and re-created when that session goes down.
+  if (&c == outgoing_.get() && established_) drop(c);
+}
+
+void Peer::restart_outgoing() {
+  if (stopping_ || config_.passive || !config_.enabled || outgoing_) return;
+  outgoing_ = std::make_shared<Connection>(speaker_.io(), *this, fsm_config(false), true, std::nullopt,
+                                           speaker_.tap());
+  outgoing_->start();
+}
+
+void Peer::drop(Connection& c) {
+  for (auto* slot : {&outgoing_, &incoming_}) {
+    if (slot->get() == &c) {
+      auto keep = *slot;  // keep alive until we return to the caller's frame
+      keep->close();
+      asio::post(speaker_.io(), [keep] {});
+      slot->reset();
+    }
+  }
+}
+
+size_t Peer::take_output(Connection& c, size_t max_bytes, std::vector<uint8_t>& out) {
+  if (&c != established_) return 0;
+  return speaker_.rib().take_output(id_, max_bytes, out);
+}
+
+}  // namespace tandem::session

@@ -1,0 +1,225 @@
+#include "bgpd/session/speaker.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace tandem::session {
+namespace {
+
+wire::PathAttributes network_attributes(const config::NetworkConfig& n) {
+  wire::PathAttributes a;
+  a.origin = n.origin;
+  a.has_origin = true;
+  a.has_as_path = true;
+  a.next_hop = n.next_hop;
+  a.med = n.med;
+  a.local_pref = n.local_pref;
+  a.communities = n.communities;
+  a.large_communities = n.large_communities;
+  return a;
+}
+
+}  // namespace
+
+Speaker::Speaker(asio::io_context& io, config::Config config)
+    : io_(io), config_(std::move(config)), rib_(rib::RibConfig{config_.local_as, config_.router_id, 0}) {
+  rib_.set_output_ready_listener([this](rib::PeerId id) {
+    // Called from inside RIB operations: write later, from the event loop.
+    asio::post(io_, [this, id] {
+      if (Peer* p = peer_by_id(id)) p->output_ready();
+    });
+  });
+}
+
+Speaker::~Speaker() = default;
+
+bool Speaker::start(std::string& error) {
+  for (const auto& a : config_.listen) {
+    open_listener(a, error);
+    if (!error.empty()) return false;
+  }
+  for (const auto& n : config_.networks) originate(n);
+  for (const auto& pc : config_.peers) add_peer(pc);
+  return true;
+}
+
+void Speaker::open_listener(const wire::IpAddr& address, std::string& error) {
+  tcp::endpoint ep(to_asio(address), config_.port);
+  auto acc = std::make_unique<tcp::acceptor>(io_);
+  boost::system::error_code ec;
+  acc->open(ep.protocol(), ec);
+  if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+  // "::" listens for IPv6 only; IPv4 is a separate listener on "0.0.0.0".
+  if (!ec && address.is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
+  if (!ec) acc->bind(ep, ec);
+  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "cannot listen on [" + address.to_string() + "]:" + std::to_string(config_.port) + ": " + ec.message();
+    return;
+  }
+  spdlog::info("listening on [{}]:{}", address.to_string(), config_.port);
+  acceptors_.push_back(std::move(acc));
+  do_accept(*acceptors_.back());
+}
+
+void Speaker::do_accept(tcp::acceptor& acceptor) {
+  acceptor.async_accept([this, &acceptor](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      spdlog::warn("accept failed: {}", ec.message());
+    } else {
+      boost::system::error_code e2;
+      auto remote = socket.remote_endpoint(e2);
+      wire::IpAddr from = e2 ? wire::IpAddr{} : to_ip(remote.address());
+      auto it = peers_.find(from);
+      if (shutting_down_) {
+        spdlog::info("connection from {} refused: shutting down", from.to_string());
+      } else if (it == peers_.end()) {
+        spdlog::warn("connection from {} refused: not a configured peer", from.to_string());
+      } else {
+        it->second->accept(std::move(socket));
+      }
+    }
+    do_accept(acceptor);
+  });
+}
+
+void Speaker::add_peer(const config::PeerConfig& pc) {
+  auto id = next_id_++;
+  auto peer = std::make_unique<Peer>(*this, id, pc);
+  Peer* p = peer.get();
+  peers_[pc.address] = std::move(peer);
+  by_id_[id] = p;
+  p->start();
+}
+
+void Speaker::remove_peer(const wire::IpAddr& address, uint8_t cease_subcode, const std::string& why) {
+  auto it = peers_.find(address);
+  if (it == peers_.end()) return;
+  std::unique_ptr<Peer> p = std::move(it->second);
+  peers_.erase(it);
+  by_id_.erase(p->id());
+  p->stop(cease_subcode, why);  // its session-down path withdraws its routes
+  retired_.push_back(std::move(p));
+  reap_retired();
+}
+
+void Speaker::reap_retired() {
+  std::erase_if(retired_, [](const std::unique_ptr<Peer>& p) { return p->idle(); });
+  if (retired_.empty() || reaping_) return;
+  reaping_ = true;
+  auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+  t->async_wait([this, t](const boost::system::error_code& e) {
+    reaping_ = false;
+    if (!e) reap_retired();
+  });
+}
+
+void Speaker::originate(const config::NetworkConfig& n) {
+  spdlog::info("originating {}", n.prefix.to_string());
+  rib_.originate(n.prefix, network_attributes(n));
+}
+
+void Speaker::reconfigure(const config::Config& next) {
+  if (next.router_id != config_.router_id || next.local_as != config_.local_as || next.listen != config_.listen ||
+      next.port != config_.port)
+    spdlog::warn("config reload: router_id, local_as, listen and port changes need a restart; keeping the old values");
+  config::Config merged = next;
+  merged.router_id = config_.router_id;
+  merged.local_as = config_.local_as;
+  merged.listen = config_.listen;
+  merged.port = config_.port;
+  config::Config old = std::move(config_);
+  config_ = std::move(merged);
+
+  size_t added = 0, removed = 0, reset = 0;
+  for (const auto& op : old.peers) {
+    const auto* np = config_.find_peer(op.address);
+    if (!np) {
+      remove_peer(op.address, wire::err::kPeerDeconfigured, "peer removed from the configuration");
+      ++removed;
+    } else if (!(*np == op)) {
+      remove_peer(op.address, wire::err::kOtherConfigChange, "peer configuration changed");
+      add_peer(*np);
+      ++reset;
+    }
+  }
+  for (const auto& np : config_.peers) {
+    if (!old.find_peer(np.address)) {
+      add_peer(np);
+      ++added;
+    }
+  }
+  size_t nets = 0;
+  for (const auto& on : old.networks) {
+    bool still = false;
+    for (const auto& nn : config_.networks) still |= (nn == on);
+    if (!still) {
+      spdlog::info("no longer originating {}", on.prefix.to_string());
+      rib_.withdraw_local(on.prefix);
+      ++nets;
+    }
+  }
+  for (const auto& nn : config_.networks) {
+    bool had = false;
+    for (const auto& on : old.networks) had |= (nn == on);
+    if (!had) {
+      originate(nn);
+      ++nets;
+    }
+  }
+  spdlog::info("config reloaded from {}: {} peers added, {} removed, {} reset, {} networks changed, {} unchanged peers "
+               "untouched",
+               config_.file, added, removed, reset, nets, config_.peers.size() - added - reset);
+}
+
+void Speaker::shutdown(std::function<void()> done) {
+  shutting_down_ = true;
+  for (auto& a : acceptors_) {
+    boost::system::error_code ec;
+    a->close(ec);
+  }
+  std::vector<wire::IpAddr> addrs;
+  for (auto& [a, p] : peers_) addrs.push_back(a);
+  for (auto& a : addrs) remove_peer(a, wire::err::kAdminShutdown, "tandemd shutting down");
+  // Wait until every NOTIFICATION is flushed, at most 2 s.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  auto check = std::make_shared<std::function<void()>>();
+  *check = [this, done, deadline, check] {
+    std::erase_if(retired_, [](const std::unique_ptr<Peer>& p) { return p->idle(); });
+    if (retired_.empty() || std::chrono::steady_clock::now() > deadline) {
+      if (!retired_.empty()) spdlog::warn("shutdown: {} peers did not close in time", retired_.size());
+      retired_.clear();
+      done();
+      *check = nullptr;  // break the self-reference
+      return;
+    }
+    auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(20));
+    t->async_wait([t, check](const boost::system::error_code&) {
+      if (*check) (*check)();
+    });
+  };
+  (*check)();
+}
+
+std::vector<PeerStatus> Speaker::status() const {
+  std::vector<PeerStatus> out;
+  for (auto& [a, p] : peers_) out.push_back(p->status());
+  return out;
+}
+
+const Peer* Speaker::find_peer(const wire::IpAddr& address) const {
+  auto it = peers_.find(address);
+  return it == peers_.end() ? nullptr : it->second.get();
+}
+
+Peer* Speaker::peer_by_id(rib::PeerId id) {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+const Peer* Speaker::peer_by_id(rib::PeerId id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+}  // namespace tandem::session
