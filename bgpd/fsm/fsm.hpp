@@ -23,6 +23,7 @@ namespace tandem::fsm {
 enum class State : uint8_t { Idle, Connect, Active, OpenSent, OpenConfirm, Established };
 const char* to_string(State s);
 
+// DelayOpen is reserved: this FSM never arms it (no DelayOpen support).
 enum class Timer : uint8_t { ConnectRetry, Hold, Keepalive, DelayOpen, IdleHold };
 const char* to_string(Timer t);
 
@@ -96,7 +97,9 @@ struct CancelTimer { Timer timer; };
 struct StateChanged { State from; State to; std::string reason; };
 struct OpenReceived { wire::Open open; };           // for collision detection
 struct Established { Negotiated negotiated; };
-struct UpdateReceived { std::span<const uint8_t> body; };  // valid only during handle()
+// `body` points into the BytesReceived bytes or into the FSM's reassembly buffer: valid
+// until the next handle() call on this Fsm (and while the event's bytes are alive).
+struct UpdateReceived { std::span<const uint8_t> body; };
 struct RouteRefreshReceived { wire::RouteRefresh request; };
 struct NotificationReceived { wire::Notification notification; };
 struct NotificationSent { wire::Notification notification; };
@@ -124,23 +127,42 @@ class Fsm {
   // Replace the configuration (takes effect at the next OPEN).
   void reconfigure(Config config) { config_ = std::move(config); }
 
+  // Whether the FSM considers `t` running (armed and neither cancelled nor expired).
+  // A TimerExpired for a timer that is not running is stale and ignored.
+  bool timer_armed(Timer t) const { return (armed_ & (1u << static_cast<unsigned>(t))) != 0; }
+  // RFC 4271 ConnectRetryCounter (failed attempts since the last ManualStart/Stop or
+  // Established).
+  uint32_t connect_retry_counter() const { return connect_retry_counter_; }
+  // Delay (seconds) the next IdleHold arming will use (exponential backoff).
+  uint32_t next_idle_hold_time() const { return idle_hold_next_; }
+  // The OPEN we sent on the current (or last) connection; negotiation uses it, so a
+  // reconfigure() between our OPEN and the peer's does not skew the result.
+  const wire::Open& local_open() const { return local_open_; }
+
  private:
-  struct Impl;
-  // Implementation detail functions live in fsm.cpp.
+  struct Impl;  // the event handlers (fsm.cpp)
   void transition(State to, std::string reason, std::vector<Action>& out);
   void on_message(wire::MessageType type, std::span<const uint8_t> body, std::vector<Action>& out);
 
   Config config_;
   State state_ = State::Idle;
   std::optional<Negotiated> negotiated_;
+  wire::Open local_open_;    // what we advertised on this connection
   std::vector<uint8_t> rx_;  // partial message reassembly
-  size_t rx_off_ = 0;
+  size_t rx_off_ = 0;        // rx_[0, rx_off_) consumed; compacted at the next event
   uint32_t connect_retry_counter_ = 0;
+  uint32_t idle_hold_next_ = 0;  // backoff state for the IdleHold timer
+  uint8_t armed_ = 0;            // bit per Timer
+  bool hold_rearmed_ = false;    // Hold already re-armed during this handle() call
 };
 
 // RFC 4271 §6.8: of two connections to the same peer, keep the one initiated by the
 // speaker with the higher BGP Identifier. Returns true if the connection WE initiated
 // (outgoing) should be kept.
 bool keep_outgoing_on_collision(uint32_t local_router_id, uint32_t remote_router_id);
+// Same, with the RFC 6286 §2.3 tie-break: when the identifiers are equal (possible
+// between different ASes), the connection initiated by the larger AS number is kept.
+bool keep_outgoing_on_collision(uint32_t local_router_id, uint32_t remote_router_id,
+                                uint32_t local_as, uint32_t remote_as);
 
 }  // namespace tandem::fsm

@@ -270,30 +270,32 @@ void Peer::on_session_down(Connection& c, const std::string& reason) {
   established_ = nullptr;
   established_since_.reset();
   speaker_.rib().peer_down(id_);
-  // Not from inside the connection's own callback: post it.
-  asio::post(speaker_.io(), [this, alive = std::weak_ptr<bool>(alive_)] {
-    if (alive.lock()) restart_outgoing();
-  });
+  post_ensure_outgoing();
 }
 
 void Peer::on_disconnected(Connection& c) {
   if (&c == established_) on_session_down(c, "transport closed");
-  if (stopping_) {
+  if (stopping_ || &c == incoming_.get()) {
     drop(c);
-    return;
+  } else if (&c == outgoing_.get()) {
+    // The outgoing connection normally stays: its FSM re-dials on its IdleHold /
+    // ConnectRetry timer. One that lost a collision (no timer) is dropped and made
+    // again once no other connection is in progress.
+    bool restarting = c.fsm().timer_armed(fsm::Timer::IdleHold) || c.fsm().timer_armed(fsm::Timer::ConnectRetry);
+    if (established_ || !restarting) drop(c);
   }
-  if (&c == incoming_.get()) {
-    drop(c);
-    return;
-  }
-  // The outgoing connection normally stays: its FSM re-dials after its IdleHold /
-  // ConnectRetry timer. But if it lost to an established incoming connection it is
-  // dropped, and re-created when that session goes down.
-  if (&c == outgoing_.get() && established_) drop(c);
+  post_ensure_outgoing();
 }
 
-void Peer::restart_outgoing() {
-  if (stopping_ || config_.passive || !config_.enabled || outgoing_) return;
+void Peer::post_ensure_outgoing() {
+  // Never from inside a connection's own callback.
+  asio::post(speaker_.io(), [this, alive = std::weak_ptr<bool>(alive_)] {
+    if (alive.lock()) ensure_outgoing();
+  });
+}
+
+void Peer::ensure_outgoing() {
+  if (stopping_ || config_.passive || !config_.enabled || outgoing_ || incoming_ || established_) return;
   outgoing_ = std::make_shared<Connection>(speaker_.io(), *this, fsm_config(false), true, std::nullopt,
                                            speaker_.tap());
   outgoing_->start();

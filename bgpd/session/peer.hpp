@@ -63,7 +63,8 @@ class Peer {
   fsm::Config fsm_config(bool passive) const;
   rib::PeerInfo rib_info(Connection& c, const fsm::Negotiated& n) const;
   void drop(Connection& c);
-  void restart_outgoing();
+  void post_ensure_outgoing();
+  void ensure_outgoing();  // (re)create the outgoing connection when none is in progress
 
   Speaker& speaker_;
   rib::PeerId id_;
