@@ -121,6 +121,7 @@ struct CodecOptions {
 struct DiscardedAttribute {
   uint8_t type = 0;
   std::string reason;
+  uint8_t subcode = 0;  // the UPDATE error subcode that describes the problem (0 if none)
 };
 
 }  // namespace tandem::wire

@@ -115,6 +115,7 @@ struct Update {
   // RFC 7606 outcome that did not reset the session:
   bool treat_as_withdraw = false;          // every announced prefix must be withdrawn
   std::string treat_as_withdraw_reason;    // why (for the log)
+  uint8_t treat_as_withdraw_subcode = 0;   // UPDATE error subcode of that first error
   std::vector<DiscardedAttribute> discarded;  // attributes dropped, with reasons
 
   // End-of-RIB marker (RFC 4724 §2): an UPDATE with nothing but an empty withdrawal
@@ -124,12 +125,22 @@ struct Update {
 
 // Decode a whole UPDATE body. A SessionReset error means: send the NOTIFICATION in the
 // error and close. TreatAsWithdraw and AttributeDiscard outcomes are reported inside
-// the returned Update.
+// the returned Update. Choices where RFC 7606 leaves one: a malformed MP_REACH/MP_UNREACH
+// (incl. a bad next-hop length) resets the session (no AFI/SAFI disable); an attribute
+// whose length overruns the attribute section is treat-as-withdraw unless it is
+// MP_REACH/MP_UNREACH (session reset). MP_REACH/MP_UNREACH of a family other than
+// IPv4/IPv6 unicast are ignored (recorded in `discarded`). AS 0 (RFC 7607) in AS_PATH is
+// treat-as-withdraw, in AGGREGATOR/AS4_* attribute discard.
 Result<Update> decode_update(std::span<const uint8_t> body, const CodecOptions& opts);
 
 // Decode only the path attributes (e.g. on a cache miss after split_update). MP_REACH
 // and MP_UNREACH NLRI are returned in `update`; classic NLRI/withdrawn are not touched.
+// This form assumes the UPDATE carries no classic IPv4 NLRI (the mandatory-attribute
+// checks then only concern MP_REACH_NLRI); pass ipv4_nlri_present to check them for the
+// classic NLRI field as well (NEXT_HOP mandatory, attrs.next_hop from NEXT_HOP).
 Result<Update> decode_attributes(std::span<const uint8_t> attributes, const CodecOptions& opts);
+Result<Update> decode_attributes(std::span<const uint8_t> attributes, const CodecOptions& opts,
+                                 bool ipv4_nlri_present);
 
 // Decode a run of prefixes (RFC 4271 §4.3 encoding) of one family, appending to out.
 // Errors are classified per RFC 7606 §5.3 by the caller's context (NLRI field ->
@@ -140,13 +151,18 @@ void encode_prefix(const Prefix& p, std::vector<uint8_t>& out);
 
 // Encode the path attributes alone (no NLRI), in type order, as they go on the wire
 // towards a speaker with these options: 2-octet AS_PATH + AS4_PATH when
-// !opts.four_octet_as; NEXT_HOP for IPv4 NLRI; MP_REACH is not included.
+// !opts.four_octet_as; NEXT_HOP for IPv4 NLRI; MP_REACH is not included. ORIGIN and
+// AS_PATH are always written (ORIGIN INCOMPLETE when !has_origin); LOCAL_PREF,
+// ORIGINATOR_ID and CLUSTER_LIST are left out when opts.ebgp; unknown attributes are
+// passed on only when optional transitive, with the Partial bit set.
 void encode_attributes(const PathAttributes& attrs, const CodecOptions& opts,
                        std::vector<uint8_t>& out);
 
 // Pack announcements of many prefixes sharing one attribute set into as few UPDATE
 // messages as fit opts.max_message_size(). IPv4 unicast uses the classic NLRI field;
-// IPv6 uses MP_REACH_NLRI with attrs.next_hop (+ link-local when set).
+// IPv6 uses MP_REACH_NLRI (placed first, RFC 7606 §5.1) with attrs.next_hop (+ link-local
+// when set). Prefixes of another family are skipped. Returns no message when the
+// attributes alone do not fit the maximum message size.
 std::vector<std::vector<uint8_t>> encode_announcements(const PathAttributes& attrs, Family family,
                                                        std::span<const Prefix> prefixes,
                                                        const CodecOptions& opts);
