@@ -61,6 +61,7 @@ struct IngestResult {
   size_t announced = 0;  // prefixes accepted into Adj-RIB-In
   size_t withdrawn = 0;
   size_t rejected = 0;   // announced but refused (AS loop, cluster loop, bad next hop)
+  size_t ignored = 0;    // NLRI of a family not negotiated with the peer (not applied)
   std::optional<wire::Family> end_of_rib;
 };
 
@@ -79,6 +80,10 @@ struct PeerCounters {
   size_t updates_out = 0;
 };
 
+// Listeners are called from inside Rib calls: they must not call back into the Rib
+// (except const queries from the best-change listener); the output-ready listener is
+// called at the end of the Rib call that made output pending, and may call take_output.
+// PeerId 0 is kLocalPeer and cannot be used for a real peer.
 class Rib {
  public:
   explicit Rib(RibConfig config);
@@ -92,6 +97,15 @@ class Rib {
   void peer_up(const PeerInfo& peer);
   // Session left Established: its Adj-RIB-In routes are withdrawn, Adj-RIB-Out dropped.
   void peer_down(PeerId peer);
+  // Graceful restart helper (RFC 4724): the session left Established but the peer's
+  // routes are kept, marked stale (stale paths lose ties in the decision process).
+  // Adj-RIB-Out is dropped. A later peer_up() keeps them; re-announced prefixes are
+  // fresh again; sweep_stale() removes what is still stale.
+  void peer_down_graceful(PeerId peer);
+  // Mark all of a peer's paths stale (e.g. on a restart notification).
+  void mark_stale(PeerId peer);
+  // Withdraw the peer's paths that are still stale; returns how many.
+  size_t sweep_stale(PeerId peer);
 
   // ---- inbound ----
   // Decode (with an attribute cache keyed by the raw bytes) and apply one UPDATE body.
@@ -124,8 +138,10 @@ class Rib {
   void for_each_adj_out(PeerId peer, wire::Family family,
                         const std::function<void(const wire::Prefix&, const PathAttributes&)>& fn) const;
   PeerCounters counters(PeerId peer) const;
-  size_t loc_rib_size(wire::Family family) const;
+  size_t loc_rib_size(wire::Family family) const;  // prefixes with a best path
+  size_t prefix_count(wire::Family family) const;  // prefixes with any path
   size_t attribute_sets() const;
+  const AttrStore& attr_store() const;  // for tests and diagnostics
 
  private:
   struct Impl;
