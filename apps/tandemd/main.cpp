@@ -4,6 +4,7 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 #include <boost/asio.hpp>
 #include <boost/program_options.hpp>
+#include <csignal>
 #include <iostream>
 #include <memory>
 
@@ -164,6 +165,9 @@ class Daemon {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Until the event loop's signal_set takes over, a USR1 or HUP must not kill us.
+  std::signal(SIGUSR1, SIG_IGN);
+  std::signal(SIGHUP, SIG_IGN);
   int code = kExitOk;
   auto opts = parse_args(argc, argv, code);
   if (!opts) return code;

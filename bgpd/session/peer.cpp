@@ -32,7 +32,8 @@ std::optional<wire::IpAddr> sibling_address(const wire::IpAddr& local, wire::Afi
       found = wire::IpAddr::v4(ntohl(reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr));
     } else if (want == wire::Afi::Ipv6 && i->ifa_addr->sa_family == AF_INET6) {
       auto a = wire::IpAddr::v6(reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr.s6_addr);
-      if (!a.is_link_local()) found = a;
+      static const wire::IpAddr kLoopback6 = *wire::IpAddr::parse("::1");
+      if (!a.is_link_local() && a != kLoopback6) found = a;
     }
   }
   freeifaddrs(list);

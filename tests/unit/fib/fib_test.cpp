@@ -1,7 +1,9 @@
 // The FIB against the real kernel: the test process moves into a network namespace of
 // its own (unshare), makes a veth pair there (this kernel has no dummy driver), and checks what `ip route` sees.
-// Needs root (CAP_SYS_ADMIN + CAP_NET_ADMIN); skipped with the reason otherwise.
+// Needs root or unprivileged user namespaces; skipped with the reason otherwise.
 #include "bgpd/fib/fib.hpp"
+
+#include "tests/unit/private_netns.hpp"
 
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -27,19 +29,9 @@ std::string run(const std::string& cmd) {
 class FibTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (geteuid() != 0) {
-      skip_reason_ = "needs root to create a network namespace";
-      return;
-    }
-    if (unshare(CLONE_NEWNET) != 0) {
-      skip_reason_ = "unshare(CLONE_NEWNET) failed";
-      return;
-    }
-    // Everything below lives only in this process's private namespace.
-    int rc = std::system(
-        "ip link set lo up && ip link add d0 type veth peer name d1 && ip link set d1 up && ip link set d0 up && "
+    skip_reason_ = test::enter_private_netns(
+        "ip link add d0 type veth peer name d1 && ip link set d1 up && ip link set d0 up && "
         "ip addr add 192.0.2.1/24 dev d0 && ip -6 addr add 2001:db8::1/64 dev d0 nodad");
-    if (rc != 0) skip_reason_ = "cannot set up a veth pair with ip(8)";
   }
   void SetUp() override {
     if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;

@@ -1,7 +1,9 @@
-// Two Speakers in one process talking over real loopback sockets (127.0.0.1 and
-// 127.0.0.2, same port): both sides dial, so collision resolution runs; routes flow
+// Speakers in one process talking over real sockets in a private network namespace
+// (192.0.2.1-3 on its loopback, same port; 127/8 is not a valid BGP next hop): both sides dial, so collision resolution runs; routes flow
 // both ways; the tap sees contiguous stream offsets; reload and shutdown behave.
 #include "bgpd/session/speaker.hpp"
+
+#include "tests/unit/private_netns.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -14,7 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-uint16_t test_port() { return static_cast<uint16_t>(20000 + (getpid() % 20000)); }
+uint16_t test_port() { return 179; }  // a private namespace: the real port is free
 
 config::Config make_config(const char* self, uint32_t as, const char* peer, uint32_t peer_as, uint16_t port) {
   config::Config c;
@@ -59,6 +61,18 @@ class RecordingTap : public SessionTap {
   uint64_t in_bytes = 0, out_bytes = 0;
 };
 
+class SpeakerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    skip_reason_ = test::enter_private_netns(
+        "ip addr add 192.0.2.1/32 dev lo && ip addr add 192.0.2.2/32 dev lo && ip addr add 192.0.2.3/32 dev lo");
+  }
+  void SetUp() override {
+    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
+  }
+  static inline std::string skip_reason_;
+};
+
 bool run_until(asio::io_context& io, const std::function<bool()>& cond, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -82,11 +96,11 @@ const wire::PathAttributes* best_for(const Speaker& s, const char* prefix) {
   return found;
 }
 
-TEST(Speaker, TwoSpeakersEstablishExchangeRoutesAndShutDown) {
+TEST_F(SpeakerTest, TwoSpeakersEstablishExchangeRoutesAndShutDown) {
   asio::io_context io;
   uint16_t port = test_port();
-  auto ca = make_config("127.0.0.1", 65001, "127.0.0.2", 4200000002, port);
-  auto cb = make_config("127.0.0.2", 4200000002, "127.0.0.1", 65001, port);
+  auto ca = make_config("192.0.2.1", 65001, "192.0.2.2", 4200000002, port);
+  auto cb = make_config("192.0.2.2", 4200000002, "192.0.2.1", 65001, port);
   ca.networks.push_back(network("10.1.0.0/16", 0xFDE90001));
   cb.networks.push_back(network("10.2.0.0/16", 0xFDEA0002));
 
@@ -107,7 +121,7 @@ TEST(Speaker, TwoSpeakersEstablishExchangeRoutesAndShutDown) {
   ASSERT_NE(on_b, nullptr);
   EXPECT_EQ(on_b->as_path.to_string(), "65001");
   ASSERT_TRUE(on_b->next_hop);
-  EXPECT_EQ(on_b->next_hop->to_string(), "127.0.0.1");
+  EXPECT_EQ(on_b->next_hop->to_string(), "192.0.2.1");
   EXPECT_EQ(on_b->communities, std::vector<uint32_t>{0xFDE90001});
   const auto* on_a = best_for(a, "10.2.0.0/16");
   ASSERT_NE(on_a, nullptr);
@@ -142,10 +156,46 @@ TEST(Speaker, TwoSpeakersEstablishExchangeRoutesAndShutDown) {
   EXPECT_NE(b.status().at(0).last_error.find("Cease"), std::string::npos) << b.status().at(0).last_error;
 }
 
-TEST(Speaker, RefusesUnknownPeerAndReportsListenError) {
+TEST_F(SpeakerTest, ReloadAddsAndRemovesPeersWithoutDisturbingOthers) {
+  asio::io_context io;
+  uint16_t port = static_cast<uint16_t>(test_port() + 2);
+  auto ca = make_config("192.0.2.1", 65001, "192.0.2.2", 65002, port);
+  auto cb = make_config("192.0.2.2", 65002, "192.0.2.1", 65001, port);
+  auto cc = make_config("192.0.2.3", 65003, "192.0.2.1", 65001, port);
+  Speaker a(io, ca), b(io, cb), c(io, cc);
+  std::string err;
+  ASSERT_TRUE(a.start(err) && b.start(err) && c.start(err)) << err;
+  ASSERT_TRUE(run_until(io, [&] { return state_of(b) == fsm::State::Established; }, 10s));
+  auto b_since = b.status().at(0).established_since;
+  EXPECT_NE(state_of(c), fsm::State::Established);  // A does not know C yet
+
+  // Reload A with C added: C comes up, B's session is untouched.
+  auto ca2 = ca;
+  config::PeerConfig pc = ca.peers[0];
+  pc.address = *wire::IpAddr::parse("192.0.2.3");
+  pc.remote_as = 65003;
+  ca2.peers.push_back(pc);
+  a.reconfigure(ca2);
+  ASSERT_TRUE(run_until(io, [&] { return state_of(c) == fsm::State::Established; }, 10s));
+  EXPECT_EQ(state_of(b), fsm::State::Established);
+  EXPECT_EQ(b.status().at(0).established_since, b_since);
+
+  // Reload A without B: B is told (Cease/Peer De-configured), C is untouched.
+  auto c_since = c.status().at(0).established_since;
+  auto ca3 = ca2;
+  ca3.peers.erase(ca3.peers.begin());
+  a.reconfigure(ca3);
+  ASSERT_TRUE(run_until(io, [&] { return state_of(b) != fsm::State::Established; }, 5s));
+  EXPECT_NE(b.status().at(0).last_error.find("De-configured"), std::string::npos) << b.status().at(0).last_error;
+  EXPECT_EQ(state_of(c), fsm::State::Established);
+  EXPECT_EQ(c.status().at(0).established_since, c_since);
+  EXPECT_EQ(a.status().size(), 1u);
+}
+
+TEST_F(SpeakerTest, RefusesUnknownPeerAndReportsListenError) {
   asio::io_context io;
   uint16_t port = static_cast<uint16_t>(test_port() + 1);
-  auto ca = make_config("127.0.0.1", 65001, "127.0.0.9", 65009, port);
+  auto ca = make_config("192.0.2.1", 65001, "192.0.2.9", 65009, port);
   ca.peers[0].passive = true;
   Speaker a(io, ca);
   std::string err;
@@ -153,7 +203,7 @@ TEST(Speaker, RefusesUnknownPeerAndReportsListenError) {
 
   // A stranger connecting is closed at once.
   tcp::socket s(io);
-  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  s.connect(tcp::endpoint(asio::ip::make_address("192.0.2.1"), port));
   std::array<uint8_t, 1> buf{};
   boost::system::error_code ec;
   bool closed = false;

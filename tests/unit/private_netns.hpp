@@ -1,0 +1,44 @@
+// Move the calling (single-threaded) test process into a network namespace of its own,
+// so tests can add addresses and routes without touching the machine's. As root a
+// plain CLONE_NEWNET; otherwise a user namespace mapping us to root inside it. Each
+// gtest case runs in its own process (gtest_discover_tests), so this is per test.
+#pragma once
+
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace tandem::test {
+
+inline bool write_file(const char* path, const std::string& text) {
+  int fd = ::open(path, O_WRONLY);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok;
+}
+
+// Returns an empty string on success, else why it could not be done (skip reason).
+// `setup` is a shell command run inside the new namespace (ip link/addr ...).
+inline std::string enter_private_netns(const std::string& setup) {
+  if (geteuid() == 0) {
+    if (unshare(CLONE_NEWNET) != 0) return "unshare(CLONE_NEWNET) failed";
+  } else {
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)
+      return "not root and unprivileged user namespaces are disabled";
+    write_file("/proc/self/setgroups", "deny");
+    if (!write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1\n") ||
+        !write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1\n"))
+      return "cannot map our uid in the new user namespace";
+  }
+  if (std::system(("ip link set lo up && " + setup).c_str()) != 0)
+    return "cannot configure the private namespace with ip(8): " + setup;
+  return "";
+}
+
+}  // namespace tandem::test
