@@ -1,0 +1,281 @@
+"""tandemd in a lab node: TOML config rendering, start/stop/reload, log matching, and
+the accessor for its state.
+
+Everything that knows the *format* of tandemd's state (today: the JSON file written on
+SIGUSR1 to [global] state_dump; later: the gRPC API) lives in TandemState and
+TandemNode.state() below. Tests only use TandemState's methods.
+"""
+
+import json
+import os
+import re
+import signal
+import time
+
+from .util import LabError, log, wait_until
+
+FAMILY_NAMES = {"ipv4": "ipv4-unicast", "ipv6": "ipv6-unicast"}
+
+
+# --------------------------------------------------------------------------------------
+# TOML rendering (just what tandemd's config needs: strings, ints, bools, string lists)
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot render {v!r} as TOML")
+
+
+def render_toml(doc, comments=None):
+    """doc: {table: {key: value}} for tables, {array_name: [ {..}, ..]} for arrays of
+    tables (e.g. "peer", "network"). Insertion order is kept."""
+    out = []
+    if comments:
+        out += [f"# {c}" if c else "#" for c in comments] + [""]
+    for name, val in doc.items():
+        if isinstance(val, dict):
+            out.append(f"[{name}]")
+            out += [f"{k} = {_toml_value(v)}" for k, v in val.items() if v is not None]
+            out.append("")
+        elif isinstance(val, list):
+            for item in val:
+                out.append(f"[[{name}]]")
+                out += [f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None]
+                out.append("")
+        else:
+            raise TypeError(f"top-level {name} must be a table or an array of tables")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# The state accessor: the only code that knows the dump's format.
+
+
+class TandemState:
+    """tandemd's state at one moment: peers and RIB."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.router_id = raw.get("router_id")
+        self.local_as = raw.get("local_as")
+
+    def peers(self):
+        return list(self.raw.get("peers", []))
+
+    def peer(self, address):
+        """The peer dict (address, remote_as, description, state, received, accepted,
+        advertised, last_error) or None."""
+        for p in self.raw.get("peers", []):
+            if p.get("address") == address:
+                return p
+        return None
+
+    def peer_state(self, address):
+        p = self.peer(address)
+        return p.get("state") if p else None
+
+    def routes(self, family, best_only=False, peer=None):
+        """Route dicts of one family ("ipv4"/"ipv6"): prefix, peer, best, next_hop,
+        as_path (string), origin, med, local_pref, communities, large_communities,
+        ext_communities."""
+        rs = self.raw.get("rib", {}).get(FAMILY_NAMES.get(family, family), [])
+        return [r for r in rs if (not best_only or r.get("best")) and (peer is None or r.get("peer") == peer)]
+
+    def best(self, family):
+        """{prefix: best route dict}."""
+        return {r["prefix"]: r for r in self.routes(family, best_only=True)}
+
+    def prefixes(self, family, peer=None):
+        return {r["prefix"] for r in self.routes(family, peer=peer)}
+
+    def summary(self):
+        ps = ", ".join(f"{p.get('address')}={p.get('state')}" for p in self.peers())
+        return (f"peers: {ps}; rib: " +
+                ", ".join(f"{f} {len(self.routes(f))}" for f in FAMILY_NAMES))
+
+
+# --------------------------------------------------------------------------------------
+
+
+class TandemNode:
+    """One tandemd in a lab node."""
+
+    def __init__(self, node, binary, router_id=None, local_as=4200000100, name="tandemd"):
+        self.node = node
+        self.binary = binary
+        self.name = name
+        self.dir = os.path.join(node.dir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.conf = os.path.join(self.dir, "tandemd.toml")
+        self.state_path = os.path.join(self.dir, "state.json")
+        self.logfile = os.path.join(self.dir, "tandemd.log")
+        self.global_ = {"router_id": router_id or node.v4, "local_as": local_as,
+                        "listen": ["0.0.0.0", "::"], "port": 179, "state_dump": self.state_path}
+        self.log_ = {"level": "debug", "format": "text"}
+        self.peer_defaults = {"hold_time": 90, "connect_retry": 2,
+                              "families": ["ipv4-unicast", "ipv6-unicast"]}
+        self.tables = {}    # other top-level tables rendered as they are, e.g. "fib"
+        self.peers = []
+        self.networks = []
+        self.proc = None
+
+    def load_toml(self, path, state_dump=True):
+        """Take the configuration from a TOML file (e.g. etc/lab/tandemd.toml); the
+        state dump path is pointed into the lab unless state_dump is False."""
+        import tomllib
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+        self.global_ = dict(doc.get("global", {}))
+        if state_dump:
+            self.global_["state_dump"] = self.state_path
+        self.log_ = dict(doc.get("log", {}))
+        self.log_.setdefault("level", "info")
+        self.peer_defaults = dict(doc.get("peer_defaults", {}))
+        self.peers = [dict(p) for p in doc.get("peer", [])]
+        self.networks = [dict(n) for n in doc.get("network", [])]
+        self.tables = {k: dict(v) for k, v in doc.items()
+                       if k not in ("global", "log", "peer_defaults", "peer", "network")}
+        return doc
+
+    # -- configuration ---------------------------------------------------------------
+
+    def add_peer(self, address, remote_as, description=None, families=None, **kw):
+        """families: short ("ipv4") or long ("ipv4-unicast") names; default: the
+        transport's family only. Other keys as in the [[peer]] table."""
+        if families is None:
+            families = ["ipv6" if ":" in address else "ipv4"]
+        p = {"address": address, "remote_as": remote_as, "description": description,
+             "families": [FAMILY_NAMES.get(f, f) for f in families]}
+        p.update(kw)
+        self.peers.append(p)
+        return p
+
+    def remove_peer(self, address):
+        self.peers = [p for p in self.peers if p["address"] != address]
+
+    def add_network(self, prefix, **kw):
+        n = {"prefix": prefix}
+        n.update(kw)
+        self.networks.append(n)
+
+    def render(self):
+        doc = {"global": self.global_, "log": self.log_}
+        doc.update(self.tables)
+        doc["peer_defaults"] = self.peer_defaults
+        if self.peers:
+            doc["peer"] = self.peers
+        if self.networks:
+            doc["network"] = self.networks
+        return render_toml(doc, comments=["rendered by tests/integration/lab/tandem.py"])
+
+    def write_config(self):
+        with open(self.conf, "w") as f:
+            f.write(self.render())
+
+    # -- process ---------------------------------------------------------------------
+
+    def start(self, timeout=15, extra_args=()):
+        self.write_config()
+        self.proc = self.node.spawn(self.name, [self.binary, "--config", self.conf,
+                                                "--log-level", self.log_["level"]] + list(extra_args),
+                                    logfile=self.logfile)
+        # Up when it listens on its port (SIGUSR1 before its handler is installed would
+        # kill it), then when it writes a state dump on request (config parsed, loop running).
+        port = self.global_.get("port", 179)
+        wait_until(lambda: not self.proc.alive() or self.listening(port), timeout,
+                   f"{self.name} listening on port {port}")
+        if self.proc.alive():
+            time.sleep(0.2)
+            wait_until(lambda: not self.proc.alive() or self._try_state(), timeout,
+                       f"{self.name} answering SIGUSR1 with a state dump")
+        if not self.proc.alive():
+            raise LabError(f"{self.name} exited rc={self.proc.returncode()}:\n{self.proc.log_text()[-4000:]}")
+        log(f"{self.name}: running in {self.node.ns} (AS {self.global_['local_as']}, pid {self.proc.pid})")
+        return self
+
+    def listening(self, port):
+        out = self.node.exec(["ss", "-Hltn", f"sport = :{port}"], check=False, quiet=True).stdout
+        return bool(out.strip())
+
+    def _try_state(self):
+        try:
+            return self.state(timeout=1.0)
+        except (LabError, AssertionError):
+            return None
+
+    def alive(self):
+        return self.proc is not None and self.proc.alive()
+
+    def reload(self):
+        """Write the current config and SIGHUP."""
+        self.write_config()
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self, timeout=10):
+        """SIGTERM; returns the exit code (tandemd exits 0 after sending Cease)."""
+        return self.proc.stop(timeout=timeout) if self.proc else None
+
+    def state(self, timeout=5.0):
+        """Ask for a state dump (SIGUSR1) and return it as TandemState."""
+        if not self.alive():
+            raise LabError(f"{self.name} is not running (rc={self.proc.returncode() if self.proc else None})")
+
+        def stamp():
+            try:
+                st = os.stat(self.state_path)
+                return (st.st_ino, st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                return None
+        before = stamp()
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = stamp()
+            if now is not None and now != before:
+                try:
+                    with open(self.state_path) as f:
+                        return TandemState(json.load(f))
+                except ValueError:
+                    pass  # caught mid-write despite the rename? try again
+            time.sleep(0.02)
+        raise LabError(f"{self.name}: no new state dump at {self.state_path} within {timeout}s")
+
+    # -- waiting -----------------------------------------------------------------------
+
+    def wait_peer(self, address, state="Established", timeout=30):
+        def ok():
+            st = self.state()
+            return st.peer_state(address) == state and st
+        try:
+            return wait_until(ok, timeout, f"{self.name}: peer {address} {state}")
+        except AssertionError:
+            st = self._try_state()
+            raise AssertionError(f"{self.name}: peer {address} not {state} after {timeout}s: "
+                                 f"{st.peer(address) if st else 'no state'}")
+
+    def wait_routes(self, pred, timeout, what):
+        """Poll the state until pred(TandemState) is truthy."""
+        return wait_until(lambda: pred(self.state()), timeout, f"{self.name}: {what}")
+
+    def log_text(self):
+        return self.proc.log_text() if self.proc else ""
+
+    def log_lines(self, *patterns, since=0):
+        """Log lines (after byte offset `since`) matching every regex (case-insensitive)."""
+        text = self.log_text()[since:]
+        rx = [re.compile(p, re.I) for p in patterns]
+        return [line for line in text.splitlines() if all(r.search(line) for r in rx)]
+
+    def log_offset(self):
+        return len(self.log_text())
+
+    def wait_log(self, *patterns, timeout=10, since=0):
+        return wait_until(lambda: self.log_lines(*patterns, since=since), timeout,
+                          f"{self.name} log line matching {patterns}")
