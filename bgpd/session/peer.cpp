@@ -42,7 +42,10 @@ std::optional<wire::IpAddr> sibling_address(const wire::IpAddr& local, wire::Afi
 
 std::string families_text(const std::vector<wire::Family>& fs) {
   std::string s;
-  for (auto& f : fs) s += (s.empty() ? "" : ",") + f.to_string();
+  for (auto& f : fs) {
+    if (!s.empty()) s += ',';
+    s += f.to_string();
+  }
   return s.empty() ? "none" : s;
 }
 
