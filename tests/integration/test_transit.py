@@ -14,8 +14,11 @@ per-prefix JSON for the communities. Nothing is advertised back to its source.
 A second eBGP peer (the Python speaker, AS 4200000300, IPv4) receives both sets: BIRD's
 routes with AS_PATH "4200000100 4200000200" and their MED removed (learned from
 another AS), FRR's with their MED kept; neither carries LOCAL_PREF.
+tandemd also installs its best paths into kernel table 100 (protocol 201) in its
+namespace: every learned route must be there with the peer's next hop.
 Then FRR removes its networks (`no network` in one vtysh batch) and BIRD disables its
-static protocols: both peers' tables and tandemd's RIB must be empty of them again.
+static protocols: both peers' tables, tandemd's RIB and its kernel table must be empty
+of them again.
 """
 
 import ipaddress
@@ -33,6 +36,20 @@ from lab.topology import BIRD, FRR, SPEAKER, TANDEM, StandardLab  # noqa: E402
 N_V4 = 10000
 N_V6 = 200
 N_BIRD = 50
+FIB_TABLE = 100
+FIB_PROTO = 201
+
+
+def kernel_routes(td, family):
+    """{prefix: gateway} of tandemd's routes in its namespace's kernel table."""
+    out = td.node.exec(["ip", "-6" if family == "ipv6" else "-4", "route", "show", "table", str(FIB_TABLE),
+                        "proto", str(FIB_PROTO)]).stdout
+    routes = {}
+    for line in out.splitlines():
+        f = line.split()
+        if f and "via" in f:
+            routes[f[0]] = f[f.index("via") + 1]
+    return routes
 
 
 def frr_prefixes():
@@ -118,6 +135,7 @@ def body(args):
     with Lab("transit", keep=args.keep) as lab:
         top = StandardLab(lab, args.tandemd, tandem_networks=False, speaker=True)
         frr, bird, td = top.frr, top.bird, top.tandem
+        td.tables["fib"] = {"enabled": True, "table": FIB_TABLE, "protocol": FIB_PROTO}
         td.add_peer(SPEAKER.v4, SPEAKER.asn, "speaker v4 (eBGP)", passive=True)
         for k in range(4):
             a = frr_attrs(k)
@@ -198,6 +216,14 @@ def body(args):
         # Nothing back to its source: BIRD's statics are not in what BIRD got from tandemd
         # (checked by compare_bird), FRR's networks not in what FRR got (compare_frr).
 
+        # --- the kernel FIB ----------------------------------------------------------------
+        want4 = {p: FRR.v4 for p in v4} | {p: BIRD.v4 for p in e4}
+        want6 = {p: FRR.v6 for p in v6} | {p: BIRD.v6 for p in e6}
+        wait_until(lambda: kernel_routes(td, "ipv4") == want4 and kernel_routes(td, "ipv6") == want6, 20,
+                   f"tandemd's kernel table {FIB_TABLE}: {len(kernel_routes(td, 'ipv4'))}/{len(want4)} v4, "
+                   f"{len(kernel_routes(td, 'ipv6'))}/{len(want6)} v6 routes with the right gateway")
+        log(f"kernel table {FIB_TABLE}: {len(want4)} v4 + {len(want6)} v6 routes, protocol {FIB_PROTO}")
+
         # --- withdraw everything ---------------------------------------------------------
         t1 = time.monotonic()
         frr.configure([f"router bgp {FRR.asn}", "address-family ipv4 unicast"] +
@@ -214,6 +240,8 @@ def body(args):
         wait_until(lambda: not spk.rib_copy("ipv4"), 30, "the speaker's routes from tandemd withdrawn")
         check(not bird.routes("protocol tandem4") and not bird.routes("protocol tandem6"), "BIRD table empty")
         check(not frr.table("ipv4") and not frr.table("ipv6"), "FRR table empty")
+        wait_until(lambda: not kernel_routes(td, "ipv4") and not kernel_routes(td, "ipv6"), 10,
+                   f"tandemd's kernel routes removed ({len(kernel_routes(td, 'ipv4'))} v4 left)")
         st = td.wait_routes(lambda s: not s.routes("ipv4") and not s.routes("ipv6") and s, 10,
                             "RIB empty after withdrawals")
         check(all(p.get("state") == "Established" for p in st.peers()), f"sessions stayed up: {st.summary()}")
