@@ -17,6 +17,7 @@
 #include <algorithm>
 
 #include "bgpd/rib/rib_impl.hpp"
+#include "bgpd/wire/nlri.hpp"
 
 namespace tandem::rib {
 
@@ -25,50 +26,26 @@ namespace {
 constexpr uint8_t kKeyFourOctet = 0x01, kKeyCodecEbgp = 0x02, kKeyAddPath = 0x04,
                   kKeyExtMsg = 0x08, kKeyPeerEbgp = 0x10, kKeyMpIpv6 = 0x20;
 
-// Parse a run of IPv4 prefixes. False on anything irregular (the caller then lets the
-// wire decoder classify it).
+// Parse a run of prefixes straight into compact keys. False on anything irregular
+// (the caller then lets the wire decoder classify it).
 bool parse_v4(std::span<const uint8_t> b, bool add_path, std::vector<V4::Key>& out) {
   out.clear();
-  const uint8_t* p = b.data();
-  const uint8_t* end = p + b.size();
-  while (p < end) {
-    if (add_path) {
-      if (end - p < 5) return false;
-      p += 4;
-    }
-    uint8_t len = *p++;
-    if (len > 32) return false;
-    unsigned n = (len + 7u) / 8u;
-    if (static_cast<size_t>(end - p) < n) return false;
-    uint32_t a = 0;
-    for (unsigned i = 0; i < n; ++i) a |= static_cast<uint32_t>(p[i]) << (24 - 8 * i);
-    p += n;
-    out.push_back(V4::Key{V4::mask(a, len), len});
-  }
-  return true;
+  return wire::for_each_encoded_prefix(b, 32, add_path, [&](const uint8_t* p, unsigned nb, unsigned len) {
+           uint32_t a = 0;
+           for (unsigned i = 0; i < nb; ++i) a |= static_cast<uint32_t>(p[i]) << (24 - 8 * i);
+           out.push_back(V4::Key{V4::mask(a, len), static_cast<uint8_t>(len)});
+         }).ok();
 }
 
 bool parse_v6(std::span<const uint8_t> b, bool add_path, std::vector<V6::Key>& out) {
   out.clear();
-  const uint8_t* p = b.data();
-  const uint8_t* end = p + b.size();
-  while (p < end) {
-    if (add_path) {
-      if (end - p < 5) return false;
-      p += 4;
-    }
-    uint8_t len = *p++;
-    if (len > 128) return false;
-    unsigned n = (len + 7u) / 8u;
-    if (static_cast<size_t>(end - p) < n) return false;
-    V6::Key k;
-    std::copy(p, p + n, k.addr.begin());
-    k.len = len;
-    k.addr = V6::mask(k.addr, len);
-    p += n;
-    out.push_back(k);
-  }
-  return true;
+  return wire::for_each_encoded_prefix(b, 128, add_path, [&](const uint8_t* p, unsigned nb, unsigned len) {
+           V6::Key k;
+           std::copy(p, p + nb, k.addr.begin());
+           k.len = static_cast<uint8_t>(len);
+           k.addr = V6::mask(k.addr, len);
+           out.push_back(k);
+         }).ok();
 }
 
 // Where the MP attributes are in an attribute block.

@@ -3,6 +3,7 @@
 
 #include "bgpd/wire/error_util.hpp"
 #include "bgpd/wire/message.hpp"
+#include "bgpd/wire/nlri.hpp"
 
 namespace tandem::wire {
 
@@ -17,40 +18,29 @@ Result<size_t> decode_prefixes(std::span<const uint8_t> bytes, Afi afi, bool add
   if (afi != Afi::Ipv4 && afi != Afi::Ipv6)
     return bad_nlri("unsupported AFI " + std::to_string(static_cast<unsigned>(afi)));
   const unsigned max_len = afi == Afi::Ipv4 ? 32 : 128;
-  const uint8_t* p = bytes.data();
-  const size_t n = bytes.size();
-
   // Pass 1: validate and count, so the output grows exactly once.
   size_t count = 0;
-  for (size_t pos = 0; pos < n; ++count) {
-    if (add_path) {
-      if (n - pos < 5) return bad_nlri("NLRI path identifier overruns the field");
-      pos += 4;
-    }
-    const unsigned len = p[pos++];
-    if (len > max_len)
-      return bad_nlri("prefix length " + std::to_string(len) + " exceeds " + std::to_string(max_len));
-    const size_t nb = (len + 7) / 8;
-    if (n - pos < nb) return bad_nlri("prefix overruns the NLRI field");
-    pos += nb;
+  const NlriWalk walk = for_each_encoded_prefix(bytes, max_len, add_path,
+                                                [&](const uint8_t*, unsigned, unsigned) { ++count; });
+  switch (walk.fault) {
+    case NlriFault::None: break;
+    case NlriFault::PathIdOverrun: return bad_nlri("NLRI path identifier overruns the field");
+    case NlriFault::LengthTooLong:
+      return bad_nlri("prefix length " + std::to_string(walk.bad_length) + " exceeds " + std::to_string(max_len));
+    case NlriFault::PrefixOverrun: return bad_nlri("prefix overruns the NLRI field");
   }
 
   // Pass 2: build the prefixes (host bits masked, bytes past the length left zero).
   out.reserve(out.size() + count);
-  for (size_t pos = 0; pos < n;) {
-    if (add_path) pos += 4;
-    const unsigned len = p[pos++];
-    const size_t nb = (len + 7) / 8;
+  (void)for_each_encoded_prefix(bytes, max_len, add_path, [&](const uint8_t* b, unsigned nb, unsigned len) {
     Prefix& pfx = out.emplace_back();
     pfx.addr.afi = afi;
     pfx.len = static_cast<uint8_t>(len);
     if (nb > 0) {
-      std::memcpy(pfx.addr.bytes.data(), p + pos, nb);
-      if (const unsigned rem = len % 8; rem != 0)
-        pfx.addr.bytes[nb - 1] &= static_cast<uint8_t>(0xFF00u >> rem);
+      std::memcpy(pfx.addr.bytes.data(), b, nb);
+      if (const unsigned rem = len % 8; rem != 0) pfx.addr.bytes[nb - 1] &= static_cast<uint8_t>(0xFF00u >> rem);
     }
-    pos += nb;
-  }
+  });
   return count;
 }
 
