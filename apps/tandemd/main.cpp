@@ -12,9 +12,13 @@
 
 #include "apps/tandemd/fib_sync.hpp"
 #include "apps/tandemd/logging.hpp"
+#include "apps/tandemd/metrics.hpp"
 #include "apps/tandemd/state_dump.hpp"
 #include "bgpd/config/config.hpp"
 #include "bgpd/session/speaker.hpp"
+#ifdef TANDEM_HAVE_API
+#include "api/server.hpp"
+#endif
 
 namespace po = boost::program_options;
 namespace asio = boost::asio;
@@ -75,6 +79,17 @@ std::optional<config::Config> load(const std::string& path) {
   return std::get<config::Config>(std::move(r));
 }
 
+// Feeds best-path changes to the FIB (one of the speaker's observers; the API's event
+// hub is another).
+class FibObserver : public session::SpeakerObserver {
+ public:
+  explicit FibObserver(app::FibSync& fib) : fib_(fib) {}
+  void on_best_change(const rib::BestChange& c) override { fib_.on_best_change(c); }
+
+ private:
+  app::FibSync& fib_;
+};
+
 // Owns everything that runs on the event loop.
 class Daemon {
  public:
@@ -93,7 +108,8 @@ class Daemon {
         return kExitFailure;
       }
       fib_sync_ = std::make_unique<app::FibSync>(io_, std::move(fib));
-      speaker_.rib().set_best_change_listener([this](const rib::BestChange& c) { fib_sync_->on_best_change(c); });
+      fib_observer_ = std::make_unique<FibObserver>(*fib_sync_);
+      speaker_.add_observer(fib_observer_.get());
       spdlog::info("fib: installing best paths into table {} with protocol {}", cfg.fib.table, cfg.fib.protocol);
     } else {
       spdlog::info("fib: disabled ([fib] enabled = false): routes are not installed in the kernel");
@@ -103,10 +119,27 @@ class Daemon {
       spdlog::error("{}", err);
       return kExitFailure;
     }
+#ifdef TANDEM_HAVE_API
+    api_ = std::make_unique<api::Server>(io_, speaker_, api::ServerOptions{cfg.api, TANDEM_VERSION});
+    if (!api_->start(err)) {
+      spdlog::error("{}", err);
+      return kExitFailure;
+    }
+#endif
+    if (cfg.metrics.enabled) {
+      metrics_ = std::make_unique<app::MetricsServer>(io_, speaker_, cfg.metrics.listen);
+      if (!metrics_->start(err)) {
+        spdlog::error("metrics: {}", err);
+        stop_api();
+        return kExitFailure;
+      }
+      spdlog::info("metrics: Prometheus text on http://{}/metrics", cfg.metrics.listen);
+    }
     spdlog::info("tandemd {} started: router id {}, AS {}, {} peers, config {}", TANDEM_VERSION,
                  wire::IpAddr::v4(cfg.router_id).to_string(), cfg.local_as, cfg.peers.size(), cfg.file);
     wait_signal();
     io_.run();
+    stop_api();
     spdlog::info("tandemd stopped");
     return kExitOk;
   }
@@ -120,6 +153,8 @@ class Daemon {
         case SIGUSR1: dump(); break;
         default:
           spdlog::info("signal {}: sending Cease to every peer and exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+          // The API goes first (its handlers need the loop to answer), then the peers.
+          stop_api();
           speaker_.shutdown([this] {
             signals_.cancel();
             io_.stop();
@@ -128,6 +163,12 @@ class Daemon {
       }
       wait_signal();
     });
+  }
+
+  void stop_api() {
+#ifdef TANDEM_HAVE_API
+    if (api_) api_->stop();
+#endif
   }
 
   void reload() {
@@ -141,6 +182,9 @@ class Daemon {
     auto& cfg = std::get<config::Config>(r);
     if (opts_.log_level.empty()) app::set_log_level(cfg.log_level);
     if (cfg.fib != speaker_.config().fib) spdlog::warn("config reload: [fib] changes need a restart; ignored");
+    if (cfg.api != speaker_.config().api) spdlog::warn("config reload: [api] changes need a restart; ignored");
+    if (cfg.metrics != speaker_.config().metrics)
+      spdlog::warn("config reload: [metrics] changes need a restart; ignored");
     speaker_.reconfigure(cfg);
   }
 
@@ -160,6 +204,11 @@ class Daemon {
   session::Speaker speaker_;
   asio::signal_set signals_;
   std::unique_ptr<app::FibSync> fib_sync_;
+  std::unique_ptr<FibObserver> fib_observer_;
+  std::unique_ptr<app::MetricsServer> metrics_;
+#ifdef TANDEM_HAVE_API
+  std::unique_ptr<api::Server> api_;
+#endif
 };
 
 }  // namespace

@@ -245,6 +245,53 @@ Config read_config(const toml::table& root) {
     fr.reject_unknown();
   }
 
+  if (const toml::table* a = top.subtable("api")) {
+    TableReader ar(*a, "api");
+    if (auto s = ar.string("socket")) {
+      if (s->empty() || (*s)[0] != '/') ar.fail("socket", ar.get("socket"), "must be an absolute path");
+      if (s->size() >= 108) ar.fail("socket", ar.get("socket"), "is too long for a UNIX socket path (max 107 bytes)");
+      c.api.socket = *s;
+    }
+    if (auto m = ar.string("socket_mode")) {
+      uint32_t mode = 0;
+      bool ok = !m->empty() && m->size() <= 4;
+      for (char ch : *m) {
+        if (ch < '0' || ch > '7') ok = false;
+        else mode = mode * 8 + static_cast<uint32_t>(ch - '0');
+      }
+      if (!ok) ar.fail("socket_mode", ar.get("socket_mode"), fmt::format("'{}' is not an octal mode like \"0660\"", *m));
+      c.api.socket_mode = mode;
+    }
+    c.api.tcp_listen = ar.string("tcp_listen").value_or("");
+    c.api.tls_cert = ar.string("tls_cert").value_or("");
+    c.api.tls_key = ar.string("tls_key").value_or("");
+    c.api.tls_client_ca = ar.string("tls_client_ca").value_or("");
+    if (!c.api.tcp_listen.empty()) {
+      if (!parse_host_port(c.api.tcp_listen))
+        ar.fail("tcp_listen", ar.get("tcp_listen"),
+                fmt::format("'{}' is not ADDRESS:PORT (e.g. \"127.0.0.1:50051\", \"[::1]:50051\")", c.api.tcp_listen));
+      const std::pair<const char*, const std::string*> tls[] = {
+          {"tls_cert", &c.api.tls_cert}, {"tls_key", &c.api.tls_key}, {"tls_client_ca", &c.api.tls_client_ca}};
+      for (const auto& [k, v] : tls) {
+        if (v->empty())
+          ar.fail(k, ar.get(k) ? ar.get(k) : ar.get("tcp_listen"),
+                  "required when tcp_listen is set (TCP is only offered with mutual TLS: tls_cert, tls_key, tls_client_ca)");
+      }
+    }
+    ar.reject_unknown();
+  }
+
+  if (const toml::table* m = top.subtable("metrics")) {
+    TableReader mr(*m, "metrics");
+    c.metrics.enabled = mr.boolean("enabled").value_or(false);
+    if (auto l = mr.string("listen")) {
+      if (!parse_host_port(*l))
+        mr.fail("listen", mr.get("listen"), fmt::format("'{}' is not ADDRESS:PORT (e.g. \"127.0.0.1:9179\")", *l));
+      c.metrics.listen = *l;
+    }
+    mr.reject_unknown();
+  }
+
   PeerDefaults d;
   if (const toml::table* pd = top.subtable("peer_defaults")) {
     TableReader dr(*pd, "peer_defaults");
@@ -285,6 +332,27 @@ const PeerConfig* Config::find_peer(const wire::IpAddr& address) const {
   for (const auto& p : peers)
     if (p.address == address) return &p;
   return nullptr;
+}
+
+std::optional<std::pair<wire::IpAddr, uint16_t>> parse_host_port(std::string_view text) {
+  std::string_view host, port;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return std::nullopt;  // IPv6 needs [brackets]
+  }
+  auto a = wire::IpAddr::parse(host);
+  uint32_t p = 0;
+  if (!a || !parse_u32(port, 65535, p)) return std::nullopt;
+  if (text[0] == '[' && !a->is_v6()) return std::nullopt;
+  return std::make_pair(*a, static_cast<uint16_t>(p));
 }
 
 std::string ConfigError::to_string() const {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -49,6 +50,27 @@ struct FibConfig {
   bool operator==(const FibConfig&) const = default;
 };
 
+// [api]: the gRPC management API. Always on a UNIX socket; TCP only with mutual TLS.
+struct ApiConfig {
+  std::string socket = "/run/tandemd/tandemd.sock";
+  uint32_t socket_mode = 0660;  // applied with chmod after bind
+  std::string tcp_listen;       // "127.0.0.1:50051" / "[::1]:50051"; empty = off
+  std::string tls_cert;         // PEM files; all three required with tcp_listen
+  std::string tls_key;
+  std::string tls_client_ca;
+  bool operator==(const ApiConfig&) const = default;
+};
+
+// [metrics]: Prometheus text exposition over HTTP.
+struct MetricsConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:9179";
+  bool operator==(const MetricsConfig&) const = default;
+};
+
+// "192.0.2.1:50051" or "[2001:db8::1]:50051" -> (address, port); nullopt if malformed.
+std::optional<std::pair<wire::IpAddr, uint16_t>> parse_host_port(std::string_view text);
+
 struct Config {
   std::string file;  // where it was read from
   uint32_t router_id = 0;  // host order
@@ -59,6 +81,8 @@ struct Config {
   std::string log_level = "info";
   std::string log_format = "text";
   FibConfig fib;
+  ApiConfig api;
+  MetricsConfig metrics;
   std::vector<PeerConfig> peers;
   std::vector<NetworkConfig> networks;
 

@@ -654,6 +654,7 @@ void Fsm::transition(State to, std::string reason, std::vector<Action>& out) {
 void Fsm::on_message(wire::MessageType type, std::span<const uint8_t> body,
                      std::vector<Action>& out) {
   using wire::MessageType;
+  if (auto t = static_cast<size_t>(type); t < received_.size()) ++received_[t];
   switch (state_) {
     case State::OpenSent:
       if (type == MessageType::Open) return Impl::on_open(*this, body, out);

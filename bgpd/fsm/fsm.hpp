@@ -9,6 +9,7 @@
 // requires a session reset it feeds UpdateError back.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -138,6 +139,9 @@ class Fsm {
   // The OPEN we sent on the current (or last) connection; negotiation uses it, so a
   // reconfigure() between our OPEN and the peer's does not skew the result.
   const wire::Open& local_open() const { return local_open_; }
+  // Messages received on this connection, by type (index: wire::MessageType value,
+  // 1 OPEN .. 5 ROUTE-REFRESH; index 0 unused). Counted once framed, before handling.
+  const std::array<uint64_t, 6>& received_counts() const { return received_; }
 
  private:
   struct Impl;  // the event handlers (fsm.cpp)
@@ -154,6 +158,7 @@ class Fsm {
   uint32_t idle_hold_next_ = 0;  // backoff state for the IdleHold timer
   uint8_t armed_ = 0;            // bit per Timer
   bool hold_rearmed_ = false;    // Hold already re-armed during this handle() call
+  std::array<uint64_t, 6> received_{};
 };
 
 // RFC 4271 §6.8: of two connections to the same peer, keep the one initiated by the

@@ -232,16 +232,23 @@ bool Rib::Impl::announce(const typename F::Addr& addr, uint8_t len, uint16_t slo
   AttrId released = kNoAttr;
   if (i < n) {
     if (p[i].attr == attr && p[i].flags == pflags) return true;  // duplicate
-    if (p[i].flags & kPathEligible) --ps.accepted;
+    if (p[i].flags & kPathEligible) {
+      --ps.accepted;
+      if constexpr (std::is_same_v<F, V6>) --ps.accepted_v6;
+    }
     released = p[i].attr;
     p[i].attr = attr;
     p[i].flags = pflags;
   } else {
     entry_add_path(e, PathRec{attr, slot, pflags, 0});
     ++ps.received;
+    if constexpr (std::is_same_v<F, V6>) ++ps.received_v6;
   }
   store.ref(attr);
-  if (pflags & kPathEligible) ++ps.accepted;
+  if (pflags & kPathEligible) {
+    ++ps.accepted;
+    if constexpr (std::is_same_v<F, V6>) ++ps.accepted_v6;
+  }
   update_best<F>(ei, old_best, had_best);
   if (released != kNoAttr) store.unref(released);
   return true;
@@ -258,6 +265,10 @@ void Rib::Impl::remove_path_at(uint32_t ei, uint32_t pi) {
   entry_remove_path(e, pi);
   --ps.received;
   if (removed.flags & kPathEligible) --ps.accepted;
+  if constexpr (std::is_same_v<F, V6>) {
+    --ps.received_v6;
+    if (removed.flags & kPathEligible) --ps.accepted_v6;
+  }
   update_best<F>(ei, old_best, had_best);
   if (e.npaths == 0) fr.loc.erase_stable(ei);
   store.unref(removed.attr);
@@ -445,6 +456,18 @@ void Rib::originate(const wire::Prefix& prefix, wire::PathAttributes attrs) {
   }
   m.store.unref(a);
   m.flush_ready();
+}
+
+void Rib::set_identity(uint32_t local_as, uint32_t router_id) {
+  Impl& m = *impl_;
+  m.cfg.local_as = local_as;
+  m.cfg.router_id = router_id;
+  m.cluster_id = m.cfg.cluster_id != 0 ? m.cfg.cluster_id : router_id;
+  m.ctx.local_as = local_as;
+  m.ctx.cluster_id = m.cluster_id;
+  m.slots[0].info.remote_as = local_as;
+  m.slots[0].info.router_id = router_id;
+  m.dpeers[0].router_id = router_id;
 }
 
 bool Rib::withdraw_local(const wire::Prefix& prefix) {

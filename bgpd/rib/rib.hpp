@@ -80,6 +80,41 @@ struct PeerCounters {
   size_t updates_out = 0;
 };
 
+// ---- resumable, batch-wise listing (API) ----
+// A listing is a sequence of list_routes() calls, each returning at most about
+// `max_routes` routes and a cursor to resume from. The RIB may be modified between
+// calls: the cursor is a position in the table's dense entry array, whose entries never
+// move while they exist (erase leaves a hole, growth of the hash index does not touch
+// them). So every route present during the whole listing is listed exactly once;
+// routes added or removed meanwhile may or may not be. All paths of one prefix go into
+// the same batch. One call also scans at most a bounded number of entries, so a
+// filter that matches little never holds the caller for a whole table.
+enum class ListTable : uint8_t { LocRib, AdjRibIn, AdjRibOut };
+enum class PrefixMatch : uint8_t { Any, Exact, Longer, Shorter };
+
+struct ListQuery {
+  ListTable table = ListTable::LocRib;
+  wire::Family family = wire::kIpv4Unicast;
+  std::optional<PeerId> peer;  // required for the Adj-RIBs; a filter for the Loc-RIB
+  PrefixMatch match = PrefixMatch::Any;
+  wire::Prefix prefix;         // for match != Any
+  bool best_only = false;      // Loc-RIB
+};
+
+struct ListCursor {
+  uint64_t pos = 0;
+  bool done = false;
+};
+
+struct ListedRoute {
+  wire::Prefix prefix;
+  PeerId peer = 0;
+  const PathAttributes* attrs = nullptr;  // valid until the next Rib call
+  bool best = false;
+  bool eligible = true;
+  bool stale = false;
+};
+
 // Listeners are called from inside Rib calls: they must not call back into the Rib
 // (except const queries from the best-change listener); the output-ready listener is
 // called at the end of the Rib call that made output pending, and may call take_output.
@@ -113,6 +148,10 @@ class Rib {
   // Apply an already decoded UPDATE (used by tests and locally injected routes).
   IngestResult apply_update(PeerId peer, const wire::Update& update);
 
+  // Change the local AS / router id. Only while no peer is up (the speaker resets every
+  // session first): export rules and tie-breakers depend on them.
+  void set_identity(uint32_t local_as, uint32_t router_id);
+
   // ---- local origination ----
   void originate(const wire::Prefix& prefix, wire::PathAttributes attrs);
   bool withdraw_local(const wire::Prefix& prefix);
@@ -137,6 +176,15 @@ class Rib {
                        const std::function<void(const wire::Prefix&, const PathView&)>& fn) const;
   void for_each_adj_out(PeerId peer, wire::Family family,
                         const std::function<void(const wire::Prefix&, const PathAttributes&)>& fn) const;
+  // Append the next batch of `q` after `cursor` to `out` and advance the cursor
+  // (cursor.done once the table is exhausted). Returns the number of routes appended.
+  size_t list_routes(const ListQuery& q, ListCursor& cursor, size_t max_routes,
+                     std::vector<ListedRoute>& out) const;
+  // Prefixes per family in a peer's Adj-RIB-In (all / eligible) and Adj-RIB-Out.
+  size_t adj_in_count(PeerId peer, wire::Family family, bool eligible_only) const;
+  size_t adj_out_count(PeerId peer, wire::Family family) const;
+  // Paths of a family in the RIB (every peer's Adj-RIB-In plus local routes); O(peers).
+  size_t path_count(wire::Family family) const;
   PeerCounters counters(PeerId peer) const;
   size_t loc_rib_size(wire::Family family) const;  // prefixes with a best path
   size_t prefix_count(wire::Family family) const;  // prefixes with any path

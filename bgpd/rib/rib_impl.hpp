@@ -80,6 +80,8 @@ struct PeerSlot {
   uint32_t epoch = 0;  // bumped on every peer_up (export caches key on it)
   size_t received = 0;  // paths in Adj-RIB-In
   size_t accepted = 0;  // of which eligible
+  size_t received_v6 = 0;  // of `received`, IPv6 unicast paths
+  size_t accepted_v6 = 0;  // of `accepted`, IPv6 unicast paths
   size_t updates_in = 0;
   size_t updates_out = 0;
   std::unique_ptr<PeerOutput> out;  // while up

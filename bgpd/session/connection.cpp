@@ -80,7 +80,12 @@ void Connection::start() {
 
 void Connection::feed(const fsm::Event& event) {
   if (closed_) return;
+  const auto before = fsm_.received_counts();
   std::vector<fsm::Action> actions = fsm_.handle(event);
+  const auto& after = fsm_.received_counts();
+  for (size_t t = 1; t < after.size(); ++t) {
+    if (after[t] != before[t]) peer_.count_received(static_cast<wire::MessageType>(t), after[t] - before[t]);
+  }
   for (auto& a : actions) {
     if (closed_) return;
     if (reset_in_batch_ && std::holds_alternative<fsm::act::UpdateReceived>(a)) continue;
@@ -107,30 +112,26 @@ void Connection::apply(fsm::Action& action) {
             });
           },
           [&](fsm::act::Send& s) {
-            peer_.count_message(false);
+            peer_.count_sent(s.type, 1);
             queue_bytes(s.bytes);
           },
           [&](fsm::act::ArmTimer& t) { arm_timer(t.timer, t.seconds); },
           [&](fsm::act::CancelTimer& t) { cancel_timer(t.timer); },
           [&](fsm::act::StateChanged& s) { peer_.on_state_changed(*this, s); },
           [&](fsm::act::OpenReceived& o) {
-            peer_.count_message(true);
             peer_.on_open_received(*this, o.open);
           },
           [&](fsm::act::Established& e) { peer_.on_established(*this, e.negotiated); },
           [&](fsm::act::UpdateReceived& u) {
-            peer_.count_message(true);
             if (auto err = peer_.on_update(*this, u.body)) {
               reset_in_batch_ = true;
               feed(fsm::ev::UpdateError{std::move(*err)});
             }
           },
           [&](fsm::act::RouteRefreshReceived& r) {
-            peer_.count_message(true);
             peer_.on_route_refresh(*this, r.request);
           },
           [&](fsm::act::NotificationReceived& n) {
-            peer_.count_message(true);
             peer_.on_notification(*this, n.notification, false);
           },
           [&](fsm::act::NotificationSent& n) { peer_.on_notification(*this, n.notification, true); },
@@ -217,6 +218,15 @@ void Connection::queue_bytes(std::span<const uint8_t> bytes) {
 }
 
 void Connection::output_ready() { maybe_write(); }
+
+void Connection::send_route_refresh(wire::Family family) {
+  if (closed_ || fsm_.state() != fsm::State::Established) return;
+  wire::RouteRefresh rr;
+  rr.family = family;
+  rr.subtype = wire::RouteRefresh::Normal;
+  peer_.count_sent(wire::MessageType::RouteRefresh, 1);
+  queue_bytes(wire::encode_route_refresh(rr));
+}
 
 void Connection::maybe_write() {
   if (writing_ || !socket_ || closed_) return;

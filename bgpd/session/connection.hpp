@@ -37,6 +37,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void feed(const fsm::Event& event);  // run one event through the FSM
   void close();                       // drop everything now, no NOTIFICATION
   void output_ready();                // the RIB has something for this peer
+  // Queue a ROUTE-REFRESH (Established only; the caller checked the capability).
+  void send_route_refresh(wire::Family family);
 
   fsm::State state() const { return fsm_.state(); }
   bool outgoing() const { return outgoing_; }

@@ -149,14 +149,74 @@ PeerStatus Peer::status() const {
   s.established_since = established_since_;
   if (established_) s.negotiated = established_->fsm().negotiated();
   s.counters = speaker_.rib().counters(id_);
-  s.messages_in = messages_in_;
-  s.messages_out = messages_out_;
+  s.received_by_type = received_;
+  s.sent_by_type = sent_;
+  for (size_t t = 1; t < received_.size(); ++t) {
+    s.messages_in += received_[t];
+    s.messages_out += sent_[t];
+  }
+  s.established_transitions = established_transitions_;
+  if (best) s.endpoints = best->endpoints();
   return s;
+}
+
+void Peer::count_received(wire::MessageType t, uint64_t n) {
+  if (auto i = static_cast<size_t>(t); i < received_.size()) received_[i] += n;
+}
+
+void Peer::count_sent(wire::MessageType t, uint64_t n) {
+  if (auto i = static_cast<size_t>(t); i < sent_.size()) sent_[i] += n;
+}
+
+bool Peer::soft_reset_in(const std::vector<wire::Family>& families, std::string& why) {
+  if (!established_) {
+    why = "peer " + name_ + " is not Established";
+    return false;
+  }
+  const auto& n = established_->fsm().negotiated();
+  if (!n || !(n->route_refresh || n->enhanced_route_refresh)) {
+    why = "peer " + name_ + " did not negotiate the route refresh capability";
+    return false;
+  }
+  std::vector<wire::Family> fs = families.empty() ? n->families : families;
+  for (const auto& f : fs) {
+    if (!n->has_family(f)) {
+      why = "family " + f.to_string() + " was not negotiated with peer " + name_;
+      return false;
+    }
+  }
+  for (const auto& f : fs) {
+    spdlog::info("peer {}: soft reset in: sending ROUTE-REFRESH for {}", name_, f.to_string());
+    established_->send_route_refresh(f);
+  }
+  return true;
+}
+
+bool Peer::soft_reset_out(const std::vector<wire::Family>& families, std::string& why) {
+  if (!established_) {
+    why = "peer " + name_ + " is not Established";
+    return false;
+  }
+  const auto& n = established_->fsm().negotiated();
+  std::vector<wire::Family> fs = families.empty() && n ? n->families : families;
+  for (const auto& f : fs) {
+    if (!n || !n->has_family(f)) {
+      why = "family " + f.to_string() + " was not negotiated with peer " + name_;
+      return false;
+    }
+  }
+  for (const auto& f : fs) {
+    spdlog::info("peer {}: soft reset out: re-sending the Adj-RIB-Out for {}", name_, f.to_string());
+    speaker_.rib().request_refresh(id_, f, false);
+  }
+  established_->output_ready();
+  return true;
 }
 
 void Peer::on_state_changed(Connection& c, const fsm::act::StateChanged& ch) {
   spdlog::info("peer {}: state {} -> {} ({}; {})", name_, fsm::to_string(ch.from), fsm::to_string(ch.to),
                ch.reason, c.describe());
+  speaker_.notify_peer_state(config_.address, ch.from, ch.to, ch.reason);
 }
 
 void Peer::on_open_received(Connection& c, const wire::Open& open) {
@@ -203,6 +263,7 @@ rib::PeerInfo Peer::rib_info(Connection& c, const fsm::Negotiated& n) const {
 void Peer::on_established(Connection& c, const fsm::Negotiated& n) {
   established_ = &c;
   established_since_ = std::chrono::system_clock::now();
+  ++established_transitions_;
   last_error_.clear();
   rib::PeerInfo info = rib_info(c, n);
   spdlog::info(
@@ -318,7 +379,11 @@ void Peer::drop(Connection& c) {
 
 size_t Peer::take_output(Connection& c, size_t max_bytes, std::vector<uint8_t>& out) {
   if (&c != established_) return 0;
-  return speaker_.rib().take_output(id_, max_bytes, out);
+  auto& rib = speaker_.rib();
+  size_t before = rib.counters(id_).updates_out;
+  size_t n = rib.take_output(id_, max_bytes, out);
+  sent_[static_cast<size_t>(wire::MessageType::Update)] += rib.counters(id_).updates_out - before;
+  return n;
 }
 
 }  // namespace tandem::session

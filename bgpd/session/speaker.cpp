@@ -28,18 +28,42 @@ Speaker::Speaker(asio::io_context& io, config::Config config)
       if (Peer* p = peer_by_id(id)) p->output_ready();
     });
   });
+  rib_.set_best_change_listener([this](const rib::BestChange& c) {
+    for (auto* o : observers_) o->on_best_change(c);
+  });
 }
 
 Speaker::~Speaker() = default;
 
 bool Speaker::start(std::string& error) {
-  for (const auto& a : config_.listen) {
-    open_listener(a, error);
-    if (!error.empty()) return false;
+  if (!open_listeners(config_.listen, error)) return false;
+  for (const auto& n : config_.networks) {
+    if (!api_routes_.count(n.prefix)) originate(n);
   }
-  for (const auto& n : config_.networks) originate(n);
-  for (const auto& pc : config_.peers) add_peer(pc);
+  for (const auto& pc : config_.peers) create_peer(pc);
   return true;
+}
+
+bool Speaker::open_listeners(const std::vector<wire::IpAddr>& addrs, std::string& error) {
+  for (const auto& a : addrs) {
+    open_listener(a, error);
+    if (!error.empty()) {
+      close_listeners();
+      return false;
+    }
+  }
+  return true;
+}
+
+void Speaker::close_listeners() {
+  for (auto& a : acceptors_) {
+    boost::system::error_code ec;
+    a->close(ec);
+  }
+  // The accept handlers still reference the acceptors: free them from the loop later.
+  auto old = std::make_shared<std::vector<std::unique_ptr<tcp::acceptor>>>(std::move(acceptors_));
+  acceptors_.clear();
+  asio::post(io_, [old] {});
 }
 
 void Speaker::open_listener(const wire::IpAddr& address, std::string& error) {
@@ -83,7 +107,7 @@ void Speaker::do_accept(tcp::acceptor& acceptor) {
   });
 }
 
-void Speaker::add_peer(const config::PeerConfig& pc) {
+void Speaker::create_peer(const config::PeerConfig& pc) {
   auto id = next_id_++;
   auto peer = std::make_unique<Peer>(*this, id, pc);
   Peer* p = peer.get();
@@ -128,6 +152,8 @@ void Speaker::reconfigure(const config::Config& next) {
   merged.local_as = config_.local_as;
   merged.listen = config_.listen;
   merged.port = config_.port;
+  merged.api = config_.api;          // [api] and [metrics] need a restart
+  merged.metrics = config_.metrics;
   config::Config old = std::move(config_);
   config_ = std::move(merged);
 
@@ -139,13 +165,13 @@ void Speaker::reconfigure(const config::Config& next) {
       ++removed;
     } else if (!(*np == op)) {
       remove_peer(op.address, wire::err::kOtherConfigChange, "peer configuration changed");
-      add_peer(*np);
+      create_peer(*np);
       ++reset;
     }
   }
   for (const auto& np : config_.peers) {
     if (!old.find_peer(np.address)) {
-      add_peer(np);
+      create_peer(np);
       ++added;
     }
   }
@@ -154,6 +180,7 @@ void Speaker::reconfigure(const config::Config& next) {
     bool still = false;
     for (const auto& nn : config_.networks) still |= (nn == on);
     if (!still) {
+      if (api_routes_.count(on.prefix)) continue;  // an API route owns the prefix
       spdlog::info("no longer originating {}", on.prefix.to_string());
       rib_.withdraw_local(on.prefix);
       ++nets;
@@ -163,6 +190,7 @@ void Speaker::reconfigure(const config::Config& next) {
     bool had = false;
     for (const auto& on : old.networks) had |= (nn == on);
     if (!had) {
+      if (api_routes_.count(nn.prefix)) continue;  // an API route owns the prefix
       originate(nn);
       ++nets;
     }
@@ -220,6 +248,163 @@ Peer* Speaker::peer_by_id(rib::PeerId id) {
 const Peer* Speaker::peer_by_id(rib::PeerId id) const {
   auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : it->second;
+}
+
+// ---- operator actions ----
+
+namespace {
+std::string cease_text(const std::string& communication, const char* fallback) {
+  return communication.empty() ? std::string(fallback) : communication;
+}
+}  // namespace
+
+OpResult Speaker::add_peer(const config::PeerConfig& pc) {
+  if (shutting_down_) return OpResult::error(OpResult::Unavailable, "tandemd is shutting down");
+  if (peers_.count(pc.address))
+    return OpResult::error(OpResult::AlreadyExists, "peer " + pc.address.to_string() + " already exists");
+  config_.peers.push_back(pc);
+  spdlog::info("API: adding peer {}", pc.address.to_string());
+  create_peer(pc);
+  return {};
+}
+
+OpResult Speaker::delete_peer(const wire::IpAddr& address, const std::string& communication) {
+  if (!peers_.count(address))
+    return OpResult::error(OpResult::NotFound, "peer " + address.to_string() + " does not exist");
+  spdlog::info("API: deleting peer {}", address.to_string());
+  std::erase_if(config_.peers, [&](const config::PeerConfig& p) { return p.address == address; });
+  remove_peer(address, wire::err::kPeerDeconfigured, cease_text(communication, "peer deleted by the operator"));
+  return {};
+}
+
+OpResult Speaker::enable_peer(const wire::IpAddr& address) {
+  auto it = peers_.find(address);
+  if (it == peers_.end()) return OpResult::error(OpResult::NotFound, "peer " + address.to_string() + " does not exist");
+  if (it->second->config().enabled) return {};
+  config::PeerConfig pc = it->second->config();
+  pc.enabled = true;
+  for (auto& p : config_.peers) {
+    if (p.address == address) p.enabled = true;
+  }
+  spdlog::info("API: enabling peer {}", address.to_string());
+  remove_peer(address, wire::err::kAdminReset, "peer enabled");
+  create_peer(pc);
+  return {};
+}
+
+OpResult Speaker::disable_peer(const wire::IpAddr& address, const std::string& communication) {
+  auto it = peers_.find(address);
+  if (it == peers_.end()) return OpResult::error(OpResult::NotFound, "peer " + address.to_string() + " does not exist");
+  if (!it->second->config().enabled) return {};
+  config::PeerConfig pc = it->second->config();
+  pc.enabled = false;
+  for (auto& p : config_.peers) {
+    if (p.address == address) p.enabled = false;
+  }
+  spdlog::info("API: disabling peer {}", address.to_string());
+  remove_peer(address, wire::err::kAdminShutdown, cease_text(communication, "peer disabled by the operator"));
+  create_peer(pc);
+  return {};
+}
+
+OpResult Speaker::reset_peer(const wire::IpAddr& address, ResetKind kind, const std::vector<wire::Family>& families,
+                             const std::string& communication) {
+  auto it = peers_.find(address);
+  if (it == peers_.end()) return OpResult::error(OpResult::NotFound, "peer " + address.to_string() + " does not exist");
+  Peer& p = *it->second;
+  std::string why;
+  switch (kind) {
+    case ResetKind::Hard: {
+      config::PeerConfig pc = p.config();
+      spdlog::info("API: hard reset of peer {}", address.to_string());
+      remove_peer(address, wire::err::kAdminReset, cease_text(communication, "administrative reset"));
+      create_peer(pc);
+      return {};
+    }
+    case ResetKind::SoftIn:
+      if (!p.soft_reset_in(families, why)) return OpResult::error(OpResult::FailedPrecondition, why);
+      return {};
+    case ResetKind::SoftOut:
+      if (!p.soft_reset_out(families, why)) return OpResult::error(OpResult::FailedPrecondition, why);
+      return {};
+    case ResetKind::SoftBoth:
+      // Check inbound first so that a refused request changes nothing.
+      if (!p.soft_reset_in(families, why)) return OpResult::error(OpResult::FailedPrecondition, why);
+      if (!p.soft_reset_out(families, why)) return OpResult::error(OpResult::FailedPrecondition, why);
+      return {};
+  }
+  return {};
+}
+
+OpResult Speaker::set_global(const GlobalChange& ch) {
+  if (shutting_down_) return OpResult::error(OpResult::Unavailable, "tandemd is shutting down");
+  auto listen = ch.listen.value_or(config_.listen);
+  auto port = ch.port.value_or(config_.port);
+  if (listen != config_.listen || port != config_.port) {
+    auto old_listen = config_.listen;
+    auto old_port = config_.port;
+    close_listeners();
+    config_.listen = listen;
+    config_.port = port;
+    std::string err;
+    if (!open_listeners(listen, err)) {
+      config_.listen = old_listen;
+      config_.port = old_port;
+      std::string err2;
+      if (!open_listeners(old_listen, err2)) spdlog::error("cannot restore the old listeners: {}", err2);
+      return OpResult::error(OpResult::FailedPrecondition, err);
+    }
+    spdlog::info("API: listeners re-opened");
+  }
+  auto rid = ch.router_id.value_or(config_.router_id);
+  auto as = ch.local_as.value_or(config_.local_as);
+  if (rid != config_.router_id || as != config_.local_as) {
+    spdlog::info("API: router id {} AS {} -> router id {} AS {}: resetting every session",
+                 wire::IpAddr::v4(config_.router_id).to_string(), config_.local_as, wire::IpAddr::v4(rid).to_string(),
+                 as);
+    std::vector<config::PeerConfig> pcs;
+    for (auto& [a, p] : peers_) pcs.push_back(p->config());
+    for (auto& pc : pcs) remove_peer(pc.address, wire::err::kOtherConfigChange, "router id or local AS changed");
+    config_.router_id = rid;
+    config_.local_as = as;
+    rib_.set_identity(as, rid);
+    for (auto& pc : pcs) create_peer(pc);
+  }
+  return {};
+}
+
+const config::NetworkConfig* Speaker::config_network(const wire::Prefix& prefix) const {
+  for (const auto& n : config_.networks) {
+    if (n.prefix == prefix) return &n;
+  }
+  return nullptr;
+}
+
+void Speaker::originate_api(const wire::Prefix& prefix, wire::PathAttributes attrs) {
+  spdlog::info("API: originating {}", prefix.to_string());
+  api_routes_[prefix] = attrs;
+  rib_.originate(prefix, std::move(attrs));
+}
+
+bool Speaker::withdraw_api(const wire::Prefix& prefix) {
+  auto it = api_routes_.find(prefix);
+  if (it == api_routes_.end()) return false;
+  api_routes_.erase(it);
+  if (const auto* n = config_network(prefix)) {
+    originate(*n);  // the configured network comes back
+  } else {
+    spdlog::info("API: no longer originating {}", prefix.to_string());
+    rib_.withdraw_local(prefix);
+  }
+  return true;
+}
+
+void Speaker::add_observer(SpeakerObserver* o) { observers_.push_back(o); }
+
+void Speaker::remove_observer(SpeakerObserver* o) { std::erase(observers_, o); }
+
+void Speaker::notify_peer_state(const wire::IpAddr& peer, fsm::State from, fsm::State to, const std::string& reason) {
+  for (auto* o : observers_) o->on_peer_state(peer, from, to, reason);
 }
 
 }  // namespace tandem::session

@@ -5,7 +5,9 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 #include <boost/asio.hpp>
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +20,35 @@
 #include "bgpd/session/tap.hpp"
 
 namespace tandem::session {
+
+// Told about what happens on the event loop thread (from inside it; observers must not
+// block, and must not call back into the Rib from on_best_change except const queries).
+class SpeakerObserver {
+ public:
+  virtual ~SpeakerObserver() = default;
+  virtual void on_peer_state(const wire::IpAddr& /*peer*/, fsm::State /*from*/, fsm::State /*to*/,
+                             const std::string& /*reason*/) {}
+  virtual void on_best_change(const rib::BestChange& /*change*/) {}
+};
+
+// Outcome of an operator action (API). `code` maps to a gRPC status.
+struct OpResult {
+  enum Code { Ok, NotFound, AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable };
+  Code code = Ok;
+  std::string message;
+  bool ok() const { return code == Ok; }
+  static OpResult error(Code c, std::string m) { return OpResult{c, std::move(m)}; }
+};
+
+enum class ResetKind { Hard, SoftIn, SoftOut, SoftBoth };
+
+// Global settings that SetGlobal may change (unset = keep).
+struct GlobalChange {
+  std::optional<uint32_t> router_id;  // host order
+  std::optional<uint32_t> local_as;
+  std::optional<std::vector<wire::IpAddr>> listen;
+  std::optional<uint16_t> port;
+};
 
 class Speaker {
  public:
@@ -41,15 +72,42 @@ class Speaker {
   const config::Config& config() const { return config_; }
   std::vector<PeerStatus> status() const;
   const Peer* find_peer(const wire::IpAddr& address) const;
+  std::chrono::system_clock::time_point started() const { return started_; }
+
+  // ---- operator actions (API); all on the event loop thread ----
+  OpResult add_peer(const config::PeerConfig& pc);
+  OpResult delete_peer(const wire::IpAddr& address, const std::string& communication);
+  OpResult enable_peer(const wire::IpAddr& address);
+  OpResult disable_peer(const wire::IpAddr& address, const std::string& communication);
+  // families empty: every negotiated family.
+  OpResult reset_peer(const wire::IpAddr& address, ResetKind kind, const std::vector<wire::Family>& families,
+                      const std::string& communication);
+  // Router id / AS change resets every session (Cease / Other Configuration Change);
+  // a listen/port change re-opens the listeners (on failure the old ones are restored
+  // and nothing is changed).
+  OpResult set_global(const GlobalChange& change);
+  // Routes injected through the API. They are kept apart from the configured
+  // [[network]]s: a reload never drops them, and they take precedence over a configured
+  // network for the same prefix (which comes back when the API route is deleted).
+  void originate_api(const wire::Prefix& prefix, wire::PathAttributes attrs);
+  bool withdraw_api(const wire::Prefix& prefix);
+  const std::map<wire::Prefix, wire::PathAttributes>& api_routes() const { return api_routes_; }
+
+  void add_observer(SpeakerObserver* o);
+  void remove_observer(SpeakerObserver* o);
+  void notify_peer_state(const wire::IpAddr& peer, fsm::State from, fsm::State to, const std::string& reason);
   Peer* peer_by_id(rib::PeerId id);
   const Peer* peer_by_id(rib::PeerId id) const;
 
  private:
   void open_listener(const wire::IpAddr& address, std::string& error);
   void do_accept(tcp::acceptor& acceptor);
-  void add_peer(const config::PeerConfig& pc);
+  void create_peer(const config::PeerConfig& pc);
+  bool open_listeners(const std::vector<wire::IpAddr>& addrs, std::string& error);
+  void close_listeners();
   void remove_peer(const wire::IpAddr& address, uint8_t cease_subcode, const std::string& why);
   void originate(const config::NetworkConfig& n);
+  const config::NetworkConfig* config_network(const wire::Prefix& prefix) const;
   void reap_retired();
 
   asio::io_context& io_;
@@ -63,6 +121,9 @@ class Speaker {
   rib::PeerId next_id_ = 1;
   bool shutting_down_ = false;
   bool reaping_ = false;
+  std::map<wire::Prefix, wire::PathAttributes> api_routes_;
+  std::vector<SpeakerObserver*> observers_;
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };
 
 }  // namespace tandem::session

@@ -152,6 +152,80 @@ TEST(Config, Communities) {
   EXPECT_FALSE(parse_large_community("1:2:3:4"));
 }
 
+TEST(Config, ApiAndMetricsDefaults) {
+  Config c = ok(kMinimal);
+  EXPECT_EQ(c.api.socket, "/run/tandemd/tandemd.sock");
+  EXPECT_EQ(c.api.socket_mode, 0660u);
+  EXPECT_EQ(c.api.tcp_listen, "");
+  EXPECT_FALSE(c.metrics.enabled);
+  EXPECT_EQ(c.metrics.listen, "127.0.0.1:9179");
+}
+
+TEST(Config, ApiAndMetrics) {
+  Config c = ok(std::string(kMinimal) + R"(
+[api]
+socket = "/tmp/t.sock"
+socket_mode = "0600"
+tcp_listen = "[::1]:50051"
+tls_cert = "/etc/tandemd/server.pem"
+tls_key = "/etc/tandemd/server.key"
+tls_client_ca = "/etc/tandemd/ca.pem"
+
+[metrics]
+enabled = true
+listen = "0.0.0.0:9179"
+)");
+  EXPECT_EQ(c.api.socket, "/tmp/t.sock");
+  EXPECT_EQ(c.api.socket_mode, 0600u);
+  EXPECT_EQ(c.api.tcp_listen, "[::1]:50051");
+  EXPECT_EQ(c.api.tls_client_ca, "/etc/tandemd/ca.pem");
+  EXPECT_TRUE(c.metrics.enabled);
+  EXPECT_EQ(c.metrics.listen, "0.0.0.0:9179");
+}
+
+TEST(Config, ApiAndMetricsErrors) {
+  struct Case {
+    const char* text;
+    int line;
+    const char* key;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"[api]\nsocket = \"relative.sock\"\n", 6, "api.socket", "absolute path"},
+      {"[api]\nsocket_mode = \"0999\"\n", 6, "api.socket_mode", "octal mode"},
+      {"[api]\nsocket_mode = 660\n", 6, "api.socket_mode", "must be a string"},
+      {"[api]\ntcp_listen = \"localhost:50051\"\n", 6, "api.tcp_listen", "ADDRESS:PORT"},
+      {"[api]\ntcp_listen = \"::1:50051\"\n", 6, "api.tcp_listen", "ADDRESS:PORT"},
+      {"[api]\ntcp_listen = \"127.0.0.1:50051\"\n", 6, "api.tls_cert", "required when tcp_listen is set"},
+      {"[api]\ntcp_listen = \"127.0.0.1:50051\"\ntls_cert = \"c\"\ntls_key = \"k\"\n", 6, "api.tls_client_ca",
+       "mutual TLS"},
+      {"[api]\nsocket = \"/x\"\nport = 1\n", 7, "api.port", "unknown key"},
+      {"[metrics]\nenabled = \"yes\"\n", 6, "metrics.enabled", "true or false"},
+      {"[metrics]\nlisten = \"9179\"\n", 6, "metrics.listen", "ADDRESS:PORT"},
+      {"[metrics]\nlisten = \"127.0.0.1:70000\"\n", 6, "metrics.listen", "ADDRESS:PORT"},
+  };
+  for (const auto& c : cases) {
+    auto e = bad(std::string(kMinimal) + c.text);
+    EXPECT_EQ(e.key, c.key) << c.text;
+    EXPECT_EQ(e.line, c.line) << c.text;
+    EXPECT_NE(e.message.find(c.message), std::string::npos) << c.text << " -> " << e.to_string();
+  }
+}
+
+TEST(Config, ParseHostPort) {
+  auto a = parse_host_port("127.0.0.1:50051");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->first.to_string(), "127.0.0.1");
+  EXPECT_EQ(a->second, 50051);
+  auto b = parse_host_port("[2001:db8::1]:9179");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->second, 9179);
+  EXPECT_FALSE(parse_host_port("[127.0.0.1]:1"));
+  EXPECT_FALSE(parse_host_port("127.0.0.1"));
+  EXPECT_FALSE(parse_host_port("127.0.0.1:"));
+  EXPECT_FALSE(parse_host_port("[::1]"));
+}
+
 TEST(Config, ShippedExamplesAreValid) {
   for (const char* f : {"/etc/tandemd.toml", "/etc/lab/tandemd.toml"}) {
     std::string path = std::string(TANDEM_SOURCE_DIR) + f;

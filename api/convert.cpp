@@ -1,0 +1,215 @@
+#include "api/convert.hpp"
+
+#include <chrono>
+
+namespace tandem::api {
+
+v1::Family to_proto(wire::Family f) {
+  if (f == wire::kIpv4Unicast) return v1::FAMILY_IPV4_UNICAST;
+  if (f == wire::kIpv6Unicast) return v1::FAMILY_IPV6_UNICAST;
+  return v1::FAMILY_UNSPECIFIED;
+}
+
+std::optional<wire::Family> from_proto(v1::Family f) {
+  switch (f) {
+    case v1::FAMILY_IPV4_UNICAST: return wire::kIpv4Unicast;
+    case v1::FAMILY_IPV6_UNICAST: return wire::kIpv6Unicast;
+    default: return std::nullopt;
+  }
+}
+
+v1::SessionState to_proto(fsm::State s) {
+  switch (s) {
+    case fsm::State::Idle: return v1::SESSION_STATE_IDLE;
+    case fsm::State::Connect: return v1::SESSION_STATE_CONNECT;
+    case fsm::State::Active: return v1::SESSION_STATE_ACTIVE;
+    case fsm::State::OpenSent: return v1::SESSION_STATE_OPEN_SENT;
+    case fsm::State::OpenConfirm: return v1::SESSION_STATE_OPEN_CONFIRM;
+    case fsm::State::Established: return v1::SESSION_STATE_ESTABLISHED;
+  }
+  return v1::SESSION_STATE_UNSPECIFIED;
+}
+
+void to_proto(const wire::PathAttributes& a, v1::PathAttributes& out) {
+  out.set_origin(static_cast<v1::Origin>(static_cast<int>(a.origin)));
+  for (const auto& seg : a.as_path.segments) {
+    auto* s = out.add_as_path();
+    s->set_type(static_cast<v1::AsPathSegment::Type>(static_cast<int>(seg.type)));
+    for (uint32_t asn : seg.asns) s->add_asns(asn);
+  }
+  if (a.next_hop) out.set_next_hop(a.next_hop->to_string());
+  if (a.next_hop_link_local) out.set_next_hop_link_local(a.next_hop_link_local->to_string());
+  if (a.med) out.set_med(*a.med);
+  if (a.local_pref) out.set_local_pref(*a.local_pref);
+  out.set_atomic_aggregate(a.atomic_aggregate);
+  if (a.aggregator) {
+    out.set_aggregator_as(a.aggregator->asn);
+    out.set_aggregator_address(wire::IpAddr::v4(a.aggregator->address).to_string());
+  }
+  for (uint32_t c : a.communities) out.add_communities(c);
+  for (uint64_t c : a.ext_communities) out.add_ext_communities(c);
+  for (const auto& lc : a.large_communities) {
+    auto* l = out.add_large_communities();
+    l->set_global_admin(lc.global_admin);
+    l->set_local_data1(lc.local1);
+    l->set_local_data2(lc.local2);
+  }
+  if (a.originator_id) out.set_originator_id(wire::IpAddr::v4(*a.originator_id).to_string());
+  for (uint32_t c : a.cluster_list) out.add_cluster_list(wire::IpAddr::v4(c).to_string());
+  for (const auto& u : a.unknown) {
+    auto* x = out.add_unknown();
+    x->set_flags(u.flags);
+    x->set_type(u.type);
+    x->set_value(std::string(u.value.begin(), u.value.end()));
+  }
+}
+
+wire::PathAttributes from_proto(const v1::PathAttributes& a) {
+  wire::PathAttributes out;
+  out.origin = static_cast<wire::Origin>(static_cast<int>(a.origin()));
+  out.has_origin = true;
+  out.has_as_path = true;
+  for (const auto& seg : a.as_path()) {
+    wire::AsPathSegment s;
+    s.type = static_cast<wire::AsPathSegment::Type>(static_cast<int>(seg.type()));
+    s.asns.assign(seg.asns().begin(), seg.asns().end());
+    out.as_path.segments.push_back(std::move(s));
+  }
+  if (!a.next_hop().empty()) out.next_hop = wire::IpAddr::parse(a.next_hop());
+  if (!a.next_hop_link_local().empty()) out.next_hop_link_local = wire::IpAddr::parse(a.next_hop_link_local());
+  if (a.has_med()) out.med = a.med();
+  if (a.has_local_pref()) out.local_pref = a.local_pref();
+  out.atomic_aggregate = a.atomic_aggregate();
+  if (a.has_aggregator_as()) {
+    wire::Aggregator ag;
+    ag.asn = a.aggregator_as();
+    if (auto ip = wire::IpAddr::parse(a.aggregator_address())) ag.address = ip->v4_host_order();
+    out.aggregator = ag;
+  }
+  out.communities.assign(a.communities().begin(), a.communities().end());
+  out.ext_communities.assign(a.ext_communities().begin(), a.ext_communities().end());
+  for (const auto& l : a.large_communities())
+    out.large_communities.push_back(wire::LargeCommunity{l.global_admin(), l.local_data1(), l.local_data2()});
+  if (!a.originator_id().empty()) {
+    if (auto ip = wire::IpAddr::parse(a.originator_id())) out.originator_id = ip->v4_host_order();
+  }
+  for (const auto& c : a.cluster_list()) {
+    if (auto ip = wire::IpAddr::parse(c)) out.cluster_list.push_back(ip->v4_host_order());
+  }
+  for (const auto& u : a.unknown()) {
+    wire::RawAttribute r;
+    r.flags = static_cast<uint8_t>(u.flags());
+    r.type = static_cast<uint8_t>(u.type());
+    r.value.assign(u.value().begin(), u.value().end());
+    out.unknown.push_back(std::move(r));
+  }
+  std::sort(out.unknown.begin(), out.unknown.end(),
+            [](const wire::RawAttribute& x, const wire::RawAttribute& y) { return x.type < y.type; });
+  return out;
+}
+
+void to_proto(const config::PeerConfig& c, v1::PeerConfig& out) {
+  out.set_address(c.address.to_string());
+  out.set_remote_as(c.remote_as);
+  out.set_description(c.description);
+  if (c.local_address) out.set_local_address(c.local_address->to_string());
+  out.set_passive(c.passive);
+  out.set_hold_time(c.hold_time);
+  out.set_connect_retry(c.connect_retry);
+  for (const auto& f : c.families) out.add_families(to_proto(f));
+  out.set_next_hop_self(c.next_hop_self);
+  out.set_route_reflector_client(c.route_reflector_client);
+  out.set_port(c.port);
+  out.set_enabled(c.enabled);
+}
+
+config::PeerConfig from_proto(const v1::PeerConfig& c) {
+  config::PeerConfig p;
+  p.address = *wire::IpAddr::parse(c.address());
+  p.remote_as = c.remote_as();
+  p.description = c.description();
+  if (!c.local_address().empty()) p.local_address = wire::IpAddr::parse(c.local_address());
+  p.passive = c.passive();
+  if (c.has_hold_time()) p.hold_time = static_cast<uint16_t>(c.hold_time());
+  if (c.has_connect_retry()) p.connect_retry = static_cast<uint16_t>(c.connect_retry());
+  if (c.families_size() > 0) {
+    p.families.clear();
+    for (int i = 0; i < c.families_size(); ++i) p.families.push_back(*from_proto(c.families(i)));
+  }
+  p.next_hop_self = c.next_hop_self();
+  p.route_reflector_client = c.route_reflector_client();
+  if (c.has_port()) p.port = static_cast<uint16_t>(c.port());
+  if (c.has_enabled()) p.enabled = c.enabled();
+  return p;
+}
+
+namespace {
+
+void counters_to_proto(const std::array<uint64_t, 6>& by_type, v1::MessageCounters& out) {
+  using T = wire::MessageType;
+  auto at = [&](T t) { return by_type[static_cast<size_t>(t)]; };
+  out.set_open(at(T::Open));
+  out.set_update(at(T::Update));
+  out.set_notification(at(T::Notification));
+  out.set_keepalive(at(T::Keepalive));
+  out.set_route_refresh(at(T::RouteRefresh));
+  uint64_t total = 0;
+  for (size_t i = 1; i < by_type.size(); ++i) total += by_type[i];
+  out.set_total(total);
+}
+
+}  // namespace
+
+void to_proto(const session::PeerStatus& s, const rib::Rib& rib, rib::PeerId id, v1::PeerState& out) {
+  out.set_state(to_proto(s.state));
+  if (s.established_since && s.state == fsm::State::Established) {
+    auto now = std::chrono::system_clock::now();
+    auto up = std::chrono::duration_cast<std::chrono::seconds>(now - *s.established_since).count();
+    out.set_uptime_seconds(up > 0 ? static_cast<uint64_t>(up) : 0);
+    out.set_established_unix_seconds(
+        std::chrono::duration_cast<std::chrono::seconds>(s.established_since->time_since_epoch()).count());
+  }
+  if (s.negotiated) {
+    const auto& n = *s.negotiated;
+    auto* o = out.mutable_negotiated();
+    o->set_peer_as(n.peer_as);
+    o->set_peer_router_id(wire::IpAddr::v4(n.peer_router_id).to_string());
+    o->set_hold_time(n.hold_time);
+    o->set_keepalive_time(n.keepalive);
+    for (const auto& f : n.families) o->add_families(to_proto(f));
+    o->set_four_octet_as(n.four_octet_as);
+    o->set_route_refresh(n.route_refresh);
+    o->set_enhanced_route_refresh(n.enhanced_route_refresh);
+    o->set_extended_message(n.extended_message);
+    o->set_graceful_restart(n.peer_graceful_restart.has_value());
+    o->set_long_lived_graceful_restart(n.peer_llgr.has_value());
+    for (const auto& f : n.add_path_rx) o->add_add_path_receive(to_proto(f));
+  }
+  for (wire::Family f : {wire::kIpv4Unicast, wire::kIpv6Unicast}) {
+    auto* pc = out.add_prefixes();
+    pc->set_family(to_proto(f));
+    pc->set_received(rib.adj_in_count(id, f, false));
+    pc->set_accepted(rib.adj_in_count(id, f, true));
+    pc->set_advertised(rib.adj_out_count(id, f));
+  }
+  counters_to_proto(s.received_by_type, *out.mutable_messages_received());
+  counters_to_proto(s.sent_by_type, *out.mutable_messages_sent());
+  out.set_last_error(s.last_error);
+  out.set_established_transitions(s.established_transitions);
+  if (s.endpoints) {
+    out.set_local_address(s.endpoints->local.to_string());
+    out.set_local_port(s.endpoints->local_port);
+    out.set_remote_port(s.endpoints->remote_port);
+  }
+}
+
+void to_proto(const rib::ListedRoute& r, wire::Family family, const std::string& peer_address, v1::Route& out) {
+  out.set_prefix(r.prefix.to_string());
+  out.set_family(to_proto(family));
+  out.set_peer(peer_address);
+  out.set_best(r.best);
+  out.set_eligible(r.eligible);
+  if (r.attrs) to_proto(*r.attrs, *out.mutable_attributes());
+}
+
+}  // namespace tandem::api

@@ -1,0 +1,60 @@
+#include "api/services.hpp"
+#include "api/validate.hpp"
+
+namespace tandem::api {
+namespace {
+
+void fill_global(const config::Config& c, v1::Global& g) {
+  g.set_router_id(wire::IpAddr::v4(c.router_id).to_string());
+  g.set_local_as(c.local_as);
+  for (const auto& a : c.listen) g.add_listen_addresses(a.to_string());
+  g.set_port(c.port);
+}
+
+}  // namespace
+
+grpc::Status GlobalServiceImpl::GetGlobal(grpc::ServerContext*, const v1::GetGlobalRequest*,
+                                          v1::GetGlobalResponse* resp) {
+  auto r = run_on_loop(ctx_, [](session::Speaker& sp) {
+    v1::GetGlobalResponse out;
+    fill_global(sp.config(), *out.mutable_global());
+    auto started = sp.started();
+    auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started).count();
+    out.set_uptime_seconds(up > 0 ? static_cast<uint64_t>(up) : 0);
+    out.set_started_unix_seconds(std::chrono::duration_cast<std::chrono::seconds>(started.time_since_epoch()).count());
+    return out;
+  });
+  if (!r) return loop_timeout();
+  *resp = std::move(*r);
+  resp->set_version(ctx_.version);
+  return grpc::Status::OK;
+}
+
+grpc::Status GlobalServiceImpl::SetGlobal(grpc::ServerContext*, const v1::SetGlobalRequest* req,
+                                          v1::SetGlobalResponse* resp) {
+  if (auto e = validate(*req); !e.empty()) return invalid(e);
+  session::GlobalChange ch;
+  const auto& g = req->global();
+  for (const auto& f : req->update_fields()) {
+    if (f == "router_id") ch.router_id = wire::IpAddr::parse(g.router_id())->v4_host_order();
+    if (f == "local_as") ch.local_as = g.local_as();
+    if (f == "port") ch.port = static_cast<uint16_t>(g.port());
+    if (f == "listen_addresses") {
+      std::vector<wire::IpAddr> l;
+      for (const auto& a : g.listen_addresses()) l.push_back(*wire::IpAddr::parse(a));
+      ch.listen = std::move(l);
+    }
+  }
+  auto r = run_on_loop(ctx_, [ch](session::Speaker& sp) {
+    std::pair<session::OpResult, v1::Global> out;
+    out.first = sp.set_global(ch);
+    fill_global(sp.config(), out.second);
+    return out;
+  });
+  if (!r) return loop_timeout();
+  if (!r->first.ok()) return to_status(r->first);
+  *resp->mutable_global() = std::move(r->second);
+  return grpc::Status::OK;
+}
+
+}  // namespace tandem::api

@@ -1,0 +1,67 @@
+// The gRPC management API server: the tandem.v1 services, grpc.health.v1 and server
+// reflection, on a UNIX socket (always) and optionally on TCP with mutual TLS.
+//
+// The server owns no routing state: handlers run on gRPC's threads and post closures to
+// the daemon's event loop, which owns the speaker and the RIB (see context.hpp).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/context.hpp"
+#include "api/event_hub.hpp"
+#include "bgpd/config/config.hpp"
+
+namespace tandem::api {
+
+class GlobalServiceImpl;
+class PeerServiceImpl;
+class RibServiceImpl;
+class EventServiceImpl;
+
+struct ServerOptions {
+  config::ApiConfig api;
+  std::string version;
+  std::chrono::milliseconds loop_timeout{5000};
+};
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, session::Speaker& speaker, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Bind the UNIX socket (replacing a stale socket file, then chmod to socket_mode) and,
+  // when configured, the mTLS TCP listener. Registers the event hub with the speaker:
+  // call it on the event loop thread or before that thread runs. False + error on
+  // failure (nothing left running).
+  bool start(std::string& error);
+  // Stop accepting, end the event streams, wait (at most ~2 s) for handlers. Call it
+  // while the event loop still runs or after it stopped for good (handlers waiting on
+  // the loop time out). Idempotent.
+  void stop();
+
+  // The TCP port actually bound (tcp_listen with port 0 picks one); 0 if none.
+  int tcp_port() const { return tcp_port_; }
+  EventHub& hub() { return hub_; }
+
+ private:
+  boost::asio::io_context& io_;
+  session::Speaker& speaker_;
+  ServerOptions opts_;
+  EventHub hub_;
+  Context ctx_;
+  std::unique_ptr<GlobalServiceImpl> global_;
+  std::unique_ptr<PeerServiceImpl> peer_;
+  std::unique_ptr<RibServiceImpl> rib_;
+  std::unique_ptr<EventServiceImpl> events_;
+  std::unique_ptr<grpc::Server> server_;
+  int tcp_port_ = 0;
+  bool observing_ = false;
+};
+
+// Read a whole file (PEM); false + error when it cannot be read.
+bool read_file(const std::string& path, std::string& out, std::string& error);
+
+}  // namespace tandem::api
