@@ -1,0 +1,45 @@
+// What a command line means: the global options and one command, which (apart from
+// help and version) is the API request it sends.
+#pragma once
+
+#include <string>
+#include <variant>
+
+#include "tandem/v1/events.pb.h"
+#include "tandem/v1/global.pb.h"
+#include "tandem/v1/peer.pb.h"
+#include "tandem/v1/rib.pb.h"
+
+namespace tandemctl {
+
+inline constexpr const char* kDefaultSocket = "/run/tandemd/tandemd.sock";
+
+struct GlobalOptions {
+  std::string socket;   // unix socket path (default kDefaultSocket, env TANDEMCTL_SOCKET)
+  std::string address;  // HOST:PORT for TCP + mTLS; empty = unix socket
+  std::string tls_ca, tls_cert, tls_key;
+  bool json = false;
+  double timeout_seconds = 10.0;
+};
+
+struct Help {
+  std::string topic;  // "" (everything), "neighbor", "rib", "events", "global"
+};
+struct Version {};
+
+using Command = std::variant<Help, Version,
+                             tandem::v1::ListPeersRequest, tandem::v1::GetPeerRequest,
+                             tandem::v1::AddPeerRequest, tandem::v1::DeletePeerRequest,
+                             tandem::v1::EnablePeerRequest, tandem::v1::DisablePeerRequest,
+                             tandem::v1::ResetPeerRequest,
+                             tandem::v1::ListRoutesRequest, tandem::v1::GetRibSummaryRequest,
+                             tandem::v1::AddRouteRequest, tandem::v1::DeleteRouteRequest,
+                             tandem::v1::WatchEventsRequest,
+                             tandem::v1::GetGlobalRequest, tandem::v1::SetGlobalRequest>;
+
+struct Invocation {
+  GlobalOptions options;
+  Command command;
+};
+
+}  // namespace tandemctl

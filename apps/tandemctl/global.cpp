@@ -1,0 +1,110 @@
+#include "apps/tandemctl/global.hpp"
+
+#include <fmt/format.h>
+
+#include "apps/tandemctl/output.hpp"
+#include "tandem/v1/global.grpc.pb.h"
+
+namespace tandemctl {
+
+namespace tv1 = tandem::v1;
+
+namespace {
+
+tv1::SetGlobalRequest parse_set(Args& args) {
+  tv1::SetGlobalRequest request;
+  auto& g = *request.mutable_global();
+  auto field = [&](const char* name) {
+    for (const auto& f : request.update_fields()) {
+      if (f == name) args.fail(std::string("'") + name + "' given twice");
+    }
+    request.add_update_fields(name);
+  };
+  while (!args.empty()) {
+    const std::string key = args.next("keyword");
+    if (key == "router-id") {
+      field("router_id");
+      auto v = args.value_of(key);
+      if (!is_ipv4(v)) args.fail("invalid router-id '" + v + "' (expected a dotted quad)");
+      g.set_router_id(v);
+    } else if (key == "as") {
+      field("local_as");
+      g.set_local_as(parse_u32(args.value_of(key), "AS number", args.topic(), 1));
+    } else if (key == "listen") {
+      field("listen_addresses");
+      for (const auto& a : split(args.value_of(key), ',')) {
+        g.add_listen_addresses(parse_address(a, "listen address", args.topic()));
+      }
+    } else if (key == "port") {
+      field("port");
+      g.set_port(parse_u32(args.value_of(key), "port", args.topic(), 1, 65535));
+    } else {
+      args.fail("unknown global set option '" + key + "'");
+    }
+  }
+  if (request.update_fields().empty()) {
+    args.fail("nothing to set (give router-id, as, listen or port)");
+  }
+  return request;
+}
+
+void line(std::ostream& out, std::string_view key, const std::string& value) {
+  out << fmt::format("{:<12}{}\n", std::string(key) + ":", value);
+}
+
+}  // namespace
+
+Command parse_global(Args& args) {
+  args.set_topic("global");
+  if (args.empty()) return tv1::GetGlobalRequest{};
+  const std::string sub = args.next("global command");
+  if (sub == "help" || sub == "--help" || sub == "-h") return Help{"global"};
+  if (sub == "set") return parse_set(args);
+  args.fail("unknown global command '" + sub + "'");
+}
+
+void render_global(const tv1::Global& global, std::ostream& out) {
+  std::string listen;
+  for (const auto& a : global.listen_addresses()) listen += (listen.empty() ? "" : ", ") + a;
+  line(out, "Router ID", global.router_id());
+  line(out, "Local AS", std::to_string(global.local_as()));
+  line(out, "Listen", listen.empty() ? "-" : listen);
+  line(out, "Port", std::to_string(global.port()));
+}
+
+void render_global(const tv1::GetGlobalResponse& response, std::ostream& out) {
+  render_global(response.global(), out);
+  line(out, "Version", response.version());
+  line(out, "Uptime", fmt::format("{} (since {})", duration_text(response.uptime_seconds()),
+                                  time_text(response.started_unix_seconds() * 1'000'000'000)));
+}
+
+int execute(Context& ctx, const tv1::GetGlobalRequest& request) {
+  auto stub = tv1::GlobalService::NewStub(ctx.connection.channel());
+  grpc::ClientContext context;
+  ctx.connection.set_deadline(context);
+  tv1::GetGlobalResponse response;
+  ctx.connection.check(stub->GetGlobal(&context, request, &response));
+  if (ctx.options.json) {
+    ctx.out << to_json(response, true) << '\n';
+  } else {
+    render_global(response, ctx.out);
+  }
+  return 0;
+}
+
+int execute(Context& ctx, const tv1::SetGlobalRequest& request) {
+  auto stub = tv1::GlobalService::NewStub(ctx.connection.channel());
+  grpc::ClientContext context;
+  ctx.connection.set_deadline(context);
+  tv1::SetGlobalResponse response;
+  ctx.connection.check(stub->SetGlobal(&context, request, &response));
+  if (ctx.options.json) {
+    ctx.out << to_json(response, true) << '\n';
+  } else {
+    render_global(response.global(), ctx.out);
+  }
+  return 0;
+}
+
+}  // namespace tandemctl
