@@ -3,7 +3,8 @@
 namespace, with the configs from etc/lab/ (tandemd.toml, frr.conf, bird.conf).
 
 FRR (iBGP) and BIRD (eBGP) each originate a few IPv4 and IPv6 prefixes with
-communities; the demo shows what tandemd learned (its state dump, as a table) and what
+communities; the demo shows what tandemd learned (`tandemctl neighbor` and `tandemctl
+rib` over its gRPC API; its SIGUSR1 state dump when tandemctl is not built) and what
 each peer learned from tandemd (vtysh / birdc), checks that everything arrived, and
 tears the lab down. Exit status 0 only if every session came up and every route
 arrived. Needs root (namespaces); the lab library lives in tests/integration/lab.
@@ -55,9 +56,10 @@ def table(headers, rows):
 
 
 class Demo:
-    def __init__(self, lab, tandemd_bin):
+    def __init__(self, lab, tandemd_bin, tandemctl_bin=None):
         self.lab = lab
         self.tandemd_bin = tandemd_bin
+        self.tandemctl_bin = tandemctl_bin
         self.ok = True
         self.problems = []
 
@@ -79,7 +81,7 @@ def scene_build(d):
     d.fnode = add_host(d.lab, FRR)
     d.bnode = add_host(d.lab, BIRD)
     d.lab.wait_links()
-    d.tandem = TandemNode(d.tnode, d.tandemd_bin)
+    d.tandem = TandemNode(d.tnode, d.tandemd_bin, tandemctl=d.tandemctl_bin)
     d.tandem.load_toml(os.path.join(ETC, "tandemd.toml"))
     d.frr = FrrRouter(d.fnode, FRR.asn)
     d.frr.use_config_file(os.path.join(ETC, "frr.conf"))
@@ -131,6 +133,19 @@ def scene_converge(d):
 
 
 def scene_tandem_view(d):
+    if d.tandemctl_bin:
+        try:
+            d.tandem.wait_api(timeout=10)
+        except (AssertionError, LabError) as e:
+            print(f"  (tandemctl cannot reach tandemd's API: {e}; showing the state dump instead)")
+        else:
+            for argv in (["neighbor"], ["rib"], ["rib", "-6"]):
+                banner(f"tandemd: tandemctl {' '.join(argv)}")
+                cp = d.tandem.ctl_run(*argv)
+                print((cp.stdout + cp.stderr).rstrip(), flush=True)
+                if cp.returncode != 0:
+                    d.problem(f"tandemctl {' '.join(argv)} exited {cp.returncode}")
+            return
     banner("tandemd: peers (from its state dump, SIGUSR1)")
     st = d.tandem.state()
     table(["peer", "remote AS", "description", "state", "received", "accepted", "advertised"],
@@ -180,12 +195,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build", help="build directory (default: build)")
     ap.add_argument("--tandemd", help="tandemd binary (default: BUILD/apps/tandemd/tandemd)")
+    ap.add_argument("--tandemctl", help="tandemctl binary (default: BUILD/apps/tandemctl/tandemctl; "
+                    "without it tandemd's view comes from its state dump)")
     ap.add_argument("--keep", action="store_true", help="keep the lab's files")
     ap.add_argument("--pause", action="store_true",
                     help="wait for Enter before tearing down (poke around with vtysh/birdc meanwhile)")
     args = ap.parse_args()
     tandemd = args.tandemd or os.path.join(ROOT if not os.path.isabs(args.build) else "", args.build,
                                            "apps", "tandemd", "tandemd")
+    tandemctl = args.tandemctl or os.path.join(ROOT if not os.path.isabs(args.build) else "", args.build,
+                                               "apps", "tandemctl", "tandemctl")
+    if not os.access(tandemctl, os.X_OK):
+        if args.tandemctl:
+            print(f"demo: tandemctl not found at {tandemctl}", file=sys.stderr)
+            return 2
+        tandemctl = None
     t0 = time.monotonic()
     try:
         require_root()
@@ -199,14 +223,16 @@ def main():
     d = None
     try:
         with Lab("demo", keep=args.keep) as lab:
-            d = Demo(lab, tandemd)
+            d = Demo(lab, tandemd, tandemctl)
             for scene in SCENES:
                 scene(d)
                 if not d.ok and scene in (scene_build, scene_start):
                     break
             if args.pause:
+                ctl = (f"   tandemd: {d.tandemctl_bin} --socket {d.tandem.api_socket} neighbor"
+                       if d.tandemctl_bin else "")
                 print(f"\nLab is up. FRR: vtysh --vty_socket {d.frr.vty_dir}   "
-                      f"BIRD: birdc -s {d.bird.ctl}\nPress Enter to tear down.", flush=True)
+                      f"BIRD: birdc -s {d.bird.ctl}{ctl}\nPress Enter to tear down.", flush=True)
                 input()
             if not d.ok:
                 lab.failed = True

@@ -7,12 +7,15 @@ TandemNode.state() below. Tests only use TandemState's methods.
 """
 
 import json
+import json as _jsonmod  # ctl() has a parameter named json
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 
-from .util import LabError, log, wait_until
+from .util import LabError, log, require_binary, wait_until
 
 FAMILY_NAMES = {"ipv4": "ipv4-unicast", "ipv6": "ipv6-unicast"}
 
@@ -107,15 +110,18 @@ class TandemState:
 class TandemNode:
     """One tandemd in a lab node."""
 
-    def __init__(self, node, binary, router_id=None, local_as=4200000100, name="tandemd"):
+    def __init__(self, node, binary, router_id=None, local_as=4200000100, name="tandemd", tandemctl=None):
         self.node = node
         self.binary = binary
+        self.tandemctl = tandemctl  # path of tandemctl, for ctl()
         self.name = name
         self.dir = os.path.join(node.dir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.conf = os.path.join(self.dir, "tandemd.toml")
         self.state_path = os.path.join(self.dir, "state.json")
         self.logfile = os.path.join(self.dir, "tandemd.log")
+        # The API socket lives in the test's directory (rendered as [api] socket).
+        self.api_socket = os.path.join(self.dir, "api.sock")
         self.global_ = {"router_id": router_id or node.v4, "local_as": local_as,
                         "listen": ["0.0.0.0", "::"], "port": 179, "state_dump": self.state_path}
         self.log_ = {"level": "debug", "format": "text"}
@@ -168,6 +174,8 @@ class TandemNode:
     def render(self):
         doc = {"global": self.global_, "log": self.log_}
         doc.update(self.tables)
+        # Never the system-wide default socket: each test's daemon has its own.
+        doc["api"] = dict(doc.get("api", {}), socket=self.api_socket)
         doc["peer_defaults"] = self.peer_defaults
         if self.peers:
             doc["peer"] = self.peers
@@ -247,6 +255,51 @@ class TandemNode:
             time.sleep(0.02)
         raise LabError(f"{self.name}: no new state dump at {self.state_path} within {timeout}s")
 
+    # -- tandemctl (the gRPC API's CLI) ----------------------------------------------------
+
+    def _ctl_argv(self, args, json):
+        if not self.tandemctl:
+            raise LabError(f"{self.name}: no tandemctl binary given (TandemNode.tandemctl)")
+        return ["ip", "netns", "exec", self.node.ns, self.tandemctl, "--socket", self.api_socket] + \
+            (["--json"] if json else []) + [str(a) for a in args]
+
+    def ctl_run(self, *args, json=False, timeout=30):
+        """Run tandemctl in the tandem namespace against this daemon's API socket and
+        return the CompletedProcess (returncode, stdout, stderr) whatever the exit code."""
+        argv = self._ctl_argv(args, json)
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise LabError(f"tandemctl timed out after {timeout}s: {' '.join(argv[4:])}") from e
+
+    def ctl(self, *args, json=True, timeout=30):
+        """`tandemctl [--json] ARGS...`: with json=True the parsed JSON output (None if
+        there was none, e.g. a command that only acts), else the text output. Raises
+        LabError naming the exit code and stderr unless tandemctl exits 0."""
+        cp = self.ctl_run(*args, json=json, timeout=timeout)
+        if cp.returncode != 0:
+            raise LabError(f"tandemctl {' '.join(str(a) for a in args)}: rc={cp.returncode}\n"
+                           f"stderr: {cp.stderr.strip()}\nstdout: {cp.stdout.strip()[:2000]}")
+        if not json:
+            return cp.stdout
+        if not cp.stdout.strip():
+            return None
+        try:
+            return _jsonmod.loads(cp.stdout)
+        except ValueError as e:
+            raise LabError(f"tandemctl --json {' '.join(str(a) for a in args)}: not JSON: {cp.stdout[:1000]}") from e
+
+    def ctl_popen(self, *args, json=True):
+        """Start a long-running tandemctl (e.g. `events`) with piped text stdout/stderr;
+        the caller stops it (terminate/kill) and reads its output."""
+        return subprocess.Popen(self._ctl_argv(args, json), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def wait_api(self, timeout=15):
+        """Wait until the API answers (`tandemctl global`)."""
+        return wait_until(lambda: self.ctl_run("global", json=True, timeout=5).returncode == 0, timeout,
+                          f"{self.name}: API answering on {self.api_socket}")
+
     # -- waiting -----------------------------------------------------------------------
 
     def wait_peer(self, address, state="Established", timeout=30):
@@ -279,3 +332,34 @@ class TandemNode:
     def wait_log(self, *patterns, timeout=10, since=0):
         return wait_until(lambda: self.log_lines(*patterns, since=since), timeout,
                           f"{self.name} log line matching {patterns}")
+
+
+def tandemctl_from_argv(argv=None):
+    """Take `--tandemctl PATH` out of sys.argv (the shared harness does not know it) and
+    return the path: that, else $TANDEMCTL, else build*/apps/tandemctl/tandemctl. Raises
+    Skip (through require_binary) later, when the test calls require_tandemctl()."""
+    argv = sys.argv if argv is None else argv
+    path = None
+    for i, a in enumerate(list(argv)):
+        if a == "--tandemctl" and i + 1 < len(argv):
+            path = argv[i + 1]
+            del argv[i:i + 2]
+            break
+        if a.startswith("--tandemctl="):
+            path = a.split("=", 1)[1]
+            del argv[i]
+            break
+    if path:
+        return path
+    if os.environ.get("TANDEMCTL"):
+        return os.environ["TANDEMCTL"]
+    root = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+    for b in ("build", "build-release", "build-debug"):
+        p = os.path.join(root, b, "apps", "tandemctl", "tandemctl")
+        if os.path.exists(p):
+            return p
+    return os.path.join(root, "build", "apps", "tandemctl", "tandemctl")
+
+
+def require_tandemctl(path):
+    return require_binary(path, "tandemctl")
