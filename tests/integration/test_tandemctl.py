@@ -22,10 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import Lab, log, wait_until  # noqa: E402
 from lab.frr import FrrRouter  # noqa: E402
 from lab.harness import check, main  # noqa: E402
-from lab.tandem import TandemNode, require_tandemctl, tandemctl_from_argv  # noqa: E402
+from lab.tandem import TandemNode, default_tandemctl, require_tandemctl  # noqa: E402
 from lab.topology import FRR, TANDEM, add_host  # noqa: E402
 
-TANDEMCTL = tandemctl_from_argv()  # before main() parses the shared options
 
 ROUTE = "203.0.113.0/24"
 FRR_ROUTE = "10.64.7.0/24"
@@ -74,7 +73,7 @@ def peer_state(ev):
 
 
 def body(args):
-    tandemctl = require_tandemctl(TANDEMCTL)
+    tandemctl = require_tandemctl(args.tandemctl or default_tandemctl())
     with Lab("tandemctl", keep=args.keep) as lab:
         tnode, fnode = add_host(lab, TANDEM), add_host(lab, FRR)
         lab.wait_links()

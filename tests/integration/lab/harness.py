@@ -45,6 +45,8 @@ def main(body, needs=(), tandemd=True, root=True, description=None):
     ap = argparse.ArgumentParser(description=description or (body.__module__ if body else None))
     ap.add_argument("--tandemd", default=os.environ.get("TANDEMD") or default_tandemd(),
                     help="path of the tandemd binary")
+    ap.add_argument("--tandemctl", default=None,
+                    help="path of the tandemctl binary (tests that use the API)")
     ap.add_argument("--keep", action="store_true", help="keep the lab's files after the run")
     args = ap.parse_args()
     t0 = time.monotonic()

@@ -334,23 +334,8 @@ class TandemNode:
                           f"{self.name} log line matching {patterns}")
 
 
-def tandemctl_from_argv(argv=None):
-    """Take `--tandemctl PATH` out of sys.argv (the shared harness does not know it) and
-    return the path: that, else $TANDEMCTL, else build*/apps/tandemctl/tandemctl. Raises
-    Skip (through require_binary) later, when the test calls require_tandemctl()."""
-    argv = sys.argv if argv is None else argv
-    path = None
-    for i, a in enumerate(list(argv)):
-        if a == "--tandemctl" and i + 1 < len(argv):
-            path = argv[i + 1]
-            del argv[i:i + 2]
-            break
-        if a.startswith("--tandemctl="):
-            path = a.split("=", 1)[1]
-            del argv[i]
-            break
-    if path:
-        return path
+def default_tandemctl():
+    """$TANDEMCTL, else build*/apps/tandemctl/tandemctl of this checkout."""
     if os.environ.get("TANDEMCTL"):
         return os.environ["TANDEMCTL"]
     root = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
