@@ -56,4 +56,16 @@ struct Context {
   std::ostream& out;
 };
 
+// One unary call of `Service` with the --timeout deadline; throws CommandError on
+// failure. E.g. call<tv1::RibService, tv1::AddRouteResponse>(ctx, &tv1::RibService::Stub::AddRoute, req).
+template <class Service, class Response, class Request, class Method>
+Response call(Context& ctx, Method method, const Request& request) {
+  auto stub = Service::NewStub(ctx.connection.channel());
+  grpc::ClientContext context;
+  ctx.connection.set_deadline(context);
+  Response response;
+  ctx.connection.check(((*stub).*method)(&context, request, &response));
+  return response;
+}
+
 }  // namespace tandemctl

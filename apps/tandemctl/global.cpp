@@ -80,11 +80,7 @@ void render_global(const tv1::GetGlobalResponse& response, std::ostream& out) {
 }
 
 int execute(Context& ctx, const tv1::GetGlobalRequest& request) {
-  auto stub = tv1::GlobalService::NewStub(ctx.connection.channel());
-  grpc::ClientContext context;
-  ctx.connection.set_deadline(context);
-  tv1::GetGlobalResponse response;
-  ctx.connection.check(stub->GetGlobal(&context, request, &response));
+  auto response = call<tv1::GlobalService, tv1::GetGlobalResponse>(ctx, &tv1::GlobalService::Stub::GetGlobal, request);
   if (ctx.options.json) {
     ctx.out << to_json(response, true) << '\n';
   } else {
@@ -94,11 +90,7 @@ int execute(Context& ctx, const tv1::GetGlobalRequest& request) {
 }
 
 int execute(Context& ctx, const tv1::SetGlobalRequest& request) {
-  auto stub = tv1::GlobalService::NewStub(ctx.connection.channel());
-  grpc::ClientContext context;
-  ctx.connection.set_deadline(context);
-  tv1::SetGlobalResponse response;
-  ctx.connection.check(stub->SetGlobal(&context, request, &response));
+  auto response = call<tv1::GlobalService, tv1::SetGlobalResponse>(ctx, &tv1::GlobalService::Stub::SetGlobal, request);
   if (ctx.options.json) {
     ctx.out << to_json(response, true) << '\n';
   } else {

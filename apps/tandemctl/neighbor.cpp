@@ -247,21 +247,13 @@ void render_peer(const tv1::Peer& peer, std::ostream& out) {
 
 namespace {
 
-std::unique_ptr<tv1::PeerService::Stub> stub(Context& ctx) {
-  return tv1::PeerService::NewStub(ctx.connection.channel());
-}
-
-// Calls a unary method; prints the (empty) response as JSON under --json.
+// A unary PeerService call.
 template <typename Request, typename Response, typename Method>
-Response call(Context& ctx, const Request& request, Method method) {
-  auto s = stub(ctx);
-  grpc::ClientContext context;
-  ctx.connection.set_deadline(context);
-  Response response;
-  ctx.connection.check(((*s).*method)(&context, request, &response));
-  return response;
+Response peer_call(Context& ctx, const Request& request, Method method) {
+  return call<tv1::PeerService, Response>(ctx, method, request);
 }
 
+// Prints the (empty) response as JSON under --json.
 template <typename Response>
 int done(Context& ctx, const Response& response) {
   if (ctx.options.json) ctx.out << to_json(response, true) << '\n';
@@ -271,7 +263,7 @@ int done(Context& ctx, const Response& response) {
 }  // namespace
 
 int execute(Context& ctx, const tv1::ListPeersRequest& request) {
-  auto response = call<tv1::ListPeersRequest, tv1::ListPeersResponse>(ctx, request,
+  auto response = peer_call<tv1::ListPeersRequest, tv1::ListPeersResponse>(ctx, request,
                                                                        &tv1::PeerService::Stub::ListPeers);
   if (ctx.options.json) {
     ctx.out << to_json(response, true) << '\n';
@@ -282,7 +274,7 @@ int execute(Context& ctx, const tv1::ListPeersRequest& request) {
 }
 
 int execute(Context& ctx, const tv1::GetPeerRequest& request) {
-  auto peer = call<tv1::GetPeerRequest, tv1::Peer>(ctx, request, &tv1::PeerService::Stub::GetPeer);
+  auto peer = peer_call<tv1::GetPeerRequest, tv1::Peer>(ctx, request, &tv1::PeerService::Stub::GetPeer);
   if (ctx.options.json) {
     ctx.out << to_json(peer, true) << '\n';
   } else {
@@ -292,27 +284,27 @@ int execute(Context& ctx, const tv1::GetPeerRequest& request) {
 }
 
 int execute(Context& ctx, const tv1::AddPeerRequest& request) {
-  return done(ctx, call<tv1::AddPeerRequest, tv1::AddPeerResponse>(ctx, request,
+  return done(ctx, peer_call<tv1::AddPeerRequest, tv1::AddPeerResponse>(ctx, request,
                                                                   &tv1::PeerService::Stub::AddPeer));
 }
 
 int execute(Context& ctx, const tv1::DeletePeerRequest& request) {
-  return done(ctx, call<tv1::DeletePeerRequest, tv1::DeletePeerResponse>(
+  return done(ctx, peer_call<tv1::DeletePeerRequest, tv1::DeletePeerResponse>(
                        ctx, request, &tv1::PeerService::Stub::DeletePeer));
 }
 
 int execute(Context& ctx, const tv1::EnablePeerRequest& request) {
-  return done(ctx, call<tv1::EnablePeerRequest, tv1::EnablePeerResponse>(
+  return done(ctx, peer_call<tv1::EnablePeerRequest, tv1::EnablePeerResponse>(
                        ctx, request, &tv1::PeerService::Stub::EnablePeer));
 }
 
 int execute(Context& ctx, const tv1::DisablePeerRequest& request) {
-  return done(ctx, call<tv1::DisablePeerRequest, tv1::DisablePeerResponse>(
+  return done(ctx, peer_call<tv1::DisablePeerRequest, tv1::DisablePeerResponse>(
                        ctx, request, &tv1::PeerService::Stub::DisablePeer));
 }
 
 int execute(Context& ctx, const tv1::ResetPeerRequest& request) {
-  return done(ctx, call<tv1::ResetPeerRequest, tv1::ResetPeerResponse>(
+  return done(ctx, peer_call<tv1::ResetPeerRequest, tv1::ResetPeerResponse>(
                        ctx, request, &tv1::PeerService::Stub::ResetPeer));
 }
 

@@ -275,11 +275,7 @@ int execute(Context& ctx, const tv1::ListRoutesRequest& request) {
 }
 
 int execute(Context& ctx, const tv1::GetRibSummaryRequest& request) {
-  auto stub = tv1::RibService::NewStub(ctx.connection.channel());
-  grpc::ClientContext context;
-  ctx.connection.set_deadline(context);
-  tv1::GetRibSummaryResponse response;
-  ctx.connection.check(stub->GetRibSummary(&context, request, &response));
+  auto response = call<tv1::RibService, tv1::GetRibSummaryResponse>(ctx, &tv1::RibService::Stub::GetRibSummary, request);
   if (ctx.options.json) {
     ctx.out << to_json(response, true) << '\n';
   } else {
@@ -289,21 +285,13 @@ int execute(Context& ctx, const tv1::GetRibSummaryRequest& request) {
 }
 
 int execute(Context& ctx, const tv1::AddRouteRequest& request) {
-  auto stub = tv1::RibService::NewStub(ctx.connection.channel());
-  grpc::ClientContext context;
-  ctx.connection.set_deadline(context);
-  tv1::AddRouteResponse response;
-  ctx.connection.check(stub->AddRoute(&context, request, &response));
+  auto response = call<tv1::RibService, tv1::AddRouteResponse>(ctx, &tv1::RibService::Stub::AddRoute, request);
   if (ctx.options.json) ctx.out << to_json(response, true) << '\n';
   return 0;
 }
 
 int execute(Context& ctx, const tv1::DeleteRouteRequest& request) {
-  auto stub = tv1::RibService::NewStub(ctx.connection.channel());
-  grpc::ClientContext context;
-  ctx.connection.set_deadline(context);
-  tv1::DeleteRouteResponse response;
-  ctx.connection.check(stub->DeleteRoute(&context, request, &response));
+  auto response = call<tv1::RibService, tv1::DeleteRouteResponse>(ctx, &tv1::RibService::Stub::DeleteRoute, request);
   if (ctx.options.json) ctx.out << to_json(response, true) << '\n';
   return 0;
 }
