@@ -10,6 +10,7 @@
 
 #include "tandem/v1/common.pb.h"
 #include "tandem/v1/peer.pb.h"
+#include "tandem/v1/rib.pb.h"
 
 namespace tandemctl {
 
@@ -37,6 +38,17 @@ class Table {
 // Protobuf JSON (proto field names, zero values included). `pretty`: indented,
 // otherwise one line.
 std::string to_json(const google::protobuf::Message& message, bool pretty);
+
+// Appends the one-line JSON of a route to `out`: byte-for-byte what
+// to_json(route, false) gives (same keys and key order, same value encodings), but
+// written directly, about 50x faster than protobuf's JSON printer. A route with a
+// non-ASCII string falls back to to_json() (protobuf's rules for those: escaped code
+// points, dropped invalid UTF-8).
+void append_route_json(std::string& out, const tandem::v1::Route& route);
+// False if the Route schema changed since the encoder was written (a field added,
+// removed or renamed): then append_route_json uses to_json() for every route, and a
+// unit test fails so that the encoder gets updated.
+bool route_json_schema_known();
 
 std::string family_name(tandem::v1::Family family);            // "ipv4-unicast"
 std::string families_text(const google::protobuf::RepeatedField<int>& families);

@@ -220,9 +220,11 @@ std::vector<std::string> RoutePrinter::headers() {
 std::vector<bool> RoutePrinter::right() { return {false, false, false, false, true, true, false, false, false}; }
 
 void RoutePrinter::add(const tv1::ListRoutesResponse& batch) {
+  std::string json;  // the whole batch, written at once
   for (const auto& route : batch.routes()) {
     if (json_) {
-      out_ << (count_ == 0 ? "[\n" : ",\n") << to_json(route, false);
+      json += count_ == 0 ? "[\n" : ",\n";
+      append_route_json(json, route);
     } else {
       const auto& a = route.attributes();
       table_.add({route.best() ? "*>" : route.eligible() ? "*" : "", route.prefix(),
@@ -232,6 +234,7 @@ void RoutePrinter::add(const tv1::ListRoutesResponse& batch) {
     }
     ++count_;
   }
+  if (json_) out_ << json;
   if (!json_ && count_ > 0) table_.print(out_);
   out_.flush();
 }
