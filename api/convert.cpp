@@ -191,6 +191,7 @@ void to_proto(const session::PeerStatus& s, const rib::Rib& rib, rib::PeerId id,
     pc->set_received(rib.adj_in_count(id, f, false));
     pc->set_accepted(rib.adj_in_count(id, f, true));
     pc->set_advertised(rib.adj_out_count(id, f));
+    pc->set_stale(rib.stale_count(id, f));
   }
   counters_to_proto(s.received_by_type, *out.mutable_messages_received());
   counters_to_proto(s.sent_by_type, *out.mutable_messages_sent());
@@ -201,6 +202,20 @@ void to_proto(const session::PeerStatus& s, const rib::Rib& rib, rib::PeerId id,
     out.set_local_port(s.endpoints->local_port);
     out.set_remote_port(s.endpoints->remote_port);
   }
+  switch (s.gr_state) {
+    case session::GrHelperState::None:
+      out.set_graceful_restart_state(v1::GRACEFUL_RESTART_STATE_NONE);
+      break;
+    case session::GrHelperState::WaitingRestart:
+      out.set_graceful_restart_state(v1::GRACEFUL_RESTART_STATE_HELPER_WAITING_RESTART);
+      break;
+    case session::GrHelperState::WaitingEor:
+      out.set_graceful_restart_state(v1::GRACEFUL_RESTART_STATE_HELPER_WAITING_EOR);
+      break;
+  }
+  out.set_restart_timer_remaining_seconds(s.gr_timer_remaining_seconds);
+  for (const auto& f : s.gr_stale_families) out.add_graceful_restart_stale_families(to_proto(f));
+  out.set_graceful_restart_notification(s.gr_notification);
 }
 
 void to_proto(const rib::ListedRoute& r, wire::Family family, const std::string& peer_address, v1::Route& out) {

@@ -201,6 +201,15 @@ void render_peer(const tv1::Peer& peer, std::ostream& out) {
   }
   if (s.remote_port() != 0) line("Remote port", std::to_string(s.remote_port()));
   line("Last error", s.last_error().empty() ? "-" : s.last_error());
+  if (s.graceful_restart_state() == tv1::GRACEFUL_RESTART_STATE_HELPER_WAITING_RESTART ||
+      s.graceful_restart_state() == tv1::GRACEFUL_RESTART_STATE_HELPER_WAITING_EOR) {
+    const bool restart = s.graceful_restart_state() == tv1::GRACEFUL_RESTART_STATE_HELPER_WAITING_RESTART;
+    line("Graceful restart", restart ? fmt::format("helper, waiting for the peer to restart ({} s left)",
+                                                   s.restart_timer_remaining_seconds())
+                                     : fmt::format("helper, waiting for End-of-RIB ({} s left)",
+                                                   s.restart_timer_remaining_seconds()));
+    line("Stale families", families_text(s.graceful_restart_stale_families()));
+  }
 
   if (s.has_negotiated()) {
     const auto& n = s.negotiated();
@@ -215,18 +224,30 @@ void render_peer(const tv1::Peer& peer, std::ostream& out) {
     line("Enhanced route refresh", yes_no(n.enhanced_route_refresh()));
     line("Extended message", yes_no(n.extended_message()));
     line("Graceful restart", yes_no(n.graceful_restart()));
+    line("GR notification (N bit)", yes_no(s.graceful_restart_notification()));
     line("Long-lived GR", yes_no(n.long_lived_graceful_restart()));
     line("ADD-PATH receive", n.add_path_receive().empty() ? "-" : families_text(n.add_path_receive()));
   }
 
   if (!s.prefixes().empty()) {
     out << "Prefixes:\n";
-    Table t({"  Family", "Received", "Accepted", "Advertised"}, {false, true, true, true});
-    for (const auto& p : s.prefixes()) {
-      t.add({"  " + family_name(p.family()), std::to_string(p.received()), std::to_string(p.accepted()),
-             std::to_string(p.advertised())});
+    bool any_stale = false;
+    for (const auto& p : s.prefixes()) any_stale |= p.stale() > 0;
+    if (any_stale) {  // graceful restart: show how many received routes are stale
+      Table t({"  Family", "Received", "Accepted", "Advertised", "Stale"}, {false, true, true, true, true});
+      for (const auto& p : s.prefixes()) {
+        t.add({"  " + family_name(p.family()), std::to_string(p.received()), std::to_string(p.accepted()),
+               std::to_string(p.advertised()), std::to_string(p.stale())});
+      }
+      t.print(out);
+    } else {
+      Table t({"  Family", "Received", "Accepted", "Advertised"}, {false, true, true, true});
+      for (const auto& p : s.prefixes()) {
+        t.add({"  " + family_name(p.family()), std::to_string(p.received()), std::to_string(p.accepted()),
+               std::to_string(p.advertised())});
+      }
+      t.print(out);
     }
-    t.print(out);
   }
 
   out << "Messages:\n";

@@ -152,6 +152,7 @@ PeerConfig read_peer(TableReader& r, const PeerDefaults& d, uint32_t local_as) {
            "only an iBGP peer (remote_as = local_as) can be a route-reflector client");
   p.port = static_cast<uint16_t>(r.integer("port", 1, 65535).value_or(179));
   p.enabled = r.boolean("enabled").value_or(true);
+  p.graceful_restart = r.boolean("graceful_restart");
   r.reject_unknown();
   return p;
 }
@@ -290,6 +291,15 @@ Config read_config(const toml::table& root) {
       c.metrics.listen = *l;
     }
     mr.reject_unknown();
+  }
+
+  if (const toml::table* t = top.subtable("graceful_restart")) {
+    TableReader gr2(*t, "graceful_restart");
+    c.graceful_restart.enabled = gr2.boolean("enabled").value_or(true);
+    c.graceful_restart.restart_time = static_cast<uint16_t>(gr2.integer("restart_time", 1, 4095).value_or(120));
+    c.graceful_restart.notification = gr2.boolean("notification").value_or(true);
+    c.graceful_restart.stale_time = static_cast<uint32_t>(gr2.integer("stale_time", 1, 86400).value_or(360));
+    gr2.reject_unknown();
   }
 
   PeerDefaults d;

@@ -28,6 +28,8 @@ struct PeerConfig {
   bool route_reflector_client = false;
   uint16_t port = 179;
   bool enabled = true;
+  // Per-peer override of [graceful_restart].enabled (unset: the global value).
+  std::optional<bool> graceful_restart;
   bool operator==(const PeerConfig&) const = default;
 };
 
@@ -48,6 +50,15 @@ struct FibConfig {
   uint8_t protocol = 201;
   uint32_t metric = 20;
   bool operator==(const FibConfig&) const = default;
+};
+
+// [graceful_restart]: RFC 4724 (helper role) and RFC 8538. Times in seconds.
+struct GracefulRestartConfig {
+  bool enabled = true;          // advertise the capability and act as helper
+  uint16_t restart_time = 120;  // advertised Restart Time (1..4095)
+  bool notification = true;     // advertise the N bit (RFC 8538)
+  uint32_t stale_time = 360;    // max wait for a restarted helper peer's End-of-RIB
+  bool operator==(const GracefulRestartConfig&) const = default;
 };
 
 // [api]: the gRPC management API. Always on a UNIX socket; TCP only with mutual TLS.
@@ -83,6 +94,7 @@ struct Config {
   FibConfig fib;
   ApiConfig api;
   MetricsConfig metrics;
+  GracefulRestartConfig graceful_restart;
   std::vector<PeerConfig> peers;
   std::vector<NetworkConfig> networks;
 

@@ -2,6 +2,8 @@
 // origination and queries. Inbound decoding is in ingest.cpp, output in adj_rib_out.cpp.
 #include "bgpd/rib/rib.hpp"
 
+#include <algorithm>
+
 #include <bit>
 
 #include "bgpd/rib/rib_impl.hpp"
@@ -236,6 +238,10 @@ bool Rib::Impl::announce(const typename F::Addr& addr, uint8_t len, uint16_t slo
       --ps.accepted;
       if constexpr (std::is_same_v<F, V6>) --ps.accepted_v6;
     }
+    if ((p[i].flags & kPathStale) && !(pflags & kPathStale)) {  // refreshed (GR)
+      --ps.stale;
+      if constexpr (std::is_same_v<F, V6>) --ps.stale_v6;
+    }
     released = p[i].attr;
     p[i].attr = attr;
     p[i].flags = pflags;
@@ -265,9 +271,11 @@ void Rib::Impl::remove_path_at(uint32_t ei, uint32_t pi) {
   entry_remove_path(e, pi);
   --ps.received;
   if (removed.flags & kPathEligible) --ps.accepted;
+  if (removed.flags & kPathStale) --ps.stale;
   if constexpr (std::is_same_v<F, V6>) {
     --ps.received_v6;
     if (removed.flags & kPathEligible) --ps.accepted_v6;
+    if (removed.flags & kPathStale) --ps.stale_v6;
   }
   update_best<F>(ei, old_best, had_best);
   if (e.npaths == 0) fr.loc.erase_stable(ei);
@@ -319,6 +327,8 @@ void Rib::Impl::mark_peer_stale(uint16_t slot) {
           const bool had_best = e.has_best();
           const PathRec old_best = had_best ? p[0] : PathRec{};
           p[i].flags |= kPathStale;
+          ++slots[slot].stale;
+          if constexpr (std::is_same_v<F, V6>) ++slots[slot].stale_v6;
           if (e.npaths > 1) update_best<F>(ei, old_best, had_best);
         }
         break;
@@ -392,6 +402,43 @@ void Rib::peer_down_graceful(PeerId peer) {
   m.mark_peer_stale<V6>(s);
   m.release_slot_if_unused(s);
   m.flush_ready();
+}
+
+void Rib::peer_down_graceful(PeerId peer, const std::vector<wire::Family>& keep) {
+  Impl& m = *impl_;
+  uint16_t s = 0;
+  PeerSlot* ps = m.find_slot(peer, &s);
+  if (ps == nullptr || s == 0) return;
+  auto kept = [&](wire::Family f) { return std::find(keep.begin(), keep.end(), f) != keep.end(); };
+  m.stop_output(s);
+  if (kept(wire::kIpv4Unicast)) m.mark_peer_stale<V4>(s);
+  else m.drop_peer_paths<V4>(s, false);
+  if (kept(wire::kIpv6Unicast)) m.mark_peer_stale<V6>(s);
+  else m.drop_peer_paths<V6>(s, false);
+  m.release_slot_if_unused(s);
+  m.flush_ready();
+}
+
+size_t Rib::sweep_stale(PeerId peer, wire::Family family) {
+  Impl& m = *impl_;
+  uint16_t s = 0;
+  PeerSlot* ps = m.find_slot(peer, &s);
+  if (ps == nullptr || s == 0) return 0;
+  size_t before = ps->received;
+  if (family == wire::kIpv4Unicast) m.drop_peer_paths<V4>(s, true);
+  else if (family == wire::kIpv6Unicast) m.drop_peer_paths<V6>(s, true);
+  size_t removed = before - ps->received;
+  m.release_slot_if_unused(s);
+  m.flush_ready();
+  return removed;
+}
+
+size_t Rib::stale_count(PeerId peer, wire::Family family) const {
+  const PeerSlot* ps = impl_->find_slot(peer);
+  if (ps == nullptr) return 0;
+  if (family == wire::kIpv6Unicast) return ps->stale_v6;
+  if (family == wire::kIpv4Unicast) return ps->stale - ps->stale_v6;
+  return 0;
 }
 
 void Rib::mark_stale(PeerId peer) {

@@ -137,10 +137,17 @@ class Rib {
   // Adj-RIB-Out is dropped. A later peer_up() keeps them; re-announced prefixes are
   // fresh again; sweep_stale() removes what is still stale.
   void peer_down_graceful(PeerId peer);
+  // Same, per family: the peer's paths of the families in `keep` are kept and marked
+  // stale; its paths of every other family are withdrawn at once.
+  void peer_down_graceful(PeerId peer, const std::vector<wire::Family>& keep);
   // Mark all of a peer's paths stale (e.g. on a restart notification).
   void mark_stale(PeerId peer);
   // Withdraw the peer's paths that are still stale; returns how many.
   size_t sweep_stale(PeerId peer);
+  // Same for one family only (End-of-RIB for that family, or its GR period is over).
+  size_t sweep_stale(PeerId peer, wire::Family family);
+  // The peer's paths of `family` that are still marked stale.
+  size_t stale_count(PeerId peer, wire::Family family) const;
 
   // ---- inbound ----
   // Decode (with an attribute cache keyed by the raw bytes) and apply one UPDATE body.

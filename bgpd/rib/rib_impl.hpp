@@ -82,6 +82,8 @@ struct PeerSlot {
   size_t accepted = 0;  // of which eligible
   size_t received_v6 = 0;  // of `received`, IPv6 unicast paths
   size_t accepted_v6 = 0;  // of `accepted`, IPv6 unicast paths
+  size_t stale = 0;        // of `received`, GR-stale paths
+  size_t stale_v6 = 0;     // of `stale`, IPv6 unicast paths
   size_t updates_in = 0;
   size_t updates_out = 0;
   std::unique_ptr<PeerOutput> out;  // while up

@@ -18,6 +18,14 @@ namespace tandem::session {
 
 class Speaker;
 
+// Graceful restart (RFC 4724 §4.2) helper state of a peer.
+enum class GrHelperState : uint8_t {
+  None,            // no stale routes kept for the peer
+  WaitingRestart,  // session down, stale routes kept, restart timer running
+  WaitingEor,      // session back, stale routes kept until End-of-RIB (stale timer)
+};
+const char* to_string(GrHelperState s);
+
 struct PeerStatus {
   wire::IpAddr address;
   uint32_t remote_as = 0;
@@ -35,6 +43,10 @@ struct PeerStatus {
   std::array<uint64_t, 6> sent_by_type{};
   uint32_t established_transitions = 0;
   std::optional<Endpoints> endpoints;  // of the established (or most advanced) connection
+  GrHelperState gr_state = GrHelperState::None;
+  uint32_t gr_timer_remaining_seconds = 0;  // restart or stale timer, whichever runs
+  std::vector<wire::Family> gr_stale_families;  // families whose routes are kept stale
+  bool gr_notification = false;  // both sides set the N bit (RFC 8538), while Established
 };
 
 class Peer {
@@ -76,6 +88,16 @@ class Peer {
 
  private:
   fsm::Config fsm_config(bool passive) const;
+  bool gr_enabled() const;  // [graceful_restart].enabled, or this peer's override
+  // Graceful restart helper (RFC 4724 §4.2, RFC 8538).
+  std::vector<wire::Family> gr_families_to_keep(const std::optional<wire::Notification>& n, std::string& why) const;
+  void gr_session_down(const std::string& reason);
+  void gr_reestablished(const fsm::Negotiated& n);
+  void gr_end_of_rib(wire::Family f);
+  void gr_arm(uint32_t seconds);
+  void gr_timer_expired();
+  void gr_stop(const std::string& why);  // remove every stale route, state None
+  void gr_sweep(wire::Family f, const std::string& why);
   rib::PeerInfo rib_info(Connection& c, const fsm::Negotiated& n) const;
   void drop(Connection& c);
   void post_ensure_outgoing();
@@ -94,6 +116,16 @@ class Peer {
   std::array<uint64_t, 6> received_{};
   std::array<uint64_t, 6> sent_{};
   uint32_t established_transitions_ = 0;
+  // Graceful restart (helper).
+  GrHelperState gr_state_ = GrHelperState::None;
+  std::vector<wire::Family> gr_stale_families_;
+  std::vector<wire::Family> session_families_;           // negotiated, current/last session
+  std::optional<wire::GracefulRestartCap> gr_peer_cap_;  // peer's capability, current session
+  bool gr_n_bit_ = false;                                // both sides set the N bit
+  std::optional<wire::Notification> down_notification_;  // sent/received as the session ends
+  std::unique_ptr<asio::steady_timer> gr_timer_;
+  std::chrono::steady_clock::time_point gr_deadline_{};
+  uint64_t gr_timer_gen_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for posted callbacks
 };
 

@@ -24,6 +24,13 @@ std::string_view utf8_prefix(std::string_view text, size_t max) {
 std::string Notification::describe() const {
   std::string out = detail::describe_error_code_sep(code, subcode, "/");
   if (data.empty()) return out;
+  if (code == err::kCease && subcode == err::kHardReset && data.size() >= 2 &&
+      !(data[0] == err::kCease && data[1] == err::kHardReset)) {
+    // RFC 8538 §3.1: the data is the NOTIFICATION the Hard Reset wraps (ErrCode, Subcode,
+    // Data).
+    Notification inner{data[0], data[1], std::vector<uint8_t>(data.begin() + 2, data.end())};
+    return out + " (" + inner.describe() + ")";
+  }
   if (is_shutdown(code, subcode) && data[0] + size_t{1} <= data.size()) {
     if (data[0] > 0) {
       out += ": ";

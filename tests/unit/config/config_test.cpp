@@ -235,5 +235,57 @@ TEST(Config, ShippedExamplesAreValid) {
   }
 }
 
+TEST(Config, GracefulRestartDefaults) {
+  Config c = ok(std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 1\n");
+  EXPECT_TRUE(c.graceful_restart.enabled);
+  EXPECT_EQ(c.graceful_restart.restart_time, 120);
+  EXPECT_TRUE(c.graceful_restart.notification);
+  EXPECT_EQ(c.graceful_restart.stale_time, 360u);
+  ASSERT_EQ(c.peers.size(), 1u);
+  EXPECT_FALSE(c.peers[0].graceful_restart.has_value());
+}
+
+TEST(Config, GracefulRestartTableAndPeerOverride) {
+  Config c = ok(std::string(kMinimal) + R"(
+[graceful_restart]
+enabled = false
+restart_time = 30
+notification = false
+stale_time = 90
+
+[[peer]]
+address = "192.0.2.2"
+remote_as = 1
+graceful_restart = true
+
+[[peer]]
+address = "192.0.2.3"
+remote_as = 1
+)");
+  EXPECT_FALSE(c.graceful_restart.enabled);
+  EXPECT_EQ(c.graceful_restart.restart_time, 30);
+  EXPECT_FALSE(c.graceful_restart.notification);
+  EXPECT_EQ(c.graceful_restart.stale_time, 90u);
+  ASSERT_EQ(c.peers.size(), 2u);
+  EXPECT_EQ(c.peers[0].graceful_restart, std::optional<bool>(true));
+  EXPECT_FALSE(c.peers[1].graceful_restart.has_value());
+}
+
+TEST(Config, GracefulRestartErrors) {
+  std::string gr = std::string(kMinimal) + "[graceful_restart]\n";
+  auto e = bad(gr + "restart_time = 4096\n");
+  EXPECT_EQ(e.key, "graceful_restart.restart_time");
+  EXPECT_EQ(e.line, 6);
+  EXPECT_NE(e.to_string().find("t.toml:6: graceful_restart.restart_time"), std::string::npos) << e.to_string();
+  EXPECT_EQ(bad(gr + "restart_time = 0\n").key, "graceful_restart.restart_time");
+  EXPECT_EQ(bad(gr + "stale_time = 0\n").key, "graceful_restart.stale_time");
+  EXPECT_EQ(bad(gr + "enabled = \"yes\"\n").key, "graceful_restart.enabled");
+  EXPECT_EQ(bad(gr + "notification = 1\n").key, "graceful_restart.notification");
+  EXPECT_EQ(bad(gr + "restart = 1\n").key, "graceful_restart.restart");
+  EXPECT_EQ(bad(std::string(kMinimal) + "graceful_restart = true\n").key, "global.graceful_restart");
+  EXPECT_EQ(bad(std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 1\ngraceful_restart = 1\n").key,
+            "peer[0].graceful_restart");
+}
+
 }  // namespace
 }  // namespace tandem::config

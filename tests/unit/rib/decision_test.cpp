@@ -220,5 +220,38 @@ TEST(Decision, StaleSweep) {
   EXPECT_EQ(best(rib, P("10.2.0.0/16")).second, nullptr);
 }
 
+TEST(Decision, GracefulPerFamilyKeepSweepAndStaleCounts) {
+  Rib rib(config());
+  PeerInfo a = ibgp(1, "10.9.0.1", 1);
+  rib.peer_up(a);
+  announce(rib, a, {P("10.1.0.0/16"), P("10.2.0.0/16")}, with_lp(attrs({65001}), 100));
+  announce(rib, a, {P("2001:db8:1::/48")}, with_lp(attrs({65001}, "2001:db8::9"), 100));
+  ASSERT_EQ(rib.adj_in_count(1, wire::kIpv6Unicast, false), 1u);
+  EXPECT_EQ(rib.stale_count(1, wire::kIpv4Unicast), 0u);
+  // Only IPv4 is kept (the family in the peer's GR capability); IPv6 goes at once.
+  rib.peer_down_graceful(1, {wire::kIpv4Unicast});
+  EXPECT_EQ(rib.stale_count(1, wire::kIpv4Unicast), 2u);
+  EXPECT_EQ(rib.stale_count(1, wire::kIpv6Unicast), 0u);
+  EXPECT_EQ(rib.adj_in_count(1, wire::kIpv6Unicast, false), 0u);
+  EXPECT_EQ(rib.loc_rib_size(wire::kIpv4Unicast), 2u);  // stale routes still used
+  EXPECT_EQ(rib.loc_rib_size(wire::kIpv6Unicast), 0u);
+  rib.peer_up(a);
+  announce(rib, a, {P("10.1.0.0/16")}, with_lp(attrs({65001}), 100));  // refreshed
+  EXPECT_EQ(rib.stale_count(1, wire::kIpv4Unicast), 1u);
+  EXPECT_EQ(rib.sweep_stale(1, wire::kIpv6Unicast), 0u);  // other family untouched
+  EXPECT_EQ(rib.stale_count(1, wire::kIpv4Unicast), 1u);
+  EXPECT_EQ(rib.sweep_stale(1, wire::kIpv4Unicast), 1u);
+  EXPECT_EQ(rib.stale_count(1, wire::kIpv4Unicast), 0u);
+  EXPECT_EQ(rib.loc_rib_size(wire::kIpv4Unicast), 1u);
+  EXPECT_EQ(best(rib, P("10.2.0.0/16")).second, nullptr);
+  // Down again: everything stale; a full peer_down clears the counts too.
+  rib.peer_down_graceful(1, {wire::kIpv4Unicast, wire::kIpv6Unicast});
+  EXPECT_EQ(rib.stale_count(1, wire::kIpv4Unicast), 1u);
+  rib.peer_up(a);
+  rib.peer_down(1);
+  EXPECT_EQ(rib.stale_count(1, wire::kIpv4Unicast), 0u);
+  EXPECT_EQ(rib.loc_rib_size(wire::kIpv4Unicast), 0u);
+}
+
 }  // namespace
 }  // namespace rib_test

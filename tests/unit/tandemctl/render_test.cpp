@@ -138,6 +138,31 @@ TEST(CtlNeighbors, Details) {
   }
 }
 
+TEST(CtlNeighbors, DetailsShowGracefulRestartHelperState) {
+  auto p = make_peer("192.0.2.1", 65001, tv1::SESSION_STATE_ACTIVE, "");
+  auto* s = p.mutable_state();
+  s->set_graceful_restart_state(tv1::GRACEFUL_RESTART_STATE_HELPER_WAITING_RESTART);
+  s->set_restart_timer_remaining_seconds(97);
+  s->add_graceful_restart_stale_families(tv1::FAMILY_IPV4_UNICAST);
+  auto* c = s->add_prefixes();
+  c->set_family(tv1::FAMILY_IPV4_UNICAST);
+  c->set_received(5);
+  c->set_accepted(5);
+  c->set_stale(5);
+  std::ostringstream out;
+  render_peer(p, out);
+  const std::string text = out.str();
+  for (const char* expected : {"  Graceful restart:        helper, waiting for the peer to restart (97 s left)\n",
+                               "  Stale families:          ipv4-unicast\n", "Stale\n"}) {
+    EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "in:\n" << text;
+  }
+  // No GR state: no such lines.
+  std::ostringstream plain;
+  render_peer(make_peer("192.0.2.1", 1, tv1::SESSION_STATE_IDLE, ""), plain);
+  EXPECT_EQ(plain.str().find("Graceful restart:"), std::string::npos);
+  EXPECT_EQ(plain.str().find("Stale"), std::string::npos);
+}
+
 TEST(CtlNeighbors, DetailsWithoutSessionHasNoCapabilities) {
   std::ostringstream out;
   render_peer(make_peer("192.0.2.1", 1, tv1::SESSION_STATE_IDLE, ""), out);

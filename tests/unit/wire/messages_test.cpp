@@ -321,6 +321,9 @@ TEST(Notification, Describe) {
   EXPECT_EQ(describe_error_code(err::kUpdate, err::kMalformedAsPath),
             "UPDATE Message Error / Malformed AS_PATH");
   EXPECT_EQ(describe_error_code(err::kCease, err::kHardReset), "Cease / Hard Reset");
+  // RFC 8538 §3.1: a Hard Reset shows the NOTIFICATION it wraps.
+  Notification hard{err::kCease, err::kHardReset, cat({{err::kCease, err::kAdminShutdown, 3}, Bytes{'b', 'y', 'e'}})};
+  EXPECT_EQ(hard.describe(), "Cease/Hard Reset (Cease/Administrative Shutdown: bye)");
   // A shutdown communication with a length longer than the data is shown without text.
   Notification bad{err::kCease, err::kAdminShutdown, {9, 'x'}};
   EXPECT_FALSE(bad.describe().empty());
