@@ -8,6 +8,8 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -40,5 +42,23 @@ inline std::string enter_private_netns(const std::string& setup) {
     return "cannot configure the private namespace with ip(8): " + setup;
   return "";
 }
+
+// A test suite that runs in a private namespace prepared by `Derived::kNetnsSetup`
+// (a shell command, e.g. "ip addr add 192.0.2.1/32 dev lo"); every test is skipped
+// with the reason when the namespace cannot be made.
+template <class Derived>
+class PrivateNetnsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { skip_reason() = enter_private_netns(Derived::kNetnsSetup); }
+  void SetUp() override {
+    if (!skip_reason().empty()) GTEST_SKIP() << skip_reason();
+  }
+
+ private:
+  static std::string& skip_reason() {
+    static std::string reason;
+    return reason;
+  }
+};
 
 }  // namespace tandem::test

@@ -26,17 +26,11 @@ std::string run(const std::string& cmd) {
   return out;
 }
 
-class FibTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    skip_reason_ = test::enter_private_netns(
-        "ip link add d0 type veth peer name d1 && ip link set d1 up && ip link set d0 up && "
-        "ip addr add 192.0.2.1/24 dev d0 && ip -6 addr add 2001:db8::1/64 dev d0 nodad");
-  }
-  void SetUp() override {
-    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
-  }
-  static inline std::string skip_reason_;
+class FibTest : public test::PrivateNetnsTest<FibTest> {
+ public:
+  static constexpr const char* kNetnsSetup =
+      "ip link add d0 type veth peer name d1 && ip link set d1 up && ip link set d0 up && "
+        "ip addr add 192.0.2.1/24 dev d0 && ip -6 addr add 2001:db8::1/64 dev d0 nodad";
 };
 
 wire::Prefix pfx(const char* s) { return *wire::Prefix::parse(s); }

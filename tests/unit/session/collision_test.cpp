@@ -17,15 +17,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class CollisionTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    skip_reason_ = test::enter_private_netns("ip addr add 192.0.2.1/32 dev lo && ip addr add 192.0.2.2/32 dev lo");
-  }
-  void SetUp() override {
-    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
-  }
-  static inline std::string skip_reason_;
+class CollisionTest : public test::PrivateNetnsTest<CollisionTest> {
+ public:
+  static constexpr const char* kNetnsSetup =
+      "ip addr add 192.0.2.1/32 dev lo && ip addr add 192.0.2.2/32 dev lo";
 };
 
 config::Config tandem_config() {

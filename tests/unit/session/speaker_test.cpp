@@ -61,16 +61,10 @@ class RecordingTap : public SessionTap {
   uint64_t in_bytes = 0, out_bytes = 0;
 };
 
-class SpeakerTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    skip_reason_ = test::enter_private_netns(
-        "ip addr add 192.0.2.1/32 dev lo && ip addr add 192.0.2.2/32 dev lo && ip addr add 192.0.2.3/32 dev lo");
-  }
-  void SetUp() override {
-    if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
-  }
-  static inline std::string skip_reason_;
+class SpeakerTest : public test::PrivateNetnsTest<SpeakerTest> {
+ public:
+  static constexpr const char* kNetnsSetup =
+      "ip addr add 192.0.2.1/32 dev lo && ip addr add 192.0.2.2/32 dev lo && ip addr add 192.0.2.3/32 dev lo";
 };
 
 bool run_until(asio::io_context& io, const std::function<bool()>& cond, std::chrono::milliseconds limit) {
