@@ -212,9 +212,13 @@ void to_proto(const session::PeerStatus& s, const rib::Rib& rib, rib::PeerId id,
     case session::GrHelperState::WaitingEor:
       out.set_graceful_restart_state(v1::GRACEFUL_RESTART_STATE_HELPER_WAITING_EOR);
       break;
+    case session::GrHelperState::LongLivedStale:
+      out.set_graceful_restart_state(v1::GRACEFUL_RESTART_STATE_HELPER_LONG_LIVED_STALE);
+      break;
   }
   out.set_restart_timer_remaining_seconds(s.gr_timer_remaining_seconds);
   for (const auto& f : s.gr_stale_families) out.add_graceful_restart_stale_families(to_proto(f));
+  for (const auto& f : s.llgr_stale_families) out.add_long_lived_stale_families(to_proto(f));
   out.set_graceful_restart_notification(s.gr_notification);
 }
 

@@ -1,4 +1,5 @@
 #include "api/services.hpp"
+#include "api/convert.hpp"
 #include "api/validate.hpp"
 
 namespace tandem::api {
@@ -22,6 +23,15 @@ grpc::Status GlobalServiceImpl::GetGlobal(grpc::ServerContext*, const v1::GetGlo
     auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started).count();
     out.set_uptime_seconds(up > 0 ? static_cast<uint64_t>(up) : 0);
     out.set_started_unix_seconds(std::chrono::duration_cast<std::chrono::seconds>(started.time_since_epoch()).count());
+    auto* gr = out.mutable_graceful_restart();
+    gr->set_restarting(sp.restarting());
+    for (const auto& fs : sp.deferral().status()) {
+      auto* d = gr->add_deferred();
+      d->set_family(to_proto(fs.family));
+      for (auto id : fs.waiting_for)
+        if (const auto* p = sp.peer_by_id(id)) d->add_waiting_for(p->name());
+    }
+    gr->set_deferral_remaining_seconds(sp.deferral().seconds_left());
     return out;
   });
   if (!r) return loop_timeout();

@@ -77,6 +77,19 @@ void render_global(const tv1::GetGlobalResponse& response, std::ostream& out) {
   line(out, "Version", response.version());
   line(out, "Uptime", fmt::format("{} (since {})", duration_text(response.uptime_seconds()),
                                   time_text(response.started_unix_seconds() * 1'000'000'000)));
+  const auto& gr = response.graceful_restart();
+  if (!gr.restarting()) return;
+  if (gr.deferred().empty()) {
+    line(out, "Graceful restart", "restarted; selection deferral complete");
+    return;
+  }
+  line(out, "Graceful restart", fmt::format("restarting: routes and End-of-RIB held back ({} s left)",
+                                            gr.deferral_remaining_seconds()));
+  for (const auto& d : gr.deferred()) {
+    std::string who;
+    for (const auto& w : d.waiting_for()) who += (who.empty() ? "" : ", ") + w;
+    line(out, "  " + family_name(d.family()), "waiting for End-of-RIB from " + (who.empty() ? "-" : who));
+  }
 }
 
 int execute(Context& ctx, const tv1::GetGlobalRequest& request) {

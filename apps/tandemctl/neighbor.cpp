@@ -201,14 +201,20 @@ void render_peer(const tv1::Peer& peer, std::ostream& out) {
   }
   if (s.remote_port() != 0) line("Remote port", std::to_string(s.remote_port()));
   line("Last error", s.last_error().empty() ? "-" : s.last_error());
-  if (s.graceful_restart_state() == tv1::GRACEFUL_RESTART_STATE_HELPER_WAITING_RESTART ||
-      s.graceful_restart_state() == tv1::GRACEFUL_RESTART_STATE_HELPER_WAITING_EOR) {
-    const bool restart = s.graceful_restart_state() == tv1::GRACEFUL_RESTART_STATE_HELPER_WAITING_RESTART;
-    line("Graceful restart", restart ? fmt::format("helper, waiting for the peer to restart ({} s left)",
-                                                   s.restart_timer_remaining_seconds())
-                                     : fmt::format("helper, waiting for End-of-RIB ({} s left)",
-                                                   s.restart_timer_remaining_seconds()));
+  const char* gr_what = nullptr;
+  switch (s.graceful_restart_state()) {
+    case tv1::GRACEFUL_RESTART_STATE_HELPER_WAITING_RESTART: gr_what = "helper, waiting for the peer to restart"; break;
+    case tv1::GRACEFUL_RESTART_STATE_HELPER_WAITING_EOR: gr_what = "helper, waiting for End-of-RIB"; break;
+    case tv1::GRACEFUL_RESTART_STATE_HELPER_LONG_LIVED_STALE:
+      gr_what = "helper, long-lived stale (LLGR), waiting for the peer to restart";
+      break;
+    default: break;
+  }
+  if (gr_what) {
+    line("Graceful restart", fmt::format("{} ({} s left)", gr_what, s.restart_timer_remaining_seconds()));
     line("Stale families", families_text(s.graceful_restart_stale_families()));
+    if (!s.long_lived_stale_families().empty())
+      line("Long-lived stale families", families_text(s.long_lived_stale_families()));
   }
 
   if (s.has_negotiated()) {

@@ -1,5 +1,7 @@
 #include "bgpd/config/config.hpp"
 
+#include <algorithm>
+
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -102,7 +104,7 @@ class TableReader {
 };
 
 std::vector<wire::Family> read_families(TableReader& r, std::string_view key,
-                                        std::vector<wire::Family> dflt) {
+                                        std::vector<wire::Family> dflt, bool allow_empty = false) {
   if (!r.get(key)) return dflt;
   std::vector<wire::Family> out;
   for (auto& [s, n] : r.strings(key)) {
@@ -112,7 +114,7 @@ std::vector<wire::Family> read_families(TableReader& r, std::string_view key,
       if (e == *f) r.fail(key, n, fmt::format("family '{}' listed twice", s));
     out.push_back(*f);
   }
-  if (out.empty()) r.fail(key, r.get(key), "must name at least one family");
+  if (out.empty() && !allow_empty) r.fail(key, r.get(key), "must name at least one family");
   return out;
 }
 
@@ -299,6 +301,22 @@ Config read_config(const toml::table& root) {
     c.graceful_restart.restart_time = static_cast<uint16_t>(gr2.integer("restart_time", 1, 4095).value_or(120));
     c.graceful_restart.notification = gr2.boolean("notification").value_or(true);
     c.graceful_restart.stale_time = static_cast<uint32_t>(gr2.integer("stale_time", 1, 86400).value_or(360));
+    auto& grc = c.graceful_restart;
+    grc.families = read_families(gr2, "families", grc.families, true);
+    grc.forwarding_state = read_families(gr2, "forwarding_state", grc.families, true);
+    for (const auto& f : grc.forwarding_state)
+      if (std::find(grc.families.begin(), grc.families.end(), f) == grc.families.end())
+        gr2.fail("forwarding_state", gr2.get("forwarding_state"),
+                 fmt::format("family '{}' is not in graceful_restart.families", f.to_string()));
+    grc.selection_deferral_time =
+        static_cast<uint32_t>(gr2.integer("selection_deferral_time", 1, 3600).value_or(grc.selection_deferral_time));
+    if (auto m = gr2.string("marker_file")) {
+      if (m->empty() || (*m)[0] != '/') gr2.fail("marker_file", gr2.get("marker_file"), "must be an absolute path");
+      grc.marker_file = *m;
+    }
+    // RFC 9494: the stale time is 24 bits.
+    grc.long_lived_stale_time =
+        static_cast<uint32_t>(gr2.integer("long_lived_stale_time", 0, 0xFFFFFF).value_or(0));
     gr2.reject_unknown();
   }
 

@@ -52,12 +52,20 @@ struct FibConfig {
   bool operator==(const FibConfig&) const = default;
 };
 
-// [graceful_restart]: RFC 4724 (helper role) and RFC 8538. Times in seconds.
+// [graceful_restart]: RFC 4724 (both roles), RFC 8538, RFC 9494. Times in seconds.
 struct GracefulRestartConfig {
   bool enabled = true;          // advertise the capability and act as helper
   uint16_t restart_time = 120;  // advertised Restart Time (1..4095)
   bool notification = true;     // advertise the N bit (RFC 8538)
   uint32_t stale_time = 360;    // max wait for a restarted helper peer's End-of-RIB
+  // Restarting speaker: families listed in our capability (empty: helper only) and
+  // those whose Forwarding State bit we set (our kernel routes survive our restart).
+  std::vector<wire::Family> families{wire::kIpv4Unicast, wire::kIpv6Unicast};
+  std::vector<wire::Family> forwarding_state{wire::kIpv4Unicast, wire::kIpv6Unicast};
+  uint32_t selection_deferral_time = 360;  // max wait for every GR peer's End-of-RIB
+  // Exists while tandemd runs; found at start-up = the last run did not exit cleanly.
+  std::string marker_file = "/run/tandemd/running";
+  uint32_t long_lived_stale_time = 0;  // LLGR (RFC 9494) stale time we advertise; 0 = off
   bool operator==(const GracefulRestartConfig&) const = default;
 };
 

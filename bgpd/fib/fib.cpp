@@ -4,6 +4,7 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -105,6 +106,79 @@ std::vector<FibError> Fib::flush() {
   }
   queue_.clear();
   return errors;
+}
+
+namespace {
+
+struct DumpContext {
+  const Options* options;
+  std::vector<Fib::Route>* out;
+};
+
+int dump_attr(const nlattr* attr, void* data) {
+  auto** tb = static_cast<const nlattr**>(data);
+  int type = mnl_attr_get_type(attr);
+  if (type >= 0 && type <= RTA_MAX && mnl_attr_type_valid(attr, RTA_MAX) >= 0) tb[type] = attr;
+  return MNL_CB_OK;
+}
+
+std::optional<wire::IpAddr> addr_of(const nlattr* a, int family) {
+  if (!a) return std::nullopt;
+  const auto* p = static_cast<const uint8_t*>(mnl_attr_get_payload(a));
+  if (family == AF_INET && mnl_attr_get_payload_len(a) == 4)
+    return wire::IpAddr::v4((uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]);
+  if (family == AF_INET6 && mnl_attr_get_payload_len(a) == 16) return wire::IpAddr::v6(p);
+  return std::nullopt;
+}
+
+int dump_route(const nlmsghdr* nlh, void* data) {
+  auto* ctx = static_cast<DumpContext*>(data);
+  const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+  if (rtm->rtm_protocol != ctx->options->protocol) return MNL_CB_OK;
+  const nlattr* tb[RTA_MAX + 1] = {};
+  mnl_attr_parse(nlh, sizeof(*rtm), dump_attr, tb);
+  uint32_t table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+  if (table != ctx->options->table) return MNL_CB_OK;
+  int fam = rtm->rtm_family;
+  std::optional<wire::IpAddr> dst = addr_of(tb[RTA_DST], fam);
+  if (!dst) dst = fam == AF_INET ? wire::IpAddr::v4(0) : wire::IpAddr::v6(std::array<uint8_t, 16>{}.data());
+  ctx->out->push_back({wire::Prefix(*dst, rtm->rtm_dst_len), addr_of(tb[RTA_GATEWAY], fam)});
+  return MNL_CB_OK;
+}
+
+}  // namespace
+
+bool Fib::dump(std::vector<Route>& out, std::string& error) {
+  for (int family : {AF_INET, AF_INET6}) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+    nlh->nlmsg_type = RTM_GETROUTE;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    uint32_t seq = seq_++;
+    nlh->nlmsg_seq = seq;
+    auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+    rtm->rtm_family = static_cast<uint8_t>(family);
+    if (mnl_socket_sendto(sock_, nlh, nlh->nlmsg_len) < 0) {
+      error = std::string("netlink route dump: ") + std::strerror(errno);
+      return false;
+    }
+    DumpContext ctx{&options_, &out};
+    uint32_t portid = mnl_socket_get_portid(sock_);
+    for (;;) {
+      ssize_t n = mnl_socket_recvfrom(sock_, buf.data(), buf.size());
+      if (n < 0) {
+        error = std::string("netlink route dump: ") + std::strerror(errno);
+        return false;
+      }
+      int r = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, portid, dump_route, &ctx);
+      if (r == MNL_CB_STOP) break;
+      if (r < 0) {
+        error = std::string("netlink route dump: ") + std::strerror(errno);
+        return false;
+      }
+    }
+  }
+  return true;
 }
 
 }  // namespace tandem::fib

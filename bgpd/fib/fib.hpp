@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,6 +37,13 @@ class Fib {
   void replace(const wire::Prefix& prefix, const wire::IpAddr& gateway);
   void remove(const wire::Prefix& prefix);
   bool pending() const { return !queue_.empty(); }
+  // The routes in our table with our protocol id (e.g. kept from before a restart).
+  // False + error when the dump fails.
+  struct Route {
+    wire::Prefix prefix;
+    std::optional<wire::IpAddr> gateway;
+  };
+  bool dump(std::vector<Route>& out, std::string& error);
   // Send every queued change; returns the kernel's rejections.
   std::vector<FibError> flush();
 

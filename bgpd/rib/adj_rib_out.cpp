@@ -46,9 +46,19 @@ bool is_update(const std::vector<uint8_t>& m) {
 template <class F>
 void Rib::Impl::start_family(uint16_t slot, FamOut<F>& fo) {
   fo.active = true;
-  fo.dumping = true;
+  begin_dump<F>(fo);
+  fam<F>().exporters.push_back(slot);
+}
+
+// The initial dump: a snapshot of the Loc-RIB sorted by attribute set, then End-of-RIB.
+// While the family's output is held (selection deferral) it is taken at release.
+template <class F>
+void Rib::Impl::begin_dump(FamOut<F>& fo) {
   fo.eor_pending = true;
   fo.dump_pos = 0;
+  fo.dump.clear();
+  fo.dumping = !fam<F>().held;
+  if (!fo.dumping) return;
   auto& loc = fam<F>().loc;
   fo.dump.clear();
   fo.dump.reserve(fam<F>().best_count);
@@ -57,7 +67,25 @@ void Rib::Impl::start_family(uint16_t slot, FamOut<F>& fo) {
   }
   sort_by_attr(fo.dump, store.id_limit(), sort_counts,
                [&](uint32_t i) { return loc.at(i).paths()[0].attr; });
-  fam<F>().exporters.push_back(slot);
+}
+
+template <class F>
+void Rib::Impl::release_family() {
+  FamilyRib<F>& fr = fam<F>();
+  if (!fr.held) return;
+  fr.held = false;
+  for (uint16_t slot : fr.exporters) {
+    FamOut<F>& fo = slots[slot].out->template fam_out<F>();
+    // Everything changed while held is in the snapshot: drop the dirty set and any
+    // route refresh asked for meanwhile (the dump covers it).
+    fo.dirty.clear();
+    fo.draining = {};
+    fo.drain_pos = 0;
+    fo.refreshing = false;
+    fo.refresh.clear();
+    begin_dump<F>(fo);
+    note_work(slot);
+  }
 }
 
 void Rib::Impl::start_output(uint16_t slot) {
@@ -69,6 +97,7 @@ void Rib::Impl::start_output(uint16_t slot) {
   tg.next_hop_self = t.info.next_hop_self;
   tg.local_v4 = t.info.local_v4;
   tg.local_v6 = t.info.local_v6;
+  tg.llgr = t.info.llgr;
   if (t.fam_v4) start_family<V4>(slot, t.out->v4);
   if (t.fam_v6) start_family<V6>(slot, t.out->v6);
   if (t.fam_v4 || t.fam_v6) note_work(slot);
@@ -207,7 +236,7 @@ void Rib::Impl::encode_batch(uint16_t tslot) {
 
 template <class F>
 bool Rib::Impl::produce_family(uint16_t tslot, FamOut<F>& fo) {
-  if (!fo.active) return false;
+  if (!fo.active || fam<F>().held) return false;
   PeerOutput& o = *slots[tslot].out;
 
   if (fo.refreshing) {
@@ -328,7 +357,7 @@ bool fam_pending(const FamOut<F>& fo) {
 bool Rib::Impl::output_pending(const PeerSlot& t) const {
   if (!t.out) return false;
   const PeerOutput& o = *t.out;
-  return !o.pending.empty() || fam_pending(o.v4) || fam_pending(o.v6);
+  return !o.pending.empty() || (!v4.held && fam_pending(o.v4)) || (!v6.held && fam_pending(o.v6));
 }
 
 size_t Rib::Impl::take_output(PeerId peer, size_t max_bytes, std::vector<uint8_t>& out) {
@@ -374,6 +403,24 @@ void Rib::Impl::request_refresh(PeerId peer, wire::Family family, bool enhanced)
   };
   if (family == wire::kIpv4Unicast) start(t->out->v4);
   if (family == wire::kIpv6Unicast) start(t->out->v6);
+}
+
+void Rib::hold_output(wire::Family family) {
+  if (family == wire::kIpv4Unicast) impl_->v4.held = true;
+  if (family == wire::kIpv6Unicast) impl_->v6.held = true;
+}
+
+void Rib::release_output(wire::Family family) {
+  Impl& m = *impl_;
+  if (family == wire::kIpv4Unicast) m.release_family<V4>();
+  if (family == wire::kIpv6Unicast) m.release_family<V6>();
+  m.flush_ready();
+}
+
+bool Rib::output_held(wire::Family family) const {
+  if (family == wire::kIpv4Unicast) return impl_->v4.held;
+  if (family == wire::kIpv6Unicast) return impl_->v6.held;
+  return false;
 }
 
 }  // namespace tandem::rib

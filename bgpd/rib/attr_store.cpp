@@ -30,7 +30,7 @@ void shrink(std::vector<T>& v) {
   if (v.capacity() != v.size()) v.shrink_to_fit();
 }
 
-constexpr uint8_t kLlgrStale = 1, kNoExport = 2, kNoAdvertise = 4;
+constexpr uint8_t kLlgrStale = 1, kNoExport = 2, kNoAdvertise = 4, kNoLlgr = 8;
 
 }  // namespace
 
@@ -142,6 +142,7 @@ AttrInfo AttrStore::info(AttrId id) const {
   i.llgr_stale = (n->flags & kLlgrStale) != 0;
   i.no_export = (n->flags & kNoExport) != 0;
   i.no_advertise = (n->flags & kNoAdvertise) != 0;
+  i.no_llgr = (n->flags & kNoLlgr) != 0;
   return i;
 }
 
@@ -170,6 +171,7 @@ AttrId AttrStore::create(PathAttributes&& a, uint64_t h, std::span<const uint8_t
     if (c == wire::community::kLlgrStale) n->flags |= kLlgrStale;
     if (c == wire::community::kNoExport) n->flags |= kNoExport;
     if (c == wire::community::kNoAdvertise) n->flags |= kNoAdvertise;
+    if (c == wire::community::kNoLlgr) n->flags |= kNoLlgr;
   }
   assert(nodes_.size() < Index::kIdMask);
   AttrId id;

@@ -39,6 +39,7 @@ struct AttrInfo {
   bool llgr_stale = false;     // LLGR_STALE community
   bool no_export = false;      // NO_EXPORT community
   bool no_advertise = false;   // NO_ADVERTISE community
+  bool no_llgr = false;        // NO_LLGR community
 };
 
 // A hash of every field of the attribute set (used for interning).
@@ -87,7 +88,7 @@ class AttrStore {
     // The AttrInfo fields that are not O(1) reads of attrs.
     uint32_t neighbor_as = 0;
     uint16_t as_path_len = 0;
-    uint8_t flags = 0;  // kLlgrStale | kNoExport | kNoAdvertise
+    uint8_t flags = 0;  // kLlgrStale | kNoExport | kNoAdvertise | kNoLlgr
     const uint8_t* raw() const { return reinterpret_cast<const uint8_t*>(this + 1); }
     uint8_t* raw() { return reinterpret_cast<uint8_t*>(this + 1); }
   };

@@ -7,6 +7,7 @@ namespace tandem::rib {
 bool export_allowed(const AttrInfo& info, const ExportSource& src, const ExportTarget& dst) {
   if (info.no_advertise) return false;
   if (dst.ebgp && info.no_export) return false;
+  if (info.llgr_stale && !dst.llgr) return false;
   if (!src.local && !src.ebgp && !dst.ebgp && !src.rr_client && !dst.rr_client) return false;
   return true;
 }

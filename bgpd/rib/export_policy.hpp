@@ -27,6 +27,7 @@ struct ExportTarget {
   bool next_hop_self = false;
   std::optional<wire::IpAddr> local_v4;
   std::optional<wire::IpAddr> local_v6;
+  bool llgr = false;  // advertised the LLGR capability (may receive LLGR_STALE routes)
 };
 
 struct ExportContext {
@@ -37,7 +38,8 @@ struct ExportContext {
 // Community and split-horizon rules (the "not back to the source peer" rule is the
 // caller's: it needs peer identity).
 //  - NO_ADVERTISE: to nobody; NO_EXPORT: not to eBGP peers;
-//  - iBGP-learned to iBGP only when the source or the target is a route-reflector client.
+//  - iBGP-learned to iBGP only when the source or the target is a route-reflector client;
+//  - LLGR_STALE routes only to peers that advertised the LLGR capability (RFC 9494 §4.6).
 bool export_allowed(const AttrInfo& info, const ExportSource& src, const ExportTarget& dst);
 
 // The attributes to advertise, or nullopt when the route cannot be advertised to this

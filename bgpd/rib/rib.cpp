@@ -337,6 +337,41 @@ void Rib::Impl::mark_peer_stale(uint16_t slot) {
   }
 }
 
+template <class F>
+size_t Rib::Impl::enter_llgr(uint16_t slot, size_t& removed) {
+  FamilyRib<F>& fr = fam<F>();
+  std::unordered_map<AttrId, AttrId> with_llgr;  // old set -> set + LLGR_STALE (one ref held)
+  size_t kept = 0;
+  for (uint32_t ei = 0; ei < fr.loc.slots(); ++ei) {
+    if (!fr.loc.live(ei)) continue;
+    LocEntry<F>& e = fr.loc.at(ei);
+    const PathRec* p = e.paths();
+    for (uint32_t i = 0; i < e.npaths; ++i) {
+      if (p[i].peer != slot) continue;
+      if (!(p[i].flags & kPathStale)) break;
+      const AttrInfo info = store.info(p[i].attr);
+      if (info.no_llgr) {
+        remove_path_at<F>(ei, i);
+        ++removed;
+        break;
+      }
+      ++kept;
+      if (info.llgr_stale) break;  // already marked (by us or upstream)
+      auto [it, fresh] = with_llgr.try_emplace(p[i].attr, kNoAttr);
+      if (fresh) {
+        wire::PathAttributes a = store.get(p[i].attr);
+        a.communities.push_back(wire::community::kLlgrStale);
+        it->second = store.intern(std::move(a));
+      }
+      const typename F::Addr addr = e.addr;
+      announce<F>(addr, e.len, slot, it->second, p[i].flags);
+      break;
+    }
+  }
+  for (auto& [from, to] : with_llgr) store.unref(to);
+  return kept;
+}
+
 template bool Rib::Impl::announce<V4>(const V4::Addr&, uint8_t, uint16_t, AttrId, uint8_t);
 template bool Rib::Impl::announce<V6>(const V6::Addr&, uint8_t, uint16_t, AttrId, uint8_t);
 template bool Rib::Impl::withdraw<V4>(const V4::Addr&, uint8_t, uint16_t);
@@ -439,6 +474,19 @@ size_t Rib::stale_count(PeerId peer, wire::Family family) const {
   if (family == wire::kIpv6Unicast) return ps->stale_v6;
   if (family == wire::kIpv4Unicast) return ps->stale - ps->stale_v6;
   return 0;
+}
+
+size_t Rib::enter_llgr(PeerId peer, wire::Family family, size_t& removed) {
+  Impl& m = *impl_;
+  removed = 0;
+  uint16_t s = 0;
+  if (m.find_slot(peer, &s) == nullptr || s == 0) return 0;
+  size_t kept = 0;
+  if (family == wire::kIpv4Unicast) kept = m.enter_llgr<V4>(s, removed);
+  else if (family == wire::kIpv6Unicast) kept = m.enter_llgr<V6>(s, removed);
+  m.release_slot_if_unused(s);
+  m.flush_ready();
+  return kept;
 }
 
 void Rib::mark_stale(PeerId peer) {

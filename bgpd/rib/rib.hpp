@@ -42,6 +42,7 @@ struct PeerInfo {
   std::optional<wire::IpAddr> local_v6;  // our global IPv6 address for IPv6 next hops
   wire::CodecOptions codec;  // negotiated encoding (4-octet AS, ext. message, ebgp)
   std::vector<wire::Family> families;  // negotiated
+  bool llgr = false;  // advertised the LLGR capability: may be sent LLGR_STALE routes
   bool ebgp(uint32_t local_as) const { return remote_as != local_as; }
 };
 
@@ -148,6 +149,19 @@ class Rib {
   size_t sweep_stale(PeerId peer, wire::Family family);
   // The peer's paths of `family` that are still marked stale.
   size_t stale_count(PeerId peer, wire::Family family) const;
+  // Long-lived graceful restart (RFC 9494 §4.3): the peer's stale paths of `family` that
+  // carry NO_LLGR are withdrawn, the others get the LLGR_STALE community (least
+  // preferred, only advertised to LLGR peers). Returns how many were kept; `removed`
+  // how many were withdrawn.
+  size_t enter_llgr(PeerId peer, wire::Family family, size_t& removed);
+
+  // ---- selection deferral (RFC 4724 §4.1, after our own restart) ----
+  // While a family's output is held nothing of it (no UPDATE, no End-of-RIB) is produced
+  // for any peer; hold before any peer comes up. Release takes each up peer's initial
+  // dump from the Loc-RIB as it is then, followed by End-of-RIB.
+  void hold_output(wire::Family family);
+  void release_output(wire::Family family);
+  bool output_held(wire::Family family) const;
 
   // ---- inbound ----
   // Decode (with an attribute cache keyed by the raw bytes) and apply one UPDATE body.

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <deque>
+#include <type_traits>
 #include <functional>
 #include <memory>
 #include <string>
@@ -65,6 +66,11 @@ struct PeerOutput {
   FamOut<V4> v4;
   FamOut<V6> v6;
   std::deque<std::vector<uint8_t>> pending;  // encoded, not yet taken (one batch)
+  template <class F>
+  FamOut<F>& fam_out() {
+    if constexpr (std::is_same_v<F, V4>) return v4;
+    else return v6;
+  }
   ExportTarget target;
   bool idle = true;  // nothing pending as last reported to the listener
 };
@@ -105,6 +111,7 @@ struct FamilyRib {
   DenseTable<F, LocEntry<F>> loc;
   size_t best_count = 0;
   std::vector<uint16_t> exporters;  // up peer slots with the family negotiated
+  bool held = false;  // output held back (selection deferral after our restart)
 };
 
 // Outcome of inbound policy for one attribute set from one peer.
@@ -181,6 +188,8 @@ struct Rib::Impl {
   void drop_peer_paths(uint16_t slot, bool only_stale);
   template <class F>
   void mark_peer_stale(uint16_t slot);
+  template <class F>
+  size_t enter_llgr(uint16_t slot, size_t& removed);
 
   // ---- inbound (ingest.cpp) ----
   IngestResult ingest(PeerId peer, std::span<const uint8_t> body);
@@ -196,6 +205,10 @@ struct Rib::Impl {
 
   // ---- outbound (adj_rib_out.cpp) ----
   void start_output(uint16_t slot);
+  template <class F>
+  void begin_dump(FamOut<F>& fo);
+  template <class F>
+  void release_family();
   void stop_output(uint16_t slot);
   bool output_pending(const PeerSlot& t) const;
   size_t take_output(PeerId peer, size_t max_bytes, std::vector<uint8_t>& out);

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bgpd/session/family_list.hpp"
 #include "bgpd/session/speaker.hpp"
 
 namespace tandem::session {
@@ -41,29 +42,7 @@ std::optional<wire::IpAddr> sibling_address(const wire::IpAddr& local, wire::Afi
   return found;
 }
 
-std::string families_text(const std::vector<wire::Family>& fs) {
-  std::string s;
-  for (auto& f : fs) {
-    if (!s.empty()) s += ',';
-    s += f.to_string();
-  }
-  return s.empty() ? "none" : s;
-}
-
-bool contains(const std::vector<wire::Family>& fs, wire::Family f) {
-  return std::find(fs.begin(), fs.end(), f) != fs.end();
-}
-
 }  // namespace
-
-const char* to_string(GrHelperState s) {
-  switch (s) {
-    case GrHelperState::None: return "none";
-    case GrHelperState::WaitingRestart: return "helper-waiting-restart";
-    case GrHelperState::WaitingEor: return "helper-waiting-eor";
-  }
-  return "?";
-}
 
 Peer::Peer(Speaker& speaker, rib::PeerId id, config::PeerConfig config)
     : speaker_(speaker), id_(id), config_(std::move(config)), name_(config_.address.to_string()) {}
@@ -84,21 +63,8 @@ fsm::Config Peer::fsm_config(bool passive) const {
   c.connect_retry_time = config_.connect_retry;
   c.passive = passive;
   c.families = config_.families;
-  if (gr_enabled()) {
-    // RFC 4724 §3: no <AFI, SAFI> listed = we do not preserve our forwarding state across
-    // our own restart (tandem is not a restarting speaker yet) but act as a helper.
-    // Restart State is 0: we never claim to have restarted.
-    wire::GracefulRestartCap gr;
-    gr.restart_state = false;
-    gr.notification = g.graceful_restart.notification;
-    gr.restart_time = g.graceful_restart.restart_time;
-    c.graceful_restart = gr;
-  }
+  gr_capabilities(c);
   return c;
-}
-
-bool Peer::gr_enabled() const {
-  return config_.graceful_restart.value_or(speaker_.config().graceful_restart.enabled);
 }
 
 void Peer::start() {
@@ -154,10 +120,21 @@ void Peer::accept(tcp::socket socket) {
     spdlog::info("peer {}: incoming connection refused: peer is {}", name_, stopping_ ? "stopping" : "disabled");
     return;
   }
-  if (established_) {
+  if (established_ && established_ == incoming_.get()) {
+    if (!gr_restarted_peer()) {
+      // RFC 4271 §6.8: a connection that collides with an Established one is closed.
+      spdlog::info("peer {}: incoming connection while the session (over an incoming connection) is Established: "
+                   "refused", name_);
+      boost::system::error_code ec;
+      socket.close(ec);
+      return;
+    }
+    end_session_for_restart("new incoming connection");
+  } else if (established_) {
     // RFC 4271 §6.8: a connection that collides with an Established one is closed.
-    // Let its FSM say so with Cease/Connection Collision Resolution after the OPEN.
-    spdlog::info("peer {}: incoming connection while Established: will be refused after its OPEN", name_);
+    // Let its FSM say so with Cease/Connection Collision Resolution after the OPEN —
+    // unless the OPEN shows that the peer has restarted (on_open_received).
+    spdlog::info("peer {}: incoming connection while Established: decided when its OPEN arrives", name_);
   }
   if (incoming_) {
     spdlog::info("peer {}: a new incoming connection replaces the previous one ({})", name_,
@@ -198,6 +175,7 @@ PeerStatus Peer::status() const {
   if (best) s.endpoints = best->endpoints();
   s.gr_state = gr_state_;
   s.gr_stale_families = gr_stale_families_;
+  for (auto& [f, deadline] : llgr_deadlines_) s.llgr_stale_families.push_back(f);
   s.gr_notification = established_ != nullptr && gr_n_bit_;
   if (gr_state_ != GrHelperState::None) {
     auto left = std::chrono::ceil<std::chrono::seconds>(gr_deadline_ - std::chrono::steady_clock::now()).count();
@@ -268,9 +246,12 @@ void Peer::on_state_changed(Connection& c, const fsm::act::StateChanged& ch) {
 void Peer::on_open_received(Connection& c, const wire::Open& open) {
   Connection* other = (&c == outgoing_.get()) ? incoming_.get() : outgoing_.get();
   if (established_ && established_ != &c) {
-    spdlog::info("peer {}: OPEN on a second connection while Established: closing it (collision)", name_);
-    c.feed(fsm::ev::CollisionLost{});
-    return;
+    if (!gr_restarted_peer() || !open.caps.graceful_restart) {
+      spdlog::info("peer {}: OPEN on a second connection while Established: closing it (collision)", name_);
+      c.feed(fsm::ev::CollisionLost{});
+      return;
+    }
+    end_session_for_restart("OPEN with the graceful restart capability on a new connection");
   }
   if (!other) return;
   auto st = other->state();
@@ -285,6 +266,18 @@ void Peer::on_open_received(Connection& c, const wire::Open& open) {
   loser->feed(fsm::ev::CollisionLost{});
 }
 
+// RFC 4724 §4.2: a peer that negotiated graceful restart and connects again while we
+// still consider its session Established has restarted (its old connection is dead but
+// we have not noticed yet): the old session ends as if its TCP connection had closed
+// (routes kept stale), instead of refusing the new connection until our hold timer.
+bool Peer::gr_restarted_peer() const { return established_ && gr_enabled() && gr_peer_cap_.has_value(); }
+
+void Peer::end_session_for_restart(const std::string& what) {
+  spdlog::warn("peer {}: {} while the session is Established: the peer has restarted (RFC 4724 §4.2); closing the "
+               "old session ({})", name_, what, established_->describe());
+  established_->feed(fsm::ev::TcpClosed{});
+}
+
 rib::PeerInfo Peer::rib_info(Connection& c, const fsm::Negotiated& n) const {
   rib::PeerInfo info;
   info.id = id_;
@@ -295,6 +288,7 @@ rib::PeerInfo Peer::rib_info(Connection& c, const fsm::Negotiated& n) const {
   info.next_hop_self = config_.next_hop_self;
   info.codec = n.codec(config_.remote_as != speaker_.config().local_as);
   info.families = n.families;
+  info.llgr = n.peer_llgr.has_value();
   wire::IpAddr local = config_.local_address.value_or(c.endpoints() ? c.endpoints()->local : wire::IpAddr{});
   if (local.is_v4()) {
     info.local_v4 = local;
@@ -324,21 +318,7 @@ void Peer::on_established(Connection& c, const fsm::Negotiated& n) {
   if (other && other->state() != fsm::State::Idle) other->feed(fsm::ev::CollisionLost{});
   down_notification_.reset();
   session_families_ = n.families;
-  gr_peer_cap_ = n.peer_graceful_restart;
-  const auto& ours = c.fsm().local_open().caps.graceful_restart;
-  gr_n_bit_ = ours && gr_peer_cap_ && ours->notification && gr_peer_cap_->notification;
-  if (gr_peer_cap_) {
-    std::string fams;
-    for (const auto& af : gr_peer_cap_->families)
-      fams += fmt::format("{}{}(F={})", fams.empty() ? "" : ",", af.family.to_string(), af.forwarding_state ? 1 : 0);
-    spdlog::info("peer {}: graceful restart: peer advertised restart time {} s, R={}, N={}, families {}; we {}; "
-                 "N bit negotiated: {}", name_, gr_peer_cap_->restart_time, gr_peer_cap_->restart_state ? 1 : 0,
-                 gr_peer_cap_->notification ? 1 : 0, fams.empty() ? "none" : fams,
-                 ours ? "advertised it (helper)" : "did not advertise it (disabled)", gr_n_bit_ ? "yes" : "no");
-  }
-  // Decide about the routes kept from the previous session before the peer is up
-  // again, so that routes about to be removed are never exported.
-  if (gr_state_ != GrHelperState::None) gr_reestablished(n);
+  gr_on_established(c, n);
   speaker_.rib().peer_up(info);
   c.output_ready();
 }
@@ -363,6 +343,7 @@ std::optional<wire::WireError> Peer::on_update(Connection& c, std::span<const ui
     spdlog::info("peer {}: End-of-RIB received for {} ({} prefixes from this peer)", name_,
                  r.end_of_rib->to_string(), counters.received);
     if (gr_state_ == GrHelperState::WaitingEor) gr_end_of_rib(*r.end_of_rib);
+    speaker_.deferral().end_of_rib(id_, *r.end_of_rib);
   }
   return std::nullopt;
 }
@@ -402,175 +383,6 @@ void Peer::on_session_down(Connection& c, const std::string& reason) {
   gr_session_down(reason);
   down_notification_.reset();
   post_ensure_outgoing();
-}
-
-// ---- graceful restart, helper role (RFC 4724 §4.2, RFC 8538) ----
-
-std::vector<wire::Family> Peer::gr_families_to_keep(const std::optional<wire::Notification>& n,
-                                                    std::string& why) const {
-  if (stopping_) {
-    why = "the peer is being stopped or removed";
-    return {};
-  }
-  if (!gr_enabled()) {
-    why = "graceful restart is disabled for this peer in our configuration";
-    return {};
-  }
-  if (!gr_peer_cap_) {
-    why = "the peer did not advertise the graceful restart capability";
-    return {};
-  }
-  if (n) {
-    if (n->code == wire::err::kCease && n->subcode == wire::err::kHardReset) {
-      why = "the session ended with Cease/Hard Reset (RFC 8538 §3)";
-      return {};
-    }
-    if (!gr_n_bit_) {
-      why = "the session ended with a NOTIFICATION (" + n->describe() +
-            ") and the N bit was not negotiated by both sides (RFC 4724 §4.2, RFC 8538 §2)";
-      return {};
-    }
-  }
-  if (gr_peer_cap_->restart_time == 0) {
-    why = "the peer advertised a restart time of 0 s";
-    return {};
-  }
-  std::vector<wire::Family> keep;
-  for (const auto& af : gr_peer_cap_->families)
-    if (contains(session_families_, af.family) && !contains(keep, af.family)) keep.push_back(af.family);
-  if (keep.empty()) {
-    why = "the peer's graceful restart capability lists no address family of this session";
-    return {};
-  }
-  why = n ? "the session ended with " + n->describe() + " and both sides negotiated the N bit (RFC 8538 §4)"
-          : "the session ended without a NOTIFICATION (RFC 4724 §4.2)";
-  return keep;
-}
-
-void Peer::gr_session_down(const std::string& reason) {
-  auto& rib = speaker_.rib();
-  std::string why;
-  std::vector<wire::Family> keep = gr_families_to_keep(down_notification_, why);
-  if (keep.empty()) {
-    size_t stale = 0;
-    for (auto f : {wire::kIpv4Unicast, wire::kIpv6Unicast}) stale += rib.stale_count(id_, f);
-    auto counters = rib.counters(id_);
-    spdlog::info("peer {}: graceful restart: not helping ({}): removing all {} routes of the peer{}", name_, why,
-                 counters.received, stale ? fmt::format(" ({} of them already stale)", stale) : "");
-    if (gr_timer_) gr_timer_->cancel();
-    ++gr_timer_gen_;
-    gr_state_ = GrHelperState::None;
-    gr_stale_families_.clear();
-    rib.peer_down(id_);
-    return;
-  }
-  std::vector<wire::Family> dropped;
-  for (auto f : session_families_)
-    if (!contains(keep, f)) dropped.push_back(f);
-  bool again = gr_state_ != GrHelperState::None;
-  rib.peer_down_graceful(id_, keep);
-  gr_stale_families_ = keep;
-  gr_state_ = GrHelperState::WaitingRestart;
-  size_t stale = 0;
-  for (auto f : keep) stale += rib.stale_count(id_, f);
-  spdlog::warn("peer {}: graceful restart: helping ({}; {}): keeping {} routes of {} as stale for the peer's "
-               "restart time of {} s{}{}",
-               name_, reason, why, stale, families_text(keep), gr_peer_cap_->restart_time,
-               dropped.empty() ? "" : "; removing its routes of " + families_text(dropped) +
-                                          " at once (not in its graceful restart capability)",
-               again ? "; it went down again before its End-of-RIB: routes stay stale, restart timer re-armed" : "");
-  gr_arm(gr_peer_cap_->restart_time);
-}
-
-void Peer::gr_reestablished(const fsm::Negotiated& n) {
-  if (gr_timer_) gr_timer_->cancel();
-  ++gr_timer_gen_;
-  if (!gr_enabled() || !n.peer_graceful_restart) {
-    gr_stop(!gr_enabled() ? "session re-established, but graceful restart is now disabled for this peer"
-                          : "session re-established without the graceful restart capability (RFC 4724 §4.2)");
-    return;
-  }
-  const auto& cap = *n.peer_graceful_restart;
-  std::vector<wire::Family> remaining;
-  for (auto f : gr_stale_families_) {
-    const wire::GracefulRestartCap::Af* af = nullptr;
-    for (const auto& a : cap.families)
-      if (a.family == f) af = &a;
-    if (!af) {
-      gr_sweep(f, "the re-established session's graceful restart capability does not list the family "
-                  "(RFC 4724 §4.2)");
-    } else if (!af->forwarding_state) {
-      gr_sweep(f, "the peer did not preserve its forwarding state (Forwarding State bit 0 in its new OPEN, "
-                  "RFC 4724 §4.2)");
-    } else if (!n.has_family(f)) {
-      gr_sweep(f, "the family was not negotiated on the re-established session");
-    } else {
-      remaining.push_back(f);
-    }
-  }
-  gr_stale_families_ = remaining;
-  if (remaining.empty()) {
-    gr_state_ = GrHelperState::None;
-    return;
-  }
-  gr_state_ = GrHelperState::WaitingEor;
-  uint32_t stale_time = speaker_.config().graceful_restart.stale_time;
-  size_t stale = 0;
-  for (auto f : remaining) stale += speaker_.rib().stale_count(id_, f);
-  spdlog::info("peer {}: graceful restart: session re-established (R={}): keeping {} stale routes of {} until the "
-               "peer's End-of-RIB, at most {} s (stale_time)",
-               name_, cap.restart_state ? 1 : 0, stale, families_text(remaining), stale_time);
-  gr_arm(stale_time);
-}
-
-void Peer::gr_end_of_rib(wire::Family f) {
-  if (!contains(gr_stale_families_, f)) return;
-  gr_sweep(f, "End-of-RIB received (RFC 4724 §4.2)");
-  std::erase(gr_stale_families_, f);
-  if (gr_stale_families_.empty()) {
-    if (gr_timer_) gr_timer_->cancel();
-    ++gr_timer_gen_;
-    gr_state_ = GrHelperState::None;
-    spdlog::info("peer {}: graceful restart: complete", name_);
-  }
-}
-
-void Peer::gr_sweep(wire::Family f, const std::string& why) {
-  size_t removed = speaker_.rib().sweep_stale(id_, f);
-  size_t kept = speaker_.rib().counters(id_).received;
-  spdlog::info("peer {}: graceful restart: {}: removed {} stale routes of {} (not re-announced); {} routes of the "
-               "peer remain", name_, why, removed, f.to_string(), kept);
-}
-
-void Peer::gr_stop(const std::string& why) {
-  if (gr_timer_) gr_timer_->cancel();
-  ++gr_timer_gen_;
-  size_t removed = 0;
-  for (auto f : gr_stale_families_) removed += speaker_.rib().sweep_stale(id_, f);
-  spdlog::info("peer {}: graceful restart: {}: removed {} stale routes of {}", name_, why, removed,
-               families_text(gr_stale_families_));
-  gr_stale_families_.clear();
-  gr_state_ = GrHelperState::None;
-}
-
-void Peer::gr_arm(uint32_t seconds) {
-  if (!gr_timer_) gr_timer_ = std::make_unique<asio::steady_timer>(speaker_.io());
-  uint64_t gen = ++gr_timer_gen_;
-  gr_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  gr_timer_->expires_at(gr_deadline_);
-  gr_timer_->async_wait([this, gen, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& e) {
-    if (e || !alive.lock() || gen != gr_timer_gen_) return;
-    gr_timer_expired();
-  });
-}
-
-void Peer::gr_timer_expired() {
-  if (gr_state_ == GrHelperState::WaitingRestart) {
-    gr_stop(fmt::format("restart timer ({} s) expired before the session came back (RFC 4724 §4.2)",
-                        gr_peer_cap_ ? gr_peer_cap_->restart_time : 0));
-  } else if (gr_state_ == GrHelperState::WaitingEor) {
-    gr_stop(fmt::format("no End-of-RIB within stale_time ({} s)", speaker_.config().graceful_restart.stale_time));
-  }
 }
 
 void Peer::on_disconnected(Connection& c) {
@@ -616,9 +428,33 @@ size_t Peer::take_output(Connection& c, size_t max_bytes, std::vector<uint8_t>& 
   if (&c != established_) return 0;
   auto& rib = speaker_.rib();
   size_t before = rib.counters(id_).updates_out;
+  size_t start = out.size();
   size_t n = rib.take_output(id_, max_bytes, out);
   sent_[static_cast<size_t>(wire::MessageType::Update)] += rib.counters(id_).updates_out - before;
+  log_end_of_rib_sent(std::span<const uint8_t>(out).subspan(start));
   return n;
+}
+
+// End-of-RIB is the one outbound UPDATE worth a log line: it tells when the peer has our
+// whole table (and, after our restart, that the selection deferral let it go). Only the
+// message sizes are looked at: EoR is the only 23-byte UPDATE (IPv4) and the only
+// 30-byte UPDATE made of an empty MP_UNREACH_NLRI (RFC 4724 §2).
+void Peer::log_end_of_rib_sent(std::span<const uint8_t> bytes) {
+  static const std::vector<uint8_t> kV4 = wire::encode_end_of_rib(wire::kIpv4Unicast);
+  static const std::vector<uint8_t> kV6 = wire::encode_end_of_rib(wire::kIpv6Unicast);
+  size_t pos = 0;
+  while (pos + 19 <= bytes.size()) {
+    size_t len = (static_cast<size_t>(bytes[pos + 16]) << 8) | bytes[pos + 17];
+    if (len < 19 || pos + len > bytes.size()) break;
+    auto msg = bytes.subspan(pos, len);
+    for (const auto* eor : {&kV4, &kV6}) {
+      if (len == eor->size() && std::equal(msg.begin(), msg.end(), eor->begin()))
+        spdlog::info("peer {}: End-of-RIB sent for {} ({} prefixes advertised)", name_,
+                     eor == &kV4 ? "ipv4-unicast" : "ipv6-unicast",
+                     speaker_.rib().adj_out_count(id_, eor == &kV4 ? wire::kIpv4Unicast : wire::kIpv6Unicast));
+    }
+    pos += len;
+  }
 }
 
 }  // namespace tandem::session

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,11 +19,12 @@ namespace tandem::session {
 
 class Speaker;
 
-// Graceful restart (RFC 4724 §4.2) helper state of a peer.
+// Graceful restart (RFC 4724 §4.2, RFC 9494) helper state of a peer.
 enum class GrHelperState : uint8_t {
   None,            // no stale routes kept for the peer
   WaitingRestart,  // session down, stale routes kept, restart timer running
   WaitingEor,      // session back, stale routes kept until End-of-RIB (stale timer)
+  LongLivedStale,  // session down, restart time over: routes kept with LLGR_STALE
 };
 const char* to_string(GrHelperState s);
 
@@ -44,8 +46,9 @@ struct PeerStatus {
   uint32_t established_transitions = 0;
   std::optional<Endpoints> endpoints;  // of the established (or most advanced) connection
   GrHelperState gr_state = GrHelperState::None;
-  uint32_t gr_timer_remaining_seconds = 0;  // restart or stale timer, whichever runs
+  uint32_t gr_timer_remaining_seconds = 0;  // restart, stale or long-lived timer, whichever runs
   std::vector<wire::Family> gr_stale_families;  // families whose routes are kept stale
+  std::vector<wire::Family> llgr_stale_families;  // of those, the ones in long-lived stale
   bool gr_notification = false;  // both sides set the N bit (RFC 8538), while Established
 };
 
@@ -65,6 +68,7 @@ class Peer {
   const config::PeerConfig& config() const { return config_; }
   const std::string& name() const { return name_; }  // "192.0.2.2" for logs
   PeerStatus status() const;
+  bool gr_enabled() const;  // [graceful_restart].enabled, or this peer's override
 
   // ---- called by Connection ----
   void on_state_changed(Connection& c, const fsm::act::StateChanged& change);
@@ -88,18 +92,28 @@ class Peer {
 
  private:
   fsm::Config fsm_config(bool passive) const;
-  bool gr_enabled() const;  // [graceful_restart].enabled, or this peer's override
-  // Graceful restart helper (RFC 4724 §4.2, RFC 8538).
+  // Graceful restart (peer_graceful.cpp): RFC 4724, RFC 8538, RFC 9494.
+  void gr_capabilities(fsm::Config& c) const;  // the GR/LLGR capabilities we send
+  void gr_on_established(Connection& c, const fsm::Negotiated& n);
+  bool gr_family_ok(wire::Family f) const;         // the peer's GR covers f, restart time > 0
+  uint32_t llgr_stale_time(wire::Family f) const;  // both sides LLGR for f: the peer's time; else 0
   std::vector<wire::Family> gr_families_to_keep(const std::optional<wire::Notification>& n, std::string& why) const;
   void gr_session_down(const std::string& reason);
+  void gr_enter_llgr(wire::Family f);
   void gr_reestablished(const fsm::Negotiated& n);
   void gr_end_of_rib(wire::Family f);
   void gr_arm(uint32_t seconds);
+  void gr_arm_at(std::chrono::steady_clock::time_point deadline);
+  void gr_arm_llgr();
   void gr_timer_expired();
   void gr_stop(const std::string& why);  // remove every stale route, state None
+  void gr_reset_state();                 // state None, timers off (routes untouched)
   void gr_sweep(wire::Family f, const std::string& why);
+  bool gr_restarted_peer() const;  // a new connection now means the peer restarted
+  void end_session_for_restart(const std::string& what);
   rib::PeerInfo rib_info(Connection& c, const fsm::Negotiated& n) const;
   void drop(Connection& c);
+  void log_end_of_rib_sent(std::span<const uint8_t> bytes);
   void post_ensure_outgoing();
   void ensure_outgoing();  // (re)create the outgoing connection when none is in progress
 
@@ -121,7 +135,10 @@ class Peer {
   std::vector<wire::Family> gr_stale_families_;
   std::vector<wire::Family> session_families_;           // negotiated, current/last session
   std::optional<wire::GracefulRestartCap> gr_peer_cap_;  // peer's capability, current session
+  std::optional<wire::LlgrCap> gr_peer_llgr_;            // peer's LLGR capability, current session
+  bool gr_we_llgr_ = false;                              // we sent the LLGR capability
   bool gr_n_bit_ = false;                                // both sides set the N bit
+  std::map<wire::Family, std::chrono::steady_clock::time_point> llgr_deadlines_;  // in LLGR
   std::optional<wire::Notification> down_notification_;  // sent/received as the session ends
   std::unique_ptr<asio::steady_timer> gr_timer_;
   std::chrono::steady_clock::time_point gr_deadline_{};

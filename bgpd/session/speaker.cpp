@@ -21,7 +21,15 @@ wire::PathAttributes network_attributes(const config::NetworkConfig& n) {
 }  // namespace
 
 Speaker::Speaker(asio::io_context& io, config::Config config)
-    : io_(io), config_(std::move(config)), rib_(rib::RibConfig{config_.local_as, config_.router_id, 0}) {
+    : io_(io),
+      config_(std::move(config)),
+      rib_(rib::RibConfig{config_.local_as, config_.router_id, 0}),
+      deferral_(
+          io, [this](wire::Family f, const std::string& why) { end_deferral(f, why); },
+          [this](rib::PeerId id) {
+            const Peer* p = peer_by_id(id);
+            return p ? p->name() : "#" + std::to_string(id);
+          }) {
   rib_.set_output_ready_listener([this](rib::PeerId id) {
     // Called from inside RIB operations: write later, from the event loop.
     asio::post(io_, [this, id] {
@@ -35,13 +43,29 @@ Speaker::Speaker(asio::io_context& io, config::Config config)
 
 Speaker::~Speaker() = default;
 
-bool Speaker::start(std::string& error) {
+bool Speaker::start(std::string& error, bool restarting) {
   if (!open_listeners(config_.listen, error)) return false;
+  restarting_ = restarting;
+  const auto& g = config_.graceful_restart;
+  if (restarting && g.enabled && !g.families.empty()) {
+    // RFC 4724 §4.1: hold every UPDATE and End-of-RIB of these families until the GR
+    // peers have sent theirs (SelectionDeferral), so that helpers never see a partial table.
+    for (auto f : g.families) rib_.hold_output(f);
+    deferral_.begin(g.families, g.selection_deferral_time);
+  }
   for (const auto& n : config_.networks) {
     if (!api_routes_.count(n.prefix)) originate(n);
   }
-  for (const auto& pc : config_.peers) create_peer(pc);
+  for (const auto& pc : config_.peers) {
+    Peer* p = create_peer(pc);
+    if (deferral_.active() && pc.enabled && p->gr_enabled()) deferral_.expect(p->id(), pc.families);
+  }
   return true;
+}
+
+void Speaker::end_deferral(wire::Family f, const std::string& why) {
+  rib_.release_output(f);
+  for (auto* o : observers_) o->on_selection_deferral_over(f, why);
 }
 
 bool Speaker::open_listeners(const std::vector<wire::IpAddr>& addrs, std::string& error) {
@@ -107,13 +131,14 @@ void Speaker::do_accept(tcp::acceptor& acceptor) {
   });
 }
 
-void Speaker::create_peer(const config::PeerConfig& pc) {
+Peer* Speaker::create_peer(const config::PeerConfig& pc) {
   auto id = next_id_++;
   auto peer = std::make_unique<Peer>(*this, id, pc);
   Peer* p = peer.get();
   peers_[pc.address] = std::move(peer);
   by_id_[id] = p;
   p->start();
+  return p;
 }
 
 void Speaker::remove_peer(const wire::IpAddr& address, uint8_t cease_subcode, const std::string& why) {
@@ -122,6 +147,7 @@ void Speaker::remove_peer(const wire::IpAddr& address, uint8_t cease_subcode, co
   std::unique_ptr<Peer> p = std::move(it->second);
   peers_.erase(it);
   by_id_.erase(p->id());
+  deferral_.peer_gone(p->id(), "peer removed: " + why);
   p->stop(cease_subcode, why);  // its session-down path withdraws its routes
   retired_.push_back(std::move(p));
   reap_retired();

@@ -17,6 +17,7 @@
 #include "bgpd/config/config.hpp"
 #include "bgpd/rib/rib.hpp"
 #include "bgpd/session/peer.hpp"
+#include "bgpd/session/selection_deferral.hpp"
 #include "bgpd/session/tap.hpp"
 
 namespace tandem::session {
@@ -29,6 +30,8 @@ class SpeakerObserver {
   virtual void on_peer_state(const wire::IpAddr& /*peer*/, fsm::State /*from*/, fsm::State /*to*/,
                              const std::string& /*reason*/) {}
   virtual void on_best_change(const rib::BestChange& /*change*/) {}
+  // After our own restart: the family's selection deferral is over (RFC 4724 §4.1).
+  virtual void on_selection_deferral_over(wire::Family /*family*/, const std::string& /*why*/) {}
 };
 
 // Outcome of an operator action (API). `code` maps to a gRPC status.
@@ -56,8 +59,9 @@ class Speaker {
   ~Speaker();
 
   // Open the listeners, start the peers, originate the networks. False + error when a
-  // listener cannot be opened.
-  bool start(std::string& error);
+  // listener cannot be opened. `restarting`: tandemd restarted (its previous run did not
+  // exit cleanly): act as the graceful-restart restarting speaker (RFC 4724 §4.1).
+  bool start(std::string& error, bool restarting = false);
   // Apply a re-read configuration: add/remove/reset only the peers that changed, and
   // re-originate changed networks. Global changes that need a restart are logged.
   void reconfigure(const config::Config& config);
@@ -67,6 +71,9 @@ class Speaker {
   void set_tap(SessionTap* tap) { tap_ = tap; }
   SessionTap* tap() const { return tap_; }
   rib::Rib& rib() { return rib_; }
+  SelectionDeferral& deferral() { return deferral_; }
+  bool restarting() const { return restarting_; }  // this run started as a graceful restart
+  const SelectionDeferral& deferral() const { return deferral_; }
   const rib::Rib& rib() const { return rib_; }
   asio::io_context& io() { return io_; }
   const config::Config& config() const { return config_; }
@@ -102,7 +109,8 @@ class Speaker {
  private:
   void open_listener(const wire::IpAddr& address, std::string& error);
   void do_accept(tcp::acceptor& acceptor);
-  void create_peer(const config::PeerConfig& pc);
+  Peer* create_peer(const config::PeerConfig& pc);
+  void end_deferral(wire::Family f, const std::string& why);
   bool open_listeners(const std::vector<wire::IpAddr>& addrs, std::string& error);
   void close_listeners();
   void remove_peer(const wire::IpAddr& address, uint8_t cease_subcode, const std::string& why);
@@ -113,6 +121,7 @@ class Speaker {
   asio::io_context& io_;
   config::Config config_;
   rib::Rib rib_;
+  SelectionDeferral deferral_;
   SessionTap* tap_ = nullptr;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::map<wire::IpAddr, std::unique_ptr<Peer>> peers_;
@@ -120,6 +129,7 @@ class Speaker {
   std::vector<std::unique_ptr<Peer>> retired_;  // stopped, flushing their NOTIFICATION
   rib::PeerId next_id_ = 1;
   bool shutting_down_ = false;
+  bool restarting_ = false;
   bool reaping_ = false;
   std::map<wire::Prefix, wire::PathAttributes> api_routes_;
   std::vector<SpeakerObserver*> observers_;

@@ -202,17 +202,34 @@ void establish_with_routes(Daemon& d, ScriptedPeer& peer, std::optional<wire::Gr
   EXPECT_TRUE(all_stale(d.routes(), false));
 }
 
-TEST_F(GracefulRestartTest, AdvertisesHelperCapability) {
+TEST_F(GracefulRestartTest, AdvertisesCapabilityWithForwardingStatePerFamily) {
   Daemon d(tandem_config());
   ScriptedPeer peer;
   auto open = peer.connect(gr_cap(2, false));
   ASSERT_TRUE(open.has_value());
   ASSERT_TRUE(open->caps.graceful_restart.has_value());
   const auto& gr = *open->caps.graceful_restart;
-  EXPECT_FALSE(gr.restart_state);
+  EXPECT_FALSE(gr.restart_state);  // a fresh start, not a restart
   EXPECT_TRUE(gr.notification);
   EXPECT_EQ(gr.restart_time, 100);
-  EXPECT_TRUE(gr.families.empty());  // helper only: no forwarding state preserved (RFC 4724 §3)
+  // [graceful_restart] families (both by default) limited to the peer's (IPv4 only).
+  ASSERT_EQ(gr.families.size(), 1u);
+  EXPECT_EQ(gr.families[0].family, wire::kIpv4Unicast);
+  EXPECT_TRUE(gr.families[0].forwarding_state);
+  EXPECT_FALSE(open->caps.llgr.has_value());  // long_lived_stale_time = 0
+  peer.drop();
+}
+
+TEST_F(GracefulRestartTest, HelperOnlyCapabilityWhenNoFamiliesConfigured) {
+  auto c = tandem_config();
+  c.graceful_restart.families.clear();
+  c.graceful_restart.forwarding_state.clear();
+  Daemon d(c);
+  ScriptedPeer peer;
+  auto open = peer.connect(gr_cap(2, false));
+  ASSERT_TRUE(open.has_value());
+  ASSERT_TRUE(open->caps.graceful_restart.has_value());
+  EXPECT_TRUE(open->caps.graceful_restart->families.empty());  // RFC 4724 §3: helper only
   peer.drop();
 }
 
