@@ -372,6 +372,8 @@ std::string as_path_text(const tandem::v1::PathAttributes& attributes) {
 std::string community_text(std::uint32_t community) {
   switch (community) {
     case 0xFFFF0000: return "graceful-shutdown";
+    case 0xFFFF0006: return "llgr-stale";
+    case 0xFFFF0007: return "no-llgr";
     case 0xFFFF029A: return "blackhole";
     case 0xFFFFFF01: return "no-export";
     case 0xFFFFFF02: return "no-advertise";

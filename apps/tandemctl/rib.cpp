@@ -11,6 +11,8 @@ namespace tv1 = tandem::v1;
 std::uint32_t parse_community(std::string_view text, const std::string& topic) {
   if (text == "graceful-shutdown") return 0xFFFF0000;
   if (text == "blackhole") return 0xFFFF029A;
+  if (text == "llgr-stale") return 0xFFFF0006;
+  if (text == "no-llgr") return 0xFFFF0007;
   if (text == "no-export") return 0xFFFFFF01;
   if (text == "no-advertise") return 0xFFFFFF02;
   if (text == "no-export-subconfed") return 0xFFFFFF03;
