@@ -116,8 +116,9 @@ void Peer::stop(uint8_t cease_subcode, const std::string& reason) {
 bool Peer::idle() const { return !outgoing_ && !incoming_; }
 
 void Peer::accept(tcp::socket socket) {
-  if (stopping_ || !config_.enabled) {
-    spdlog::info("peer {}: incoming connection refused: peer is {}", name_, stopping_ ? "stopping" : "disabled");
+  if (stopping_ || !config_.enabled || liveness_down_) {
+    spdlog::info("peer {}: incoming connection refused: {}", name_,
+                 stopping_ ? "peer is stopping" : !config_.enabled ? "peer is disabled" : "its BFD session is down");
     return;
   }
   if (established_ && established_ == incoming_.get()) {
@@ -144,6 +145,27 @@ void Peer::accept(tcp::socket socket) {
   incoming_ = std::make_shared<Connection>(speaker_.io(), *this, fsm_config(true), false,
                                            std::move(socket), speaker_.tap());
   incoming_->start();
+}
+
+void Peer::on_liveness(bool up, const std::string& why) {
+  if (up) {
+    if (!liveness_down_) return;
+    liveness_down_ = false;
+    spdlog::info("peer {}: BFD session up again ({}): connecting", name_, why);
+    post_ensure_outgoing();
+    return;
+  }
+  if (liveness_down_) return;
+  liveness_down_ = true;
+  // RFC 5882 §4.3: the forwarding path is gone; the session goes down now, as on a
+  // transport failure (no NOTIFICATION could get through), instead of at the hold
+  // timer; no new connection until the BFD session is up again.
+  spdlog::warn("peer {}: BFD session down ({}): {}", name_, why,
+               established_ ? "closing the BGP session now" : "no BGP session to close");
+  last_error_ = "BFD down: " + why;
+  if (established_) established_->feed(fsm::ev::TcpClosed{});
+  for (auto* slot : {&outgoing_, &incoming_})
+    if (*slot) drop(**slot);
 }
 
 void Peer::output_ready() {
@@ -407,7 +429,8 @@ void Peer::post_ensure_outgoing() {
 }
 
 void Peer::ensure_outgoing() {
-  if (stopping_ || config_.passive || !config_.enabled || outgoing_ || incoming_ || established_) return;
+  if (stopping_ || config_.passive || !config_.enabled || outgoing_ || incoming_ || established_ || liveness_down_)
+    return;
   outgoing_ = std::make_shared<Connection>(speaker_.io(), *this, fsm_config(false), true, std::nullopt,
                                            speaker_.tap());
   outgoing_->start();

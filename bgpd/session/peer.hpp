@@ -62,6 +62,10 @@ class Peer {
   void stop(uint8_t cease_subcode, const std::string& reason);
   void accept(tcp::socket socket);
   void output_ready();
+  // Liveness from BFD (RFC 5882): down closes the session at once and keeps it closed
+  // until up. Only for peers configured with bfd.
+  void on_liveness(bool up, const std::string& why);
+  bool liveness_down() const { return liveness_down_; }
   bool idle() const;  // no connection open (a stopped peer can be destroyed)
 
   rib::PeerId id() const { return id_; }
@@ -125,6 +129,7 @@ class Peer {
   std::shared_ptr<Connection> incoming_;
   Connection* established_ = nullptr;
   bool stopping_ = false;
+  bool liveness_down_ = false;  // BFD said the path is down: no session until it is up
   std::string last_error_;
   std::optional<std::chrono::system_clock::time_point> established_since_;
   std::array<uint64_t, 6> received_{};

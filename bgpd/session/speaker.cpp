@@ -433,4 +433,11 @@ void Speaker::notify_peer_state(const wire::IpAddr& peer, fsm::State from, fsm::
   for (auto* o : observers_) o->on_peer_state(peer, from, to, reason);
 }
 
+OpResult Speaker::peer_liveness(const wire::IpAddr& address, bool up, const std::string& why) {
+  auto it = peers_.find(address);
+  if (it == peers_.end()) return OpResult::error(OpResult::NotFound, "no peer " + address.to_string());
+  it->second->on_liveness(up, why);
+  return {};
+}
+
 }  // namespace tandem::session

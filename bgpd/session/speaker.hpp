@@ -100,6 +100,10 @@ class Speaker {
   bool withdraw_api(const wire::Prefix& prefix);
   const std::map<wire::Prefix, wire::PathAttributes>& api_routes() const { return api_routes_; }
 
+  // BFD (or another liveness source) about a peer's forwarding path; see Peer::on_liveness.
+  // NotFound for an unknown peer.
+  OpResult peer_liveness(const wire::IpAddr& address, bool up, const std::string& why);
+
   void add_observer(SpeakerObserver* o);
   void remove_observer(SpeakerObserver* o);
   void notify_peer_state(const wire::IpAddr& peer, fsm::State from, fsm::State to, const std::string& reason);
