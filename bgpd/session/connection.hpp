@@ -37,6 +37,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void feed(const fsm::Event& event);  // run one event through the FSM
   void close();                       // drop everything now, no NOTIFICATION
   void output_ready();                // the RIB has something for this peer
+  // Replace the FSM's configuration; takes effect with the next OPEN it sends.
+  void reconfigure(fsm::Config config) { fsm_.reconfigure(std::move(config)); }
   // Queue a ROUTE-REFRESH (Established only; the caller checked the capability).
   void send_route_refresh(wire::Family family);
 

@@ -147,6 +147,13 @@ void Peer::accept(tcp::socket socket) {
   incoming_->start();
 }
 
+void Peer::refresh_capabilities() {
+  if (!outgoing_) return;
+  auto st = outgoing_->state();
+  if (st == fsm::State::Idle || st == fsm::State::Connect || st == fsm::State::Active)
+    outgoing_->reconfigure(fsm_config(false));
+}
+
 void Peer::on_liveness(bool up, const std::string& why) {
   if (up) {
     if (!liveness_down_) return;

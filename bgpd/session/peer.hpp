@@ -62,6 +62,9 @@ class Peer {
   void stop(uint8_t cease_subcode, const std::string& reason);
   void accept(tcp::socket socket);
   void output_ready();
+  // Our capabilities changed (the selection deferral ended: R bit 0 from now on): the
+  // outgoing connection's next OPEN uses the new ones.
+  void refresh_capabilities();
   // Liveness from BFD (RFC 5882): down closes the session at once and keeps it closed
   // until up. Only for peers configured with bfd.
   void on_liveness(bool up, const std::string& why);

@@ -65,6 +65,8 @@ bool Speaker::start(std::string& error, bool restarting) {
 
 void Speaker::end_deferral(wire::Family f, const std::string& why) {
   rib_.release_output(f);
+  if (!deferral_.active())  // the restart is over: OPENs from now on carry R = 0
+    for (auto& [addr, p] : peers_) p->refresh_capabilities();
   for (auto* o : observers_) o->on_selection_deferral_over(f, why);
 }
 
