@@ -74,10 +74,13 @@ void Peer::gr_on_established(Connection& c, const fsm::Negotiated& n) {
                  gr_we_llgr_ ? " and LLGR" : "", gr_n_bit_ ? "yes" : "no");
   }
   // Restarting speaker: whether we wait for this peer's End-of-RIB (RFC 4724 §4.1).
+  // Unlike §4.1, a peer with its own R bit set is still waited for: we set R too, so it
+  // does not wait for our End-of-RIB (§4.2) and no deadlock can form; not waiting would
+  // let an upstream that restarted with us (or FRR, which sets R for its first 120 s)
+  // be missing from the table we send, and the End-of-RIB after it would make our
+  // helpers flush those routes. The deferral timer bounds the wait in any case.
   if (!ours || !gr_peer_cap_)
     speaker_.deferral().peer_established(id_, n.families, true, "graceful restart not negotiated with it");
-  else if (gr_peer_cap_->restart_state)
-    speaker_.deferral().peer_established(id_, n.families, true, "it has restarted too (its R bit)");
   else
     speaker_.deferral().peer_established(id_, n.families, false, "");
   // Decide about the routes kept from the previous session before the peer is up

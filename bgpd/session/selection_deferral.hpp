@@ -6,9 +6,9 @@
 //
 // Whom we wait for, per family: every enabled peer with graceful restart enabled and the
 // family configured. A peer stops being waited for when it sends End-of-RIB for the
-// family, when its session comes up without the family, without the GR capability or
-// with its own Restart State bit set (RFC 4724 §4.1: such peers wait for us), or when it
-// is removed or disabled.
+// family, when its session comes up without the family or without the GR capability,
+// or when it is removed or disabled. Peers with their own Restart State bit set are
+// still waited for (see gr_on_established for why this departs from RFC 4724 §4.1).
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
@@ -39,7 +39,7 @@ class SelectionDeferral {
   // Wait for End-of-RIB of `families` (those deferred) from the peer.
   void expect(rib::PeerId peer, const std::vector<wire::Family>& families);
   // The peer's session came up with `negotiated` families; `excluded` when it is not
-  // waited for at all (no GR capability, or its own R bit set).
+  // waited for at all (no GR capability).
   void peer_established(rib::PeerId peer, const std::vector<wire::Family>& negotiated, bool excluded,
                         const std::string& why_excluded);
   void end_of_rib(rib::PeerId peer, wire::Family family);
