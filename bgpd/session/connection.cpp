@@ -86,9 +86,13 @@ void Connection::feed(const fsm::Event& event) {
   for (size_t t = 1; t < after.size(); ++t) {
     if (after[t] != before[t]) peer_.count_received(static_cast<wire::MessageType>(t), after[t] - before[t]);
   }
+  // An action may feed this connection again (an UPDATE error resets the session; a
+  // lost collision). The FSM has then moved on, and the rest of this batch was computed
+  // for the state before: applying it (e.g. an Established that followed the OPEN in
+  // the same read) would resurrect a session the FSM has just closed.
+  const uint64_t gen = ++feed_gen_;
   for (auto& a : actions) {
-    if (closed_) return;
-    if (reset_in_batch_ && std::holds_alternative<fsm::act::UpdateReceived>(a)) continue;
+    if (closed_ || feed_gen_ != gen) return;
     apply(a);
   }
 }
@@ -124,7 +128,6 @@ void Connection::apply(fsm::Action& action) {
           [&](fsm::act::Established& e) { peer_.on_established(*this, e.negotiated); },
           [&](fsm::act::UpdateReceived& u) {
             if (auto err = peer_.on_update(*this, u.body)) {
-              reset_in_batch_ = true;
               feed(fsm::ev::UpdateError{std::move(*err)});
             }
           },
@@ -206,7 +209,6 @@ void Connection::do_read() {
         std::span<const uint8_t> bytes(self->rx_buf_.data(), n);
         if (self->tap_) self->tap_->on_bytes(self->id_, Direction::Inbound, self->rx_offset_, bytes);
         self->rx_offset_ += n;
-        self->reset_in_batch_ = false;
         self->feed(fsm::ev::BytesReceived{bytes});
         self->do_read();
       });

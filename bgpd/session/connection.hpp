@@ -77,7 +77,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool disconnect_after_write_ = false;
   bool closed_ = false;
-  bool reset_in_batch_ = false;  // an UPDATE error reset the session mid-batch
+  uint64_t feed_gen_ = 0;  // bumped per feed(): a nested feed ends the outer batch
   uint64_t rx_offset_ = 0, tx_offset_ = 0;
   uint64_t sock_gen_ = 0;  // bumped per socket; stale Asio handlers compare it
   std::optional<Endpoints> endpoints_;

@@ -51,6 +51,7 @@ Peer::~Peer() {
   if (gr_timer_) gr_timer_->cancel();
   if (outgoing_) outgoing_->close();
   if (incoming_) incoming_->close();
+  if (contender_) contender_->close();
 }
 
 fsm::Config Peer::fsm_config(bool passive) const {
@@ -86,7 +87,7 @@ void Peer::stop(uint8_t cease_subcode, const std::string& reason) {
   stopping_ = true;
   spdlog::info("peer {}: stopping: {}", name_, reason);
   wire::Notification n = wire::make_shutdown_notification(cease_subcode, reason);
-  for (auto* c : {outgoing_.get(), incoming_.get()}) {
+  for (auto* c : {outgoing_.get(), incoming_.get(), contender_.get()}) {
     if (!c) continue;
     auto st = c->state();
     if (st == fsm::State::Established && c == established_ && gr_n_bit_) {
@@ -113,7 +114,7 @@ void Peer::stop(uint8_t cease_subcode, const std::string& reason) {
   }
 }
 
-bool Peer::idle() const { return !outgoing_ && !incoming_; }
+bool Peer::idle() const { return !outgoing_ && !incoming_ && !contender_; }
 
 void Peer::accept(tcp::socket socket) {
   if (stopping_ || !config_.enabled || liveness_down_) {
@@ -122,19 +123,17 @@ void Peer::accept(tcp::socket socket) {
     return;
   }
   if (established_ && established_ == incoming_.get()) {
-    if (!gr_restarted_peer()) {
-      // RFC 4271 §6.8: a connection that collides with an Established one is closed.
-      spdlog::info("peer {}: incoming connection while the session (over an incoming connection) is Established: "
-                   "refused", name_);
-      boost::system::error_code ec;
-      socket.close(ec);
-      return;
-    }
-    end_session_for_restart("new incoming connection");
-  } else if (established_) {
-    // RFC 4271 §6.8: a connection that collides with an Established one is closed.
-    // Let its FSM say so with Cease/Connection Collision Resolution after the OPEN —
-    // unless the OPEN shows that the peer has restarted (on_open_received).
+    // The session runs over the incoming connection: hold the new one apart until its
+    // OPEN says whether the peer has restarted (RFC 4724 §4.2, on_open_received) or this
+    // is a collision with the Established session (RFC 4271 §6.8: it is refused).
+    if (contender_) contender_->close();
+    spdlog::info("peer {}: incoming connection while Established: decided when its OPEN arrives", name_);
+    contender_ = std::make_shared<Connection>(speaker_.io(), *this, fsm_config(true), false, std::move(socket),
+                                              speaker_.tap());
+    contender_->start();
+    return;
+  }
+  if (established_) {
     spdlog::info("peer {}: incoming connection while Established: decided when its OPEN arrives", name_);
   }
   if (incoming_) {
@@ -148,10 +147,8 @@ void Peer::accept(tcp::socket socket) {
 }
 
 void Peer::refresh_capabilities() {
-  if (!outgoing_) return;
-  auto st = outgoing_->state();
-  if (st == fsm::State::Idle || st == fsm::State::Connect || st == fsm::State::Active)
-    outgoing_->reconfigure(fsm_config(false));
+  // The FSM reads its configuration when it sends an OPEN: harmless at any state.
+  if (outgoing_) outgoing_->reconfigure(fsm_config(false));
 }
 
 void Peer::on_liveness(bool up, const std::string& why) {
@@ -171,7 +168,7 @@ void Peer::on_liveness(bool up, const std::string& why) {
                established_ ? "closing the BGP session now" : "no BGP session to close");
   last_error_ = "BFD down: " + why;
   if (established_) established_->feed(fsm::ev::TcpClosed{});
-  for (auto* slot : {&outgoing_, &incoming_})
+  for (auto* slot : {&outgoing_, &incoming_, &contender_})
     if (*slot) drop(**slot);
 }
 
@@ -273,7 +270,6 @@ void Peer::on_state_changed(Connection& c, const fsm::act::StateChanged& ch) {
 }
 
 void Peer::on_open_received(Connection& c, const wire::Open& open) {
-  Connection* other = (&c == outgoing_.get()) ? incoming_.get() : outgoing_.get();
   if (established_ && established_ != &c) {
     if (!gr_restarted_peer() || !open.caps.graceful_restart) {
       spdlog::info("peer {}: OPEN on a second connection while Established: closing it (collision)", name_);
@@ -281,7 +277,13 @@ void Peer::on_open_received(Connection& c, const wire::Open& open) {
       return;
     }
     end_session_for_restart("OPEN with the graceful restart capability on a new connection");
+    if (&c == contender_.get()) {
+      // The old session's incoming connection is finished: the new one takes its slot.
+      if (incoming_) drop(*incoming_);
+      incoming_ = std::move(contender_);
+    }
   }
+  Connection* other = (&c == outgoing_.get()) ? incoming_.get() : outgoing_.get();
   if (!other) return;
   auto st = other->state();
   if (st != fsm::State::OpenSent && st != fsm::State::OpenConfirm) return;
@@ -409,6 +411,7 @@ void Peer::on_session_down(Connection& c, const std::string& reason) {
   if (last_error_.empty()) last_error_ = reason;
   established_ = nullptr;
   established_since_.reset();
+  refresh_capabilities();  // the outgoing connection re-dials with what we advertise now
   gr_session_down(reason);
   down_notification_.reset();
   post_ensure_outgoing();
@@ -416,7 +419,7 @@ void Peer::on_session_down(Connection& c, const std::string& reason) {
 
 void Peer::on_disconnected(Connection& c) {
   if (&c == established_) on_session_down(c, "transport closed");
-  if (stopping_ || &c == incoming_.get()) {
+  if (stopping_ || &c == incoming_.get() || &c == contender_.get()) {
     drop(c);
   } else if (&c == outgoing_.get()) {
     // The outgoing connection normally stays: its FSM re-dials on its IdleHold /
@@ -444,7 +447,7 @@ void Peer::ensure_outgoing() {
 }
 
 void Peer::drop(Connection& c) {
-  for (auto* slot : {&outgoing_, &incoming_}) {
+  for (auto* slot : {&outgoing_, &incoming_, &contender_}) {
     if (slot->get() == &c) {
       auto keep = *slot;  // keep alive until we return to the caller's frame
       keep->close();

@@ -130,6 +130,8 @@ class Peer {
   std::string name_;
   std::shared_ptr<Connection> outgoing_;
   std::shared_ptr<Connection> incoming_;
+  // A new incoming connection while the session runs over `incoming_`, until its OPEN.
+  std::shared_ptr<Connection> contender_;
   Connection* established_ = nullptr;
   bool stopping_ = false;
   bool liveness_down_ = false;  // BFD said the path is down: no session until it is up
