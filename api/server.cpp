@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -62,6 +63,14 @@ Server::Server(boost::asio::io_context& io, session::Speaker& speaker, ServerOpt
 Server::~Server() { stop(); }
 
 bool Server::start(std::string& error) {
+  // One gRPC library reference held for the whole process: otherwise destroying the
+  // server runs grpc_shutdown(), which joins gRPC's executor threads and can block for
+  // up to ~10 s (a thread sleeping in epoll_wait), delaying tandemd's exit on SIGTERM.
+  static const bool grpc_held = [] {
+    grpc_init();
+    return true;
+  }();
+  (void)grpc_held;
   const auto& a = opts_.api;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

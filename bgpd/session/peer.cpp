@@ -344,9 +344,13 @@ void Peer::on_established(Connection& c, const fsm::Negotiated& n) {
       n.four_octet_as ? "yes" : "no", n.route_refresh ? "yes" : "no", n.enhanced_route_refresh ? "yes" : "no",
       n.extended_message ? "yes" : "no", info.local_v4 ? info.local_v4->to_string() : "-",
       info.local_v6 ? info.local_v6->to_string() : "-");
-  // The other connection, if any, lost: RFC 4271 §6.8.
+  // The other connection, if any, lost: RFC 4271 §6.8. An Idle one still has its
+  // IdleHold/ConnectRetry timer running and would dial the peer again, which a GR peer
+  // takes for our restart (RFC 4724 §4.2) and ends this session: drop it; a new
+  // outgoing connection is made when this session ends.
   Connection* other = (&c == outgoing_.get()) ? incoming_.get() : outgoing_.get();
   if (other && other->state() != fsm::State::Idle) other->feed(fsm::ev::CollisionLost{});
+  else if (other) drop(*other);
   down_notification_.reset();
   session_families_ = n.families;
   gr_on_established(c, n);

@@ -119,13 +119,17 @@ class BirdRouter:
         with open(self.conf, "w") as f:
             f.write(self.render())
 
-    def start(self, timeout=15):
+    def start(self, timeout=15, recovery=False):
+        """recovery: `bird -R`, graceful-restart recovery (after kill(): BIRD sets the
+        Restart State and Forwarding State bits and waits for its peers' End-of-RIB)."""
         self.write_config()
         cp = run([self.bins["bird"], "-p", "-c", self.conf], check=False)
         if cp.returncode != 0:
             raise LabError(f"{self.name}: config rejected: {cp.stderr}{cp.stdout}\n{self.render()}")
         self.proc = self.node.spawn(self.name, [self.bins["bird"], "-f", "-c", self.conf, "-s", self.ctl,
-                                                "-P", os.path.join(self.dir, "bird.pid")])
+                                                "-P", os.path.join(self.dir, "bird.pid")] +
+                                    (["-R"] if recovery else []),
+                                    logfile=os.path.join(self.node.dir, f"{self.name}.log"))
         wait_until(lambda: not self.proc.alive() or
                    (os.path.exists(self.ctl) and "BIRD" in self.birdc("show status", check=False)),
                    timeout, f"{self.name} control socket")
@@ -145,6 +149,27 @@ class BirdRouter:
     def stop(self):
         if self.proc:
             self.proc.stop()
+
+    def kill(self, timeout=5):
+        """SIGKILL bird, like a crash (no NOTIFICATION); waits until it is gone and
+        removes its control socket so that a restart can bind it again."""
+        import signal as _signal
+        if self.proc and self.proc.alive():
+            self.proc.send_signal(_signal.SIGKILL)
+            self.proc.popen.wait(timeout)
+        try:
+            os.unlink(self.ctl)
+        except FileNotFoundError:
+            pass
+        log(f"{self.name}: killed (SIGKILL)")
+
+    def restart(self, timeout=15, recovery=True):
+        """Start again after kill() with the configuration as rendered now; by default
+        with graceful-restart recovery (`bird -R`). Output is appended to the same log."""
+        return self.start(timeout=timeout, recovery=recovery)
+
+    def log_text(self):
+        return self.proc.log_text() if self.proc else ""
 
     # -- queries ---------------------------------------------------------------------
 
@@ -172,6 +197,11 @@ class BirdRouter:
         info["imported"] = int(m.group(1)) if m else 0
         info["exported"] = int(m.group(3)) if m else 0
         return info
+
+    def neighbor_restarting(self, proto):
+        """True while BIRD helps a restarting neighbour on `proto` (it keeps the
+        neighbour's routes stale: "Neighbor graceful restart active")."""
+        return "Neighbor graceful restart active" in self.birdc(f"show protocols all {proto}")
 
     def wait_established(self, proto, timeout=30):
         return wait_until(lambda: self.protocol(proto).get("bgp_state") == "Established", timeout,

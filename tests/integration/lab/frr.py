@@ -134,6 +134,13 @@ class FrrRouter:
         wait_until(lambda: os.path.exists(zsock) and os.path.exists(os.path.join(self.dir, "zebra.vty"))
                    or self._died(self.zebra), timeout, f"{self.name} zebra socket")
         self._check_alive(self.zebra)
+        self._spawn_bgpd(timeout)
+        log(f"{self.name}: zebra+bgpd running in {self.node.ns} (AS {self.asn})")
+        return self
+
+    def _spawn_bgpd(self, timeout):
+        conf = os.path.join(self.dir, "bgpd.conf")
+        zsock = os.path.join(self.dir, "zserv.api")
         self.bgpd = self.node.spawn(f"{self.name}-bgpd", [
             self.bins["bgpd"], "-S", "-n", "-f", conf, "-i", os.path.join(self.dir, "bgpd.pid"),
             "-z", zsock, "--vty_socket", self.dir, "-A", "127.0.0.1", "-P", "0", "--log", "stdout"],
@@ -144,8 +151,39 @@ class FrrRouter:
         # vty up does not mean the config is applied; wait until bgpd answers about it.
         wait_until(lambda: str(self.asn) in self.vtysh("show bgp summary json"), timeout,
                    f"{self.name} bgpd configured")
-        log(f"{self.name}: zebra+bgpd running in {self.node.ns} (AS {self.asn})")
+
+    def kill_bgpd(self, timeout=5):
+        """SIGKILL bgpd, like a crash: no NOTIFICATION, the kernel closes its sockets.
+        zebra keeps running. Waits until the process is gone."""
+        import signal as _signal
+        if self.bgpd and self.bgpd.alive():
+            self.bgpd.send_signal(_signal.SIGKILL)
+            self.bgpd.popen.wait(timeout)
+        log(f"{self.name}: bgpd killed (SIGKILL)")
+
+    def restart_bgpd(self, timeout=15):
+        """Start bgpd again after kill_bgpd() with the configuration as rendered now
+        (change networks etc. before calling). Output is appended to bgpd.log."""
+        conf = os.path.join(self.dir, "bgpd.conf")
+        with open(conf, "w") as f:
+            f.write(self.render())
+        os.chmod(conf, 0o644)
+        for stale in ("bgpd.vty", "bgpd.pid"):
+            try:
+                os.unlink(os.path.join(self.dir, stale))
+            except FileNotFoundError:
+                pass
+        self._spawn_bgpd(timeout)
+        log(f"{self.name}: bgpd restarted in {self.node.ns}")
         return self
+
+    def log_text(self):
+        """bgpd's log (every run of it: restart_bgpd appends)."""
+        try:
+            with open(os.path.join(self.dir, "bgpd.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
 
     def _died(self, proc):
         return not proc.alive()
@@ -238,3 +276,17 @@ class FrrRouter:
             for pfx, obj in zip(part, self.vtysh_json_multi([f"show bgp {af} unicast {p} json" for p in part])):
                 res[pfx] = obj
         return res
+
+    # -- graceful restart ------------------------------------------------------------
+
+    def prefix_counts(self, af, neighbor):
+        """`show bgp <af> unicast neighbors N prefix-counts json`'s table-walk counters:
+        {"Adj-in", "Stale", "Valid", "All RIB", "PfxCt counted", ...} as ints (FRR
+        keeps counting a peer's stale paths while the session is down)."""
+        d = self.vtysh_json(f"show bgp {af} unicast neighbors {neighbor} prefix-counts json")
+        return {k: int(v) for k, v in d.get("ribTableWalkCounters", {}).items()}
+
+    def graceful_restart_info(self, neighbor):
+        """The neighbour's `gracefulRestartInfo` (rBit, nBit, remoteGrMode, per-family
+        fBit and End-of-RIB flags, timers) from `show bgp neighbors N json`."""
+        return self.neighbor(neighbor).get("gracefulRestartInfo", {})

@@ -122,6 +122,9 @@ class TandemNode:
         self.logfile = os.path.join(self.dir, "tandemd.log")
         # The API socket lives in the test's directory (rendered as [api] socket).
         self.api_socket = os.path.join(self.dir, "api.sock")
+        # Graceful restart's "running" marker ([graceful_restart] marker_file) too: a
+        # SIGKILLed test must not make another test's tandemd believe it restarts.
+        self.marker_file = os.path.join(self.dir, "running")
         self.global_ = {"router_id": router_id or node.v4, "local_as": local_as,
                         "listen": ["0.0.0.0", "::"], "port": 179, "state_dump": self.state_path}
         self.log_ = {"level": "debug", "format": "text"}
@@ -176,6 +179,10 @@ class TandemNode:
         doc.update(self.tables)
         # Never the system-wide default socket: each test's daemon has its own.
         doc["api"] = dict(doc.get("api", {}), socket=self.api_socket)
+        if _binary_knows(self.binary, b"marker_file"):
+            gr = dict(doc.get("graceful_restart", {}))
+            gr.setdefault("marker_file", self.marker_file)
+            doc["graceful_restart"] = gr
         doc["peer_defaults"] = self.peer_defaults
         if self.peers:
             doc["peer"] = self.peers
@@ -229,6 +236,16 @@ class TandemNode:
     def stop(self, timeout=10):
         """SIGTERM; returns the exit code (tandemd exits 0 after sending Cease)."""
         return self.proc.stop(timeout=timeout) if self.proc else None
+
+    def kill(self, timeout=5):
+        """SIGKILL, like a crash: no NOTIFICATION, no cleanup (kernel routes and the
+        graceful-restart marker file stay). Waits until the process is gone; start()
+        runs it again with the same configuration (its log is appended to)."""
+        if self.proc and self.proc.alive():
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.popen.wait(timeout)
+        log(f"{self.name}: killed (SIGKILL)")
+        return self.proc.returncode() if self.proc else None
 
     def state(self, timeout=5.0):
         """Ask for a state dump (SIGUSR1) and return it as TandemState."""
@@ -300,6 +317,63 @@ class TandemNode:
         return wait_until(lambda: self.ctl_run("global", json=True, timeout=5).returncode == 0, timeout,
                           f"{self.name}: API answering on {self.api_socket}")
 
+    # -- queries used by the graceful-restart tests ------------------------------------
+
+    def kernel_routes(self, family="ipv4", table=100, protocol=201):
+        """{prefix: gateway} of tandemd's routes in its namespace's kernel table (its FIB
+        protocol id only); a route without a gateway maps to None."""
+        out = self.node.exec(["ip", "-6" if family in ("ipv6", "ipv6-unicast") else "-4", "route", "show",
+                              "table", str(table), "proto", str(protocol)], quiet=True).stdout
+        routes = {}
+        for line in out.splitlines():
+            f = line.split()
+            if f:
+                routes[f[0]] = f[f.index("via") + 1] if "via" in f else None
+        return routes
+
+    def rib_paths(self, family="ipv4", peer=None):
+        """Loc-RIB paths from `tandemctl --json rib [-6] [--peer P]`: route dicts (prefix,
+        family, peer, best, eligible, attributes{communities: [uint32], ...})."""
+        args = ["rib"] + (["-6"] if family in ("ipv6", "ipv6-unicast") else []) + \
+            (["--peer", peer] if peer else [])
+        return self.ctl(*args) or []
+
+    _PREFIX_PEER_RE = re.compile(r'"prefix":"([^"]+)","family":"[^"]*","peer":"([^"]*)"')
+
+    def rib_prefixes(self, family="ipv4"):
+        """{peer address ("" = local): set of prefixes} of the Loc-RIB, cheap enough to
+        poll a 20,000-path table several times a second (no JSON decoding per route;
+        relies on tandemctl's fixed key order prefix, family, peer)."""
+        args = ["rib"] + (["-6"] if family in ("ipv6", "ipv6-unicast") else [])
+        cp = self.ctl_run(*args, json=True)
+        if cp.returncode != 0:
+            raise LabError(f"tandemctl rib: rc={cp.returncode}: {cp.stderr.strip()}")
+        out = {}
+        for prefix, peer in self._PREFIX_PEER_RE.findall(cp.stdout):
+            out.setdefault(peer, set()).add(prefix)
+        if not out and cp.stdout.strip() not in ("[]", ""):
+            raise LabError(f"tandemctl --json rib: unexpected format: {cp.stdout[:300]}")
+        return out
+
+    def neighbor(self, address):
+        """`tandemctl --json neighbor ADDR`: {"config": {...}, "state": {...}}."""
+        return self.ctl("neighbor", address)
+
+    def neighbors(self):
+        """`tandemctl --json neighbor` (one call for every peer): {address: {"config",
+        "state"}} as neighbor() returns for one."""
+        return {p.get("config", {}).get("address"): p for p in (self.ctl("neighbor") or {}).get("peers", [])}
+
+    @staticmethod
+    def prefix_counters(neighbor):
+        """{family ("ipv4-unicast"): {received, accepted, advertised, stale} as ints}
+        from a neighbor() answer."""
+        out = {}
+        for pc in neighbor.get("state", {}).get("prefixes", []):
+            fam = pc.get("family", "").replace("FAMILY_", "").lower().replace("_", "-")
+            out[fam] = {k: int(pc.get(k, 0)) for k in ("received", "accepted", "advertised", "stale")}
+        return out
+
     # -- waiting -----------------------------------------------------------------------
 
     def wait_peer(self, address, state="Established", timeout=30):
@@ -334,6 +408,22 @@ class TandemNode:
                           f"{self.name} log line matching {patterns}")
 
 
+_BINARY_KNOWS = {}
+
+
+def _binary_knows(path, needle):
+    """Whether the tandemd binary contains `needle` (a config key it accepts): the lab
+    renders keys newer than some binaries only for binaries that know them."""
+    key = (path, needle)
+    if key not in _BINARY_KNOWS:
+        try:
+            with open(path, "rb") as f:
+                _BINARY_KNOWS[key] = needle in f.read()
+        except OSError:
+            _BINARY_KNOWS[key] = False
+    return _BINARY_KNOWS[key]
+
+
 def default_tandemctl():
     """$TANDEMCTL, else build*/apps/tandemctl/tandemctl of this checkout."""
     if os.environ.get("TANDEMCTL"):
@@ -348,3 +438,40 @@ def default_tandemctl():
 
 def require_tandemctl(path):
     return require_binary(path, "tandemctl")
+
+
+class Sampler:
+    """Calls sample() in a background thread every `interval` seconds until stop(),
+    keeping (seconds since start, phase, value) tuples, so that a test can check an
+    invariant on every state seen *during* an event (a restart), not only before and
+    after it. The main thread names the phases (`sampler.phase = "peer down"`). An
+    exception in sample() is kept as the value (tests decide whether that is a failure)."""
+
+    def __init__(self, sample, interval=0.15, name="sampler"):
+        import threading
+        self.sample = sample
+        self.interval = interval
+        self.samples = []
+        self.phase = "start"
+        self._stop = threading.Event()
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            phase = self.phase
+            try:
+                val = self.sample()
+            except Exception as e:  # kept, judged by the test
+                val = e
+            self.samples.append((time.monotonic() - self._t0, phase, val))
+            self._stop.wait(self.interval)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(30)
+        return self.samples
+
+    def errors(self):
+        return [(t, ph, v) for t, ph, v in self.samples if isinstance(v, Exception)]

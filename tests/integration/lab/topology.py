@@ -6,6 +6,8 @@
     frr      192.0.2.2  2001:db8::2   AS 4200000100   FRR (iBGP to tandemd)
     bird     192.0.2.3  2001:db8::3   AS 4200000200   BIRD 2 (eBGP)
     spk      192.0.2.4  2001:db8::4   AS 4200000300   Python speaker (eBGP)
+    bird2    192.0.2.5  2001:db8::5   AS 4200000500   a second BIRD 2 (eBGP), added by tests
+                                                        that need two (test_gr_transit)
     standby  192.0.2.11 2001:db8::11  AS 4200000100   (reserved: the standby tandemd)
 
 Each peer has two sessions with tandemd: one over IPv4 carrying ipv4-unicast, one over
@@ -33,6 +35,7 @@ TANDEM = Host("tandem", "192.0.2.1", "2001:db8::1", 4200000100)
 FRR = Host("frr", "192.0.2.2", "2001:db8::2", 4200000100)
 BIRD = Host("bird", "192.0.2.3", "2001:db8::3", 4200000200)
 SPEAKER = Host("spk", "192.0.2.4", "2001:db8::4", 4200000300)
+BIRD2 = Host("bird2", "192.0.2.5", "2001:db8::5", 4200000500)
 STANDBY = Host("standby", "192.0.2.11", "2001:db8::11", 4200000100)
 
 TANDEM_NETWORKS = ["198.51.100.0/24", "2001:db8:f000::/48"]
