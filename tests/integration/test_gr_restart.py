@@ -42,9 +42,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lab import Lab, Skip, log, wait_until  # noqa: E402
+from lab import Lab, log, wait_until  # noqa: E402
 from lab.harness import check, main  # noqa: E402
-from lab.tandem import Sampler, _binary_knows, default_tandemctl, require_tandemctl  # noqa: E402
+from lab.tandem import Sampler, default_tandemctl, require_tandemctl  # noqa: E402
 from lab.topology import BIRD, FRR, TANDEM, StandardLab  # noqa: E402
 
 N_V4 = 10000
@@ -70,10 +70,6 @@ BIRD_GONE = [BIRD_V4[i] for i in (7, 2500, 5001, 7502, 9999)]   # dropped by BIR
 FRR_V4 = v4_block("10.64.0.0", N_FRR_V4)
 FRR_V6 = [f"2001:db8:{0x1000 + i:x}::/48" for i in range(N_FRR_V6)]
 FRR_GONE = [FRR_V4[i] for i in (3, 3333, 6666, 8000, 9998)]      # dropped by FRR while tandemd is down
-
-
-def restarting_supported(tandemd):
-    return _binary_knows(tandemd, b"selection_deferral_time")
 
 
 def tandem_gr(td):
@@ -124,8 +120,6 @@ def check_open_r0(td, addr, off, who):
 
 def body(args):
     tandemctl = require_tandemctl(args.tandemctl or default_tandemctl())
-    if not restarting_supported(args.tandemd):
-        raise Skip(f"{args.tandemd} has no restarting-speaker role ([graceful_restart] selection_deferral_time)")
     with Lab("gr-restart", keep=args.keep) as lab:
         top = StandardLab(lab, args.tandemd, tandem_networks=False)
         frr, bird, td = top.frr, top.bird, top.tandem

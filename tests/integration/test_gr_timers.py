@@ -40,10 +40,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lab import Lab, LabError, Skip, log, wait_until  # noqa: E402
+from lab import Lab, LabError, log, wait_until  # noqa: E402
 from lab.bgpspeaker import Speaker  # noqa: E402
 from lab.harness import check, main  # noqa: E402
-from lab.tandem import Sampler, TandemNode, _binary_knows, default_tandemctl, require_tandemctl  # noqa: E402
+from lab.tandem import Sampler, TandemNode, default_tandemctl, require_tandemctl  # noqa: E402
 from lab.topology import BIRD, FRR, SPEAKER, TANDEM, StandardLab  # noqa: E402
 
 N_V4 = 10000
@@ -265,15 +265,13 @@ def part_llgr(td, frr, bird, spk):
 
 def body(args):
     tandemctl = require_tandemctl(args.tandemctl or default_tandemctl())
-    has_llgr = _binary_knows(args.tandemd, b"long_lived_stale_time")
     with Lab("gr-timers", keep=args.keep) as lab:
         top = StandardLab(lab, args.tandemd, tandem_networks=False, speaker=True)
         frr, bird, td = top.frr, top.bird, top.tandem
         td.tandemctl = tandemctl
         td.log_["level"] = "info"
         td.tables["fib"] = {"enabled": True, "table": FIB_TABLE, "protocol": FIB_PROTO}
-        if has_llgr:
-            td.tables["graceful_restart"] = {"long_lived_stale_time": TANDEM_LL_STALE_TIME}
+        td.tables["graceful_restart"] = {"long_lived_stale_time": TANDEM_LL_STALE_TIME}
         td.add_peer(SPEAKER.v4, SPEAKER.asn, "speaker v4 (eBGP, no LLGR)", passive=True)
         frr.extra_router += ["bgp graceful-restart", "bgp graceful-restart preserve-fw-state",
                              f"bgp graceful-restart restart-time {FRR_RESTART_TIME}",
@@ -302,9 +300,6 @@ def body(args):
         # --- (i) ----------------------------------------------------------------------------
         part_restart_timer(td, frr)
 
-        if not has_llgr:
-            raise Skip("part (i), the restart timer, passed; part (ii) needs LLGR in tandemd "
-                       f"([graceful_restart] long_lived_stale_time), which {args.tandemd} does not know")
         # --- (ii) ---------------------------------------------------------------------------
         frr.extra_router.append(f"bgp long-lived-graceful-restart stale-time {TANDEM_LL_STALE_TIME}")
         frr.restart_bgpd()

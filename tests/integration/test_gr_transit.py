@@ -41,13 +41,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lab import Lab, Skip, log, wait_until  # noqa: E402
+from lab import Lab, log, wait_until  # noqa: E402
 from lab.harness import check, main  # noqa: E402
 from lab.bird import BirdRouter  # noqa: E402
 from lab.tandem import Sampler, default_tandemctl, require_tandemctl  # noqa: E402
 from lab.topology import BIRD, BIRD2, FRR, TANDEM, StandardLab, add_host  # noqa: E402
 from test_gr_restart import (DEFERRAL, FIB_PROTO, FIB_TABLE, bird_gr_extra, bird_removals,  # noqa: E402
-                             check_open_r0, restarting_supported, tandem_gr)
+                             check_open_r0, tandem_gr)
 
 N_UP_V4 = 10000   # per upstream
 N_UP_V6 = 20
@@ -77,8 +77,6 @@ def log_index(lines_with_pos, rx):
 
 def body(args):
     tandemctl = require_tandemctl(args.tandemctl or default_tandemctl())
-    if not restarting_supported(args.tandemd):
-        raise Skip(f"{args.tandemd} has no restarting-speaker role ([graceful_restart] selection_deferral_time)")
     with Lab("gr-transit", keep=args.keep) as lab:
         top = StandardLab(lab, args.tandemd, tandem_networks=False)
         frr, bird, td = top.frr, top.bird, top.tandem

@@ -179,10 +179,9 @@ class TandemNode:
         doc.update(self.tables)
         # Never the system-wide default socket: each test's daemon has its own.
         doc["api"] = dict(doc.get("api", {}), socket=self.api_socket)
-        if _binary_knows(self.binary, b"marker_file"):
-            gr = dict(doc.get("graceful_restart", {}))
-            gr.setdefault("marker_file", self.marker_file)
-            doc["graceful_restart"] = gr
+        gr = dict(doc.get("graceful_restart", {}))
+        gr.setdefault("marker_file", self.marker_file)
+        doc["graceful_restart"] = gr
         doc["peer_defaults"] = self.peer_defaults
         if self.peers:
             doc["peer"] = self.peers
@@ -408,20 +407,6 @@ class TandemNode:
                           f"{self.name} log line matching {patterns}")
 
 
-_BINARY_KNOWS = {}
-
-
-def _binary_knows(path, needle):
-    """Whether the tandemd binary contains `needle` (a config key it accepts): the lab
-    renders keys newer than some binaries only for binaries that know them."""
-    key = (path, needle)
-    if key not in _BINARY_KNOWS:
-        try:
-            with open(path, "rb") as f:
-                _BINARY_KNOWS[key] = needle in f.read()
-        except OSError:
-            _BINARY_KNOWS[key] = False
-    return _BINARY_KNOWS[key]
 
 
 def default_tandemctl():
