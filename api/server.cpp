@@ -58,7 +58,8 @@ Server::Server(boost::asio::io_context& io, session::Speaker& speaker, ServerOpt
       global_(std::make_unique<GlobalServiceImpl>(ctx_)),
       peer_(std::make_unique<PeerServiceImpl>(ctx_)),
       rib_(std::make_unique<RibServiceImpl>(ctx_)),
-      events_(std::make_unique<EventServiceImpl>(ctx_)) {}
+      events_(std::make_unique<EventServiceImpl>(ctx_)),
+      bfd_(std::make_unique<BfdServiceImpl>(ctx_, opts_.bfd_status)) {}
 
 Server::~Server() { stop(); }
 
@@ -119,6 +120,7 @@ bool Server::start(std::string& error) {
   b.RegisterService(peer_.get());
   b.RegisterService(rib_.get());
   b.RegisterService(events_.get());
+  b.RegisterService(bfd_.get());
   server_ = b.BuildAndStart();
   if (!server_) {
     error = "api: cannot start the gRPC server on unix:" + a.socket +

@@ -5,12 +5,15 @@
 // the daemon's event loop, which owns the speaker and the RIB (see context.hpp).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/context.hpp"
 #include "api/event_hub.hpp"
 #include "bgpd/config/config.hpp"
+#include "healthbpf/driver_status.hpp"
 
 namespace tandem::api {
 
@@ -18,11 +21,15 @@ class GlobalServiceImpl;
 class PeerServiceImpl;
 class RibServiceImpl;
 class EventServiceImpl;
+class BfdServiceImpl;
 
 struct ServerOptions {
   config::ApiConfig api;
   std::string version;
   std::chrono::milliseconds loop_timeout{5000};
+  // BfdService: the BFD driver's status, called on the event loop; unset or nullopt
+  // when [bfd] is disabled.
+  std::function<std::optional<healthbpf::DriverStatus>()> bfd_status{};
 };
 
 class Server {
@@ -56,6 +63,7 @@ class Server {
   std::unique_ptr<PeerServiceImpl> peer_;
   std::unique_ptr<RibServiceImpl> rib_;
   std::unique_ptr<EventServiceImpl> events_;
+  std::unique_ptr<BfdServiceImpl> bfd_;
   std::unique_ptr<grpc::Server> server_;
   int tcp_port_ = 0;
   bool observing_ = false;

@@ -2,7 +2,12 @@
 // threads; all state is read and changed on the event loop through run_on_loop().
 #pragma once
 
+#include <functional>
+#include <optional>
+
 #include "api/context.hpp"
+#include "healthbpf/driver_status.hpp"
+#include "tandem/v1/bfd.grpc.pb.h"
 #include "tandem/v1/events.grpc.pb.h"
 #include "tandem/v1/global.grpc.pb.h"
 #include "tandem/v1/peer.grpc.pb.h"
@@ -56,6 +61,22 @@ class EventServiceImpl final : public v1::EventService::Service {
 
  private:
   Context& ctx_;
+};
+
+// BFD sessions of the healthbpf driver. `status` runs on the event loop; empty, or
+// returning nullopt, when [bfd] is disabled.
+using BfdStatusFn = std::function<std::optional<healthbpf::DriverStatus>()>;
+void fill_bfd(const healthbpf::DriverStatus& status, const std::string& peer, v1::ListBfdSessionsResponse& out);
+
+class BfdServiceImpl final : public v1::BfdService::Service {
+ public:
+  BfdServiceImpl(Context& ctx, BfdStatusFn status) : ctx_(ctx), status_(std::move(status)) {}
+  grpc::Status ListSessions(grpc::ServerContext*, const v1::ListBfdSessionsRequest*,
+                            v1::ListBfdSessionsResponse*) override;
+
+ private:
+  Context& ctx_;
+  BfdStatusFn status_;
 };
 
 }  // namespace tandem::api

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "apps/tandemctl/args.hpp"
+#include "apps/tandemctl/bfd.hpp"
 #include "apps/tandemctl/connection.hpp"
 #include "apps/tandemctl/events.hpp"
 #include "apps/tandemctl/global.hpp"
@@ -27,7 +28,7 @@ const char* const kGlobalUsage =
     "  --json             machine-readable output (protobuf JSON)\n"
     "  --timeout SECONDS  deadline for each request (default 10)\n"
     "\n"
-    "commands: neighbor, rib, events, global, help [COMMAND], version\n";
+    "commands: neighbor, rib, events, global, bfd, help [COMMAND], version\n";
 
 const char* const kNeighborUsage =
     "usage: tandemctl neighbor                       list neighbors\n"
@@ -55,6 +56,10 @@ const char* const kEventsUsage =
 const char* const kGlobalCmdUsage =
     "usage: tandemctl global\n"
     "       tandemctl global set [router-id A] [as N] [listen A,B] [port N]\n";
+
+const char* const kBfdUsage =
+    "usage: tandemctl bfd                            BFD sessions, receive path (XDP or user space)\n"
+    "       tandemctl bfd PEER                       one session in detail, with the receive counters\n";
 
 // Handles "--opt VALUE" and "--opt=VALUE".
 std::optional<std::string> option_value(const std::vector<std::string>& words, std::size_t& i,
@@ -92,8 +97,9 @@ std::string usage(const std::string& topic) {
   if (topic == "rib") return kRibUsage;
   if (topic == "events") return kEventsUsage;
   if (topic == "global") return kGlobalCmdUsage;
+  if (topic == "bfd") return kBfdUsage;
   return std::string(kGlobalUsage) + "\n" + kNeighborUsage + "\n" + kRibUsage + "\n" + kEventsUsage + "\n" +
-         kGlobalCmdUsage;
+         kGlobalCmdUsage + "\n" + kBfdUsage;
 }
 
 Invocation parse_invocation(const std::vector<std::string>& words, const char* env_socket) {
@@ -159,10 +165,13 @@ Invocation parse_invocation(const std::vector<std::string>& words, const char* e
     inv.command = parse_events(args);
   } else if (command == "global") {
     inv.command = parse_global(args);
+  } else if (command == "bfd") {
+    inv.command = parse_bfd(args);
   } else if (command == "help") {
     std::string topic = args.empty() ? "" : args.next("topic");
     if (topic == "neighbour" || topic == "neighbors") topic = "neighbor";
-    if (!topic.empty() && topic != "neighbor" && topic != "rib" && topic != "events" && topic != "global") {
+    if (!topic.empty() && topic != "neighbor" && topic != "rib" && topic != "events" && topic != "global" &&
+        topic != "bfd") {
       throw UsageError("no help for '" + topic + "'", "");
     }
     args.expect_end();

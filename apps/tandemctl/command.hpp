@@ -5,6 +5,7 @@
 #include <string>
 #include <variant>
 
+#include "tandem/v1/bfd.pb.h"
 #include "tandem/v1/events.pb.h"
 #include "tandem/v1/global.pb.h"
 #include "tandem/v1/peer.pb.h"
@@ -23,7 +24,7 @@ struct GlobalOptions {
 };
 
 struct Help {
-  std::string topic;  // "" (everything), "neighbor", "rib", "events", "global"
+  std::string topic;  // "" (everything), "neighbor", "rib", "events", "global", "bfd"
 };
 struct Version {};
 
@@ -35,7 +36,8 @@ using Command = std::variant<Help, Version,
                              tandem::v1::ListRoutesRequest, tandem::v1::GetRibSummaryRequest,
                              tandem::v1::AddRouteRequest, tandem::v1::DeleteRouteRequest,
                              tandem::v1::WatchEventsRequest,
-                             tandem::v1::GetGlobalRequest, tandem::v1::SetGlobalRequest>;
+                             tandem::v1::GetGlobalRequest, tandem::v1::SetGlobalRequest,
+                             tandem::v1::ListBfdSessionsRequest>;
 
 struct Invocation {
   GlobalOptions options;

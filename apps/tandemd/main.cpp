@@ -13,9 +13,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "apps/tandemd/bfd_wiring.hpp"
 #include "apps/tandemd/fib_sync.hpp"
 #include "apps/tandemd/logging.hpp"
 #include "apps/tandemd/metrics.hpp"
+#include "apps/tandemd/mrt_recorder.hpp"
 #include "apps/tandemd/state_dump.hpp"
 #include "bgpd/config/config.hpp"
 #include "bgpd/session/family_list.hpp"
@@ -146,13 +148,25 @@ class Daemon {
     } else {
       spdlog::info("fib: disabled ([fib] enabled = false): routes are not installed in the kernel");
     }
+    if (!cfg.mrt.updates_file.empty() || !cfg.mrt.rib_file.empty()) {
+      mrt_ = std::make_unique<app::MrtRecorder>(io_, speaker_, cfg.mrt);
+      speaker_.set_tap(mrt_.get());
+      speaker_.add_observer(mrt_.get());
+      mrt_->start();
+    }
     std::string err;
+    if (cfg.bfd.enabled && !(bfd_ = app::BfdWiring::start(io_, speaker_, cfg, err))) {
+      spdlog::error("{}", err);
+      return kExitFailure;
+    }
     if (!speaker_.start(err, restarting)) {
       spdlog::error("{}", err);
       return kExitFailure;
     }
 #ifdef TANDEM_HAVE_API
-    api_ = std::make_unique<api::Server>(io_, speaker_, api::ServerOptions{cfg.api, TANDEM_VERSION});
+    api::ServerOptions api_opts{cfg.api, TANDEM_VERSION};
+    api_opts.bfd_status = app::BfdWiring::status_fn(bfd_.get());
+    api_ = std::make_unique<api::Server>(io_, speaker_, std::move(api_opts));
     if (!api_->start(err)) {
       spdlog::error("{}", err);
       return kExitFailure;
@@ -173,6 +187,7 @@ class Daemon {
     wait_signal();
     io_.run();
     stop_api();
+    if (mrt_) mrt_->stop();  // flush what was recorded up to the last NOTIFICATION
     // A clean exit: the next start is not a restart (peers were sent Cease).
     std::filesystem::remove(gr.marker_file, fs_err);
     spdlog::info("tandemd stopped");
@@ -227,8 +242,10 @@ class Daemon {
     if (opts_.log_level.empty()) app::set_log_level(cfg.log_level);
     if (cfg.fib != speaker_.config().fib) spdlog::warn("config reload: [fib] changes need a restart; ignored");
     if (cfg.api != speaker_.config().api) spdlog::warn("config reload: [api] changes need a restart; ignored");
+    if (cfg.mrt != speaker_.config().mrt) spdlog::warn("config reload: [mrt] changes need a restart; ignored");
     if (cfg.metrics != speaker_.config().metrics)
       spdlog::warn("config reload: [metrics] changes need a restart; ignored");
+    app::BfdWiring::warn_reload(speaker_.config(), cfg);
     speaker_.reconfigure(cfg);
   }
 
@@ -245,11 +262,14 @@ class Daemon {
 
   asio::io_context& io_;
   Options opts_;
+  // Before speaker_: its connections keep a pointer to the tap until they are destroyed.
+  std::unique_ptr<app::MrtRecorder> mrt_;
   session::Speaker speaker_;
   asio::signal_set signals_;
   std::unique_ptr<app::FibSync> fib_sync_;
   std::unique_ptr<FibObserver> fib_observer_;
   std::unique_ptr<app::MetricsServer> metrics_;
+  std::unique_ptr<app::BfdWiring> bfd_;  // before api_: the API reads it
 #ifdef TANDEM_HAVE_API
   std::unique_ptr<api::Server> api_;
 #endif

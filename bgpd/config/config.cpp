@@ -155,6 +155,19 @@ PeerConfig read_peer(TableReader& r, const PeerDefaults& d, uint32_t local_as) {
   p.port = static_cast<uint16_t>(r.integer("port", 1, 65535).value_or(179));
   p.enabled = r.boolean("enabled").value_or(true);
   p.graceful_restart = r.boolean("graceful_restart");
+  if (auto pw = r.string("password")) {
+    // TCP_MD5SIG_MAXKEYLEN; RFC 2385 keys are printable shared secrets.
+    if (pw->empty() || pw->size() > 80) r.fail("password", r.get("password"), "must be 1..80 characters");
+    p.password = *pw;
+  }
+  p.ttl_security = r.boolean("ttl_security").value_or(false);
+  p.bfd = r.boolean("bfd").value_or(false);
+  if (auto v = r.integer("bfd_desired_min_tx_ms", 1, 60000)) p.bfd_desired_min_tx_ms = static_cast<uint32_t>(*v);
+  if (auto v = r.integer("bfd_required_min_rx_ms", 1, 60000)) p.bfd_required_min_rx_ms = static_cast<uint32_t>(*v);
+  if (auto v = r.integer("bfd_detect_mult", 1, 255)) p.bfd_detect_mult = static_cast<uint8_t>(*v);
+  if (!p.bfd)
+    for (const char* k : {"bfd_desired_min_tx_ms", "bfd_required_min_rx_ms", "bfd_detect_mult"})
+      if (r.get(k)) r.fail(k, r.get(k), "only applies with bfd = true");
   r.reject_unknown();
   return p;
 }
@@ -295,6 +308,29 @@ Config read_config(const toml::table& root) {
     mr.reject_unknown();
   }
 
+  if (const toml::table* t = top.subtable("mrt")) {
+    TableReader mr(*t, "mrt");
+    auto& m = c.mrt;
+    for (auto [key, dst] : {std::pair<const char*, std::string*>{"updates_file", &m.updates_file},
+                            std::pair<const char*, std::string*>{"rib_file", &m.rib_file}}) {
+      if (auto v = mr.string(key)) {
+        if (v->empty() || (*v)[0] != '/') mr.fail(key, mr.get(key), "must be an absolute path (strftime pattern)");
+        *dst = *v;
+      }
+    }
+    m.updates_interval = static_cast<uint32_t>(mr.integer("updates_interval", 10, 86400).value_or(m.updates_interval));
+    m.rib_interval = static_cast<uint32_t>(mr.integer("rib_interval", 10, 86400 * 7).value_or(m.rib_interval));
+    if (auto v = mr.string("compression")) {
+      if (*v != "none" && *v != "gzip" && *v != "bzip2")
+        mr.fail("compression", mr.get("compression"), fmt::format("'{}' is not none, gzip or bzip2", *v));
+      m.compression = *v;
+    }
+    m.extended_time = mr.boolean("extended_time").value_or(false);
+    m.queue_max_bytes = static_cast<uint64_t>(
+        mr.integer("queue_max_bytes", 1 << 20, int64_t{1} << 34).value_or(static_cast<int64_t>(m.queue_max_bytes)));
+    mr.reject_unknown();
+  }
+
   if (const toml::table* t = top.subtable("graceful_restart")) {
     TableReader gr2(*t, "graceful_restart");
     c.graceful_restart.enabled = gr2.boolean("enabled").value_or(true);
@@ -320,6 +356,36 @@ Config read_config(const toml::table& root) {
     gr2.reject_unknown();
   }
 
+  if (const toml::table* t = top.subtable("bfd")) {
+    TableReader br(*t, "bfd");
+    auto& b = c.bfd;
+    b.enabled = br.boolean("enabled").value_or(false);
+    if (auto rp = br.string("receive_path")) {
+      if (*rp != "auto" && *rp != "xdp" && *rp != "user-space")
+        br.fail("receive_path", br.get("receive_path"), "must be \"auto\", \"xdp\" or \"user-space\"");
+      b.receive_path = *rp;
+    }
+    for (auto& [name, n] : br.strings("interfaces")) {
+      if (name.empty() || name.size() > 15 || name.find_first_of("/ \t") != std::string::npos)
+        br.fail("interfaces", n, fmt::format("'{}' is not an interface name", name));
+      if (std::find(b.interfaces.begin(), b.interfaces.end(), name) != b.interfaces.end())
+        br.fail("interfaces", n, fmt::format("interface '{}' listed twice", name));
+      b.interfaces.push_back(name);
+    }
+    if (auto m = br.string("xdp_mode")) {
+      if (*m != "auto" && *m != "native" && *m != "generic")
+        br.fail("xdp_mode", br.get("xdp_mode"), "must be \"auto\", \"native\" or \"generic\"");
+      b.xdp_mode = *m;
+    }
+    b.desired_min_tx_ms = static_cast<uint32_t>(br.integer("desired_min_tx_ms", 1, 60000).value_or(300));
+    b.required_min_rx_ms = static_cast<uint32_t>(br.integer("required_min_rx_ms", 1, 60000).value_or(300));
+    b.detect_mult = static_cast<uint8_t>(br.integer("detect_mult", 1, 255).value_or(3));
+    if (b.enabled && b.receive_path == "xdp" && b.interfaces.empty())
+      br.fail("receive_path", br.get("receive_path"),
+              "\"xdp\" needs the interfaces to attach the program to (interfaces = [\"eth0\"])");
+    br.reject_unknown();
+  }
+
   PeerDefaults d;
   if (const toml::table* pd = top.subtable("peer_defaults")) {
     TableReader dr(*pd, "peer_defaults");
@@ -331,6 +397,8 @@ Config read_config(const toml::table& root) {
 
   for_each_table(top, "peer", [&](TableReader& r) {
     PeerConfig p = read_peer(r, d, c.local_as);
+    if (p.bfd && !c.bfd.enabled)
+      r.fail("bfd", r.get("bfd"), "BFD is not enabled: set [bfd] enabled = true (or remove bfd = true)");
     if (c.find_peer(p.address))
       r.fail("address", r.get("address"), fmt::format("peer {} is configured twice", p.address.to_string()));
     c.peers.push_back(std::move(p));

@@ -30,6 +30,15 @@ struct PeerConfig {
   bool enabled = true;
   // Per-peer override of [graceful_restart].enabled (unset: the global value).
   std::optional<bool> graceful_restart;
+  std::string password;       // TCP-MD5 (RFC 2385) key; empty = none
+  bool ttl_security = false;  // GTSM (RFC 5082), directly connected: TTL 255 sent and required
+  // BFD (RFC 5880/5882): a session to this peer's address; its Down closes the BGP
+  // session at once and blocks reconnecting until Up. Needs [bfd] enabled = true.
+  bool bfd = false;
+  // Per-peer overrides of the [bfd] intervals (unset: the [bfd] values).
+  std::optional<uint32_t> bfd_desired_min_tx_ms;
+  std::optional<uint32_t> bfd_required_min_rx_ms;
+  std::optional<uint8_t> bfd_detect_mult;
   bool operator==(const PeerConfig&) const = default;
 };
 
@@ -80,11 +89,36 @@ struct ApiConfig {
   bool operator==(const ApiConfig&) const = default;
 };
 
+// [mrt]: MRT (RFC 6396) recording. File names are strftime patterns; empty = off.
+struct MrtConfig {
+  std::string updates_file;        // BGP4MP: every message sent/received, FSM transitions
+  uint32_t updates_interval = 300; // seconds per file (rotation)
+  std::string rib_file;            // TABLE_DUMP_V2 snapshots of the RIB
+  uint32_t rib_interval = 7200;    // seconds between snapshots (one file each)
+  std::string compression = "none";  // none, gzip, bzip2
+  bool extended_time = false;      // BGP4MP_ET (microsecond timestamps)
+  uint64_t queue_max_bytes = uint64_t{64} << 20;  // per writer; beyond: dropped, counted
+  bool operator==(const MrtConfig&) const = default;
+};
+
 // [metrics]: Prometheus text exposition over HTTP.
 struct MetricsConfig {
   bool enabled = false;
   std::string listen = "127.0.0.1:9179";
   bool operator==(const MetricsConfig&) const = default;
+};
+
+// [bfd]: BFD sessions (healthbpf/), received by the XDP program or the user-space
+// fallback. Intervals in milliseconds (RFC 5880 carries microseconds).
+struct BfdConfig {
+  bool enabled = false;
+  std::string receive_path = "auto";   // "auto" | "xdp" | "user-space"
+  std::vector<std::string> interfaces;  // where the XDP program is attached
+  std::string xdp_mode = "auto";       // "auto" (native, else generic) | "native" | "generic"
+  uint32_t desired_min_tx_ms = 300;
+  uint32_t required_min_rx_ms = 300;
+  uint8_t detect_mult = 3;
+  bool operator==(const BfdConfig&) const = default;
 };
 
 // "192.0.2.1:50051" or "[2001:db8::1]:50051" -> (address, port); nullopt if malformed.
@@ -102,7 +136,9 @@ struct Config {
   FibConfig fib;
   ApiConfig api;
   MetricsConfig metrics;
+  MrtConfig mrt;
   GracefulRestartConfig graceful_restart;
+  BfdConfig bfd;
   std::vector<PeerConfig> peers;
   std::vector<NetworkConfig> networks;
 

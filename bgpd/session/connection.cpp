@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bgpd/session/peer.hpp"
+#include "bgpd/session/socket_protection.hpp"
 
 namespace tandem::session {
 namespace {
@@ -143,6 +144,14 @@ void Connection::apply(fsm::Action& action) {
       action);
 }
 
+std::string protect(int fd, const config::PeerConfig& pc) {
+  if (!pc.password.empty())
+    if (auto e = set_md5_key(fd, pc.address, pc.password); !e.empty()) return e;
+  if (pc.ttl_security)
+    if (auto e = set_gtsm(fd, pc.address.is_v6()); !e.empty()) return e;
+  return {};
+}
+
 void Connection::do_connect() {
   const auto& pc = peer_.config();
   socket_.emplace(io_);
@@ -151,9 +160,13 @@ void Connection::do_connect() {
   tcp::endpoint ep(remote, pc.port);
   boost::system::error_code ec;
   socket_->open(ep.protocol(), ec);
+  std::string protect_error;
+  if (!ec) protect_error = protect(socket_->native_handle(), pc);
+  if (!protect_error.empty()) ec = asio::error::operation_not_supported;
   if (!ec && pc.local_address) socket_->bind(tcp::endpoint(to_asio(*pc.local_address), 0), ec);
   if (ec) {
-    spdlog::warn("peer {}: cannot prepare outgoing connection: {}", peer_.name(), ec.message());
+    spdlog::warn("peer {}: cannot prepare outgoing connection: {}", peer_.name(),
+                 protect_error.empty() ? ec.message() : protect_error);
     socket_.reset();
     asio::post(io_, [self = shared_from_this()] { self->feed(fsm::ev::TcpConnectFailed{}); });
     return;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bgpd/config/config.hpp"
 #include "bgpd/fsm/fsm.hpp"
 #include "bgpd/session/tap.hpp"
 
@@ -23,6 +24,9 @@ using tcp = asio::ip::tcp;
 class Peer;
 
 wire::IpAddr to_ip(const asio::ip::address& a);
+// TCP-MD5 and GTSM as configured for the peer, on a socket (outgoing, or just accepted:
+// there the MD5 key comes from the listener). Error message, empty on success.
+std::string protect(int fd, const config::PeerConfig& pc);
 asio::ip::address to_asio(const wire::IpAddr& a);
 
 class Connection : public std::enable_shared_from_this<Connection> {

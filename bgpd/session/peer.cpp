@@ -122,6 +122,13 @@ void Peer::accept(tcp::socket socket) {
                  stopping_ ? "peer is stopping" : !config_.enabled ? "peer is disabled" : "its BFD session is down");
     return;
   }
+  // GTSM from the first byte after the handshake: a packet that crossed a router is
+  // dropped by the kernel, so it never reaches the FSM. (The MD5 key came with the
+  // listener: an unsigned or wrongly signed SYN was never accepted.)
+  if (auto e = protect(socket.native_handle(), config_); !e.empty()) {
+    spdlog::error("peer {}: incoming connection refused: {}", name_, e);
+    return;
+  }
   if (established_ && established_ == incoming_.get()) {
     // The session runs over the incoming connection: hold the new one apart until its
     // OPEN says whether the peer has restarted (RFC 4724 §4.2, on_open_received) or this

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bgpd/session/socket_protection.hpp"
+
 namespace tandem::session {
 namespace {
 
@@ -108,6 +110,8 @@ void Speaker::open_listener(const wire::IpAddr& address, std::string& error) {
   }
   spdlog::info("listening on [{}]:{}", address.to_string(), config_.port);
   acceptors_.push_back(std::move(acc));
+  for (auto& [addr, p] : peers_) set_listener_key(*acceptors_.back(), p->config());
+  update_gtsm_filters();
   do_accept(*acceptors_.back());
 }
 
@@ -133,12 +137,38 @@ void Speaker::do_accept(tcp::acceptor& acceptor) {
   });
 }
 
+// TCP-MD5 (RFC 2385): the listener must hold the key of every peer that signs, or the
+// kernel drops its SYNs; listeners of the other address family are left alone.
+void Speaker::set_listener_key(tcp::acceptor& acceptor, const config::PeerConfig& pc, bool remove) {
+  boost::system::error_code ec;
+  auto local = acceptor.local_endpoint(ec);
+  if (ec || pc.password.empty() || local.address().is_v6() != pc.address.is_v6()) return;
+  if (auto e = set_md5_key(acceptor.native_handle(), pc.address, remove ? std::string() : pc.password); !e.empty())
+    spdlog::error("peer {}: cannot {} its TCP-MD5 key on the listener: {}", pc.address.to_string(),
+                  remove ? "remove" : "install", e);
+}
+
+void Speaker::update_gtsm_filters() {
+  std::vector<wire::IpAddr> gtsm;
+  for (auto& [addr, p] : peers_)
+    if (p->config().ttl_security) gtsm.push_back(addr);
+  for (auto& a : acceptors_) {
+    boost::system::error_code ec;
+    auto local = a->local_endpoint(ec);
+    if (ec) continue;
+    if (auto e = set_gtsm_filter(a->native_handle(), local.address().is_v6(), gtsm); !e.empty())
+      spdlog::error("listener [{}]:{}: {}", local.address().to_string(), local.port(), e);
+  }
+}
+
 Peer* Speaker::create_peer(const config::PeerConfig& pc) {
+  for (auto& a : acceptors_) set_listener_key(*a, pc);
   auto id = next_id_++;
   auto peer = std::make_unique<Peer>(*this, id, pc);
   Peer* p = peer.get();
   peers_[pc.address] = std::move(peer);
   by_id_[id] = p;
+  if (pc.ttl_security) update_gtsm_filters();
   p->start();
   return p;
 }
@@ -148,6 +178,8 @@ void Speaker::remove_peer(const wire::IpAddr& address, uint8_t cease_subcode, co
   if (it == peers_.end()) return;
   std::unique_ptr<Peer> p = std::move(it->second);
   peers_.erase(it);
+  for (auto& a : acceptors_) set_listener_key(*a, p->config(), true);
+  if (p->config().ttl_security) update_gtsm_filters();
   by_id_.erase(p->id());
   deferral_.peer_gone(p->id(), "peer removed: " + why);
   p->stop(cease_subcode, why);  // its session-down path withdraws its routes

@@ -114,6 +114,8 @@ class Speaker {
   void open_listener(const wire::IpAddr& address, std::string& error);
   void do_accept(tcp::acceptor& acceptor);
   Peer* create_peer(const config::PeerConfig& pc);
+  void set_listener_key(tcp::acceptor& acceptor, const config::PeerConfig& pc, bool remove = false);
+  void update_gtsm_filters();  // the listeners' GTSM socket filters, from the peers
   void end_deferral(wire::Family f, const std::string& why);
   bool open_listeners(const std::vector<wire::IpAddr>& addrs, std::string& error);
   void close_listeners();

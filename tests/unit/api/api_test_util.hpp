@@ -36,13 +36,17 @@ inline config::Config daemon_config() {
 
 class Daemon {
  public:
-  explicit Daemon(config::ApiConfig api, config::Config cfg = daemon_config()) : dir_(make_temp_dir()) {
+  explicit Daemon(config::ApiConfig api, config::Config cfg = daemon_config(),
+                  std::function<std::optional<healthbpf::DriverStatus>()> bfd_status = {})
+      : dir_(make_temp_dir()) {
     if (api.socket.empty() || api.socket == config::ApiConfig{}.socket) api.socket = (dir_ / "api.sock").string();
     socket_ = api.socket;
     speaker_ = std::make_unique<session::Speaker>(io_, std::move(cfg));
     std::string err;
     EXPECT_TRUE(speaker_->start(err)) << err;
-    server_ = std::make_unique<api::Server>(io_, *speaker_, api::ServerOptions{api, "test", std::chrono::seconds(5)});
+    api::ServerOptions opts{api, "test", std::chrono::seconds(5)};
+    opts.bfd_status = std::move(bfd_status);
+    server_ = std::make_unique<api::Server>(io_, *speaker_, std::move(opts));
     started_ = server_->start(err);
     error_ = err;
     thread_ = std::thread([this] { io_.run(); });

@@ -289,3 +289,37 @@ TEST(Config, GracefulRestartErrors) {
 
 }  // namespace
 }  // namespace tandem::config
+
+namespace tandem::config {
+namespace {
+
+TEST(Config, SessionProtectionKeys) {
+  Config c = ok(std::string(kMinimal) + R"(
+[[peer]]
+address = "192.0.2.2"
+remote_as = 1
+password = "s3cret"
+ttl_security = true
+
+[[peer]]
+address = "192.0.2.3"
+remote_as = 1
+)");
+  ASSERT_EQ(c.peers.size(), 2u);
+  EXPECT_EQ(c.peers[0].password, "s3cret");
+  EXPECT_TRUE(c.peers[0].ttl_security);
+  EXPECT_TRUE(c.peers[1].password.empty());
+  EXPECT_FALSE(c.peers[1].ttl_security);
+}
+
+TEST(Config, SessionProtectionErrors) {
+  std::string peer = std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 1\n";
+  auto e = bad(peer + "password = \"\"\n");
+  EXPECT_EQ(e.key, "peer[0].password");
+  EXPECT_NE(e.message.find("1..80"), std::string::npos) << e.to_string();
+  EXPECT_EQ(bad(peer + "password = \"" + std::string(81, 'x') + "\"\n").key, "peer[0].password");
+  EXPECT_EQ(bad(peer + "ttl_security = \"yes\"\n").key, "peer[0].ttl_security");
+}
+
+}  // namespace
+}  // namespace tandem::config

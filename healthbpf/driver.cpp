@@ -1,0 +1,384 @@
+#include "healthbpf/driver.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "healthbpf/loader.hpp"
+#include "healthbpf/udp_receiver.hpp"
+
+namespace tandem::healthbpf {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::chrono::steady_clock::time_point at_ns(uint64_t ns) {
+  // libstdc++'s steady_clock is CLOCK_MONOTONIC, the clock of monotonic_ns() and of
+  // bpf_ktime_get_ns().
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
+}
+
+}  // namespace
+
+std::string StateChange::why() const {
+  if (up) return "BFD session Up";
+  return fmt::format("BFD session {} ({})", bfd::to_string(to), bfd::to_string(diag));
+}
+
+struct Driver::Session {
+  Session(asio::io_context& io, DriverPeer c, bfd::SessionConfig sc, std::unique_ptr<UdpSender> t)
+      : cfg(std::move(c)), fsm(sc), tx(std::move(t)), timer(io) {}
+  DriverPeer cfg;
+  uint8_t addr[16]{};
+  bfd::Session fsm;
+  std::unique_ptr<UdpSender> tx;
+  asio::steady_timer timer;
+  uint64_t tx_generation = 0;
+  std::optional<uint32_t> disc_slot;  // keyed by our discriminator (remote knows us)
+  std::optional<uint32_t> addr_slot;  // keyed by our peer's address (bring-up)
+  uint64_t released_packets = 0;      // counted in ADDR slots since released
+  uint64_t packets_out = 0;
+  uint64_t ups = 0, downs = 0;
+  uint64_t last_change_ns = 0;
+  bool silent = false;
+};
+
+Driver::Driver(asio::io_context& io, DriverOptions options, OnChange on_change)
+    : io_(io), opts_(std::move(options)), on_change_(std::move(on_change)), deadline_(io) {}
+
+Driver::~Driver() {
+  stop();
+  *alive_ = false;
+}
+
+std::unique_ptr<Driver> Driver::create(asio::io_context& io, DriverOptions options, OnChange on_change,
+                                       std::string& error) {
+  std::unique_ptr<Driver> d(new Driver(io, std::move(options), std::move(on_change)));
+  // Local discriminators: unique per session, different on every run (a restarted
+  // tandemd is a new remote to its peers), never 0.
+  uint32_t base = static_cast<uint32_t>(monotonic_ns() ^ (uint64_t(::getpid()) << 16)) & 0x3fffffffu;
+  uint32_t i = 0;
+  for (const auto& p : d->opts_.peers) {
+    auto key = addr_key(p.address, 0);
+    if (!key) {
+      error = fmt::format("bfd: peer '{}' is not an IPv4 or IPv6 address", p.address);
+      return nullptr;
+    }
+    bfd::SessionConfig sc;
+    sc.local_discriminator = base + (++i);
+    sc.desired_min_tx_us = p.desired_min_tx_us;
+    sc.required_min_rx_us = p.required_min_rx_us;
+    sc.detect_mult = p.detect_mult;
+    sc.passive = p.passive;
+    sc.jitter_seed = monotonic_ns() ^ sc.local_discriminator;
+    std::string err;
+    auto tx = UdpSender::open(p.local_address, p.address, p.device, err, d->opts_.remote_port);
+    if (!tx) {
+      error = fmt::format("bfd: peer {}: {}", p.address, err);
+      return nullptr;
+    }
+    auto s = std::make_unique<Session>(io, p, sc, std::move(tx));
+    std::memcpy(s->addr, key->addr, sizeof(s->addr));
+    d->sessions_.push_back(std::move(s));
+  }
+  if (!d->open_source(error)) return nullptr;
+  return d;
+}
+
+bool Driver::open_source(std::string& error) {
+  const std::string& rp = opts_.receive_path;
+  if (rp != "user-space") {
+    std::string why;
+    if (opts_.interfaces.empty()) {
+      why = "no interfaces to attach it to ([bfd] interfaces is empty)";
+    } else if (auto loader = Loader::open(why)) {
+      bool ok = true;
+      for (const auto& ifname : opts_.interfaces) {
+        std::string err;
+        if (!loader->attach(ifname, err, opts_.xdp_mode == "generic")) {
+          why = err;
+          ok = false;
+          break;
+        }
+        if (opts_.xdp_mode == "native" && loader->attachments().back().mode != XdpMode::Native) {
+          why = fmt::format("{}: the driver does not support native XDP (xdp_mode = \"native\")", ifname);
+          ok = false;
+          break;
+        }
+      }
+      if (ok) {
+        loader_ = std::move(loader);
+        source_ = loader_->table(why);
+        if (!source_) loader_.reset();
+      }
+    }
+    if (!source_) {
+      if (rp == "xdp") {
+        error = fmt::format("bfd: receive_path = \"xdp\" but the XDP program cannot be used: {}", why);
+        return false;
+      }
+      spdlog::warn("bfd: XDP receive path unavailable ({}); falling back to the user-space receiver", why);
+    }
+  }
+  if (!source_) {
+    UdpReceiverOptions o;
+    o.bind_address = opts_.bind_address;
+    o.port = opts_.port;
+    std::string err;
+    source_ = UdpReceiver::open(o, err);
+    if (!source_) {
+      error = fmt::format("bfd: user-space receiver: {}", err);
+      return false;
+    }
+    spdlog::info("bfd: receive path user-space (UDP {} on {})", opts_.port, opts_.bind_address);
+  } else {
+    std::string where;
+    for (const auto& a : loader_->attachments())
+      where += fmt::format("{}{} ({})", where.empty() ? "" : ", ", a.ifname, to_string(a.mode));
+    spdlog::info("bfd: receive path {} (XDP on {}; detection in the kernel)", source_->path(), where);
+  }
+  return true;
+}
+
+void Driver::start() {
+  if (running_) return;
+  running_ = true;
+  if (source_->fd() >= 0) {
+    int fd = ::dup(source_->fd());
+    if (fd >= 0) fd_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+  }
+  uint64_t now = monotonic_ns();
+  for (auto& s : sessions_) {
+    spdlog::info("bfd: session with {} (local discriminator {}, tx {} ms, rx {} ms, x{}{})", s->cfg.address,
+                 s->fsm.config().local_discriminator, s->cfg.desired_min_tx_us / 1000.0,
+                 s->cfg.required_min_rx_us / 1000.0, unsigned(s->cfg.detect_mult), s->cfg.passive ? ", passive" : "");
+    apply(*s, s->fsm.handle(bfd::ev::Start{now}), now);
+  }
+  wait_readable();
+  arm_deadline();
+}
+
+void Driver::stop() {
+  if (!running_) return;
+  running_ = false;
+  for (auto& s : sessions_) {
+    ++s->tx_generation;
+    s->timer.cancel();
+  }
+  deadline_.cancel();
+  if (fd_) {
+    boost::system::error_code ec;
+    fd_->cancel(ec);
+    fd_->close(ec);
+    fd_.reset();
+  }
+}
+
+std::string Driver::path() const { return source_ ? source_->path() : ""; }
+
+void Driver::wait_readable() {
+  if (!fd_ || !running_) return;
+  std::weak_ptr<bool> alive = alive_;
+  fd_->async_wait(asio::posix::stream_descriptor::wait_read, [this, alive](const boost::system::error_code& ec) {
+    if (ec || alive.expired() || !running_) return;
+    on_readable();
+    wait_readable();
+  });
+}
+
+void Driver::arm_deadline() {
+  if (!running_) return;
+  auto d = source_->next_deadline();
+  if (!d) {
+    deadline_.cancel();
+    return;
+  }
+  deadline_.expires_at(at_ns(*d));
+  std::weak_ptr<bool> alive = alive_;
+  deadline_.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (ec || alive.expired() || !running_) return;
+    on_readable();
+  });
+}
+
+void Driver::on_readable() {
+  uint64_t now = monotonic_ns();
+  source_->process(now, [&](const hb_event& e) { on_event(e, now); });
+  arm_deadline();
+}
+
+Driver::Session* Driver::by_disc(uint32_t disc) {
+  for (auto& s : sessions_)
+    if (s->fsm.config().local_discriminator == disc) return s.get();
+  return nullptr;
+}
+
+Driver::Session* Driver::by_addr(const uint8_t (&addr)[16]) {
+  for (auto& s : sessions_)
+    if (std::memcmp(s->addr, addr, sizeof(addr)) == 0) return s.get();
+  return nullptr;
+}
+
+void Driver::on_event(const hb_event& e, uint64_t now) {
+  const hb_slot& slot = e.snapshot;
+  Session* s = nullptr;
+  if (slot.key.kind == HB_KEY_DISC) s = by_disc(slot.key.disc);
+  else if (slot.key.kind == HB_KEY_ADDR) s = by_addr(slot.key.addr);
+  if (!s) {
+    if (unknown_events_++ % 1000 == 0)
+      spdlog::debug("bfd: table event for no configured session: {} (counted {})", to_string(slot.key),
+                    unknown_events_);
+    return;
+  }
+  if (e.what & HB_EV_EXPIRED) {
+    // Only DISC slots are armed for detection (set_local_min_rx below).
+    if (slot.key.kind == HB_KEY_DISC)
+      apply(*s, s->fsm.handle(bfd::ev::TimerExpired{bfd::Timer::Detection, now}), now);
+    return;
+  }
+  if (slot.key.kind == HB_KEY_DISC) {
+    if (s->disc_slot != e.slot) {
+      s->disc_slot = e.slot;
+      source_->set_local_min_rx(e.slot, s->cfg.required_min_rx_us);
+    }
+  } else if (s->addr_slot != e.slot) {
+    // A new remote discriminator (the peer restarted): the old bring-up slot is stale.
+    if (s->addr_slot) {
+      s->released_packets += source_->slot(*s->addr_slot).packets;
+      source_->release(*s->addr_slot);
+    }
+    s->addr_slot = e.slot;
+  }
+  apply(*s, s->fsm.handle(bfd::ev::Received{to_packet(slot), now}), now);
+}
+
+void Driver::arm_tx(Session& s, uint64_t deadline_ns) {
+  uint64_t gen = ++s.tx_generation;
+  s.timer.expires_at(at_ns(deadline_ns));
+  std::weak_ptr<bool> alive = alive_;
+  Session* sp = &s;
+  s.timer.async_wait([this, alive, sp, gen](const boost::system::error_code& ec) {
+    if (ec || alive.expired() || !running_ || sp->tx_generation != gen) return;
+    uint64_t now = monotonic_ns();
+    apply(*sp, sp->fsm.handle(bfd::ev::TimerExpired{bfd::Timer::Transmit, now}), now);
+  });
+}
+
+void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t now) {
+  for (const auto& a : actions) {
+    if (const auto* send = std::get_if<bfd::act::Send>(&a)) {
+      if (!s.silent && s.tx->send(send->packet)) ++s.packets_out;
+    } else if (const auto* arm = std::get_if<bfd::act::ArmTimer>(&a)) {
+      // Detection comes from the table (kernel bpf_timer or SoftTable::expire).
+      if (arm->timer == bfd::Timer::Transmit) arm_tx(s, arm->deadline_ns);
+    } else if (const auto* cancel = std::get_if<bfd::act::CancelTimer>(&a)) {
+      if (cancel->timer == bfd::Timer::Transmit) {
+        ++s.tx_generation;
+        s.timer.cancel();
+      }
+    } else if (const auto* sc = std::get_if<bfd::act::StateChanged>(&a)) {
+      s.last_change_ns = now;
+      const bool up = sc->to == bfd::State::Up;
+      const bool down = sc->from == bfd::State::Up && !up;
+      auto log_level = down ? spdlog::level::warn : spdlog::level::info;
+      uint64_t last_rx = 0;
+      for (const auto& idx : {s.disc_slot, s.addr_slot})
+        if (idx) last_rx = std::max<uint64_t>(last_rx, source_->slot(*idx).last_rx_ns);
+      const uint64_t t = monotonic_ns();
+      std::string since = down && last_rx && last_rx <= t ? fmt::format("; last packet {:.1f} ms ago", double(t - last_rx) / 1e6) : "";
+      spdlog::log(log_level, "bfd: peer {} {} -> {} (diag: {}; remote discriminator {}{})", s.cfg.address,
+                  bfd::to_string(sc->from), bfd::to_string(sc->to), bfd::to_string(sc->diag),
+                  s.fsm.remote_discriminator(), since);
+      if (up) {
+        ++s.ups;
+        // The remote now addresses us by our discriminator: the bring-up slot is unused,
+        // and must go so that the peer's next Down (Your Discriminator 0) is an event.
+        if (s.addr_slot) {
+          s.released_packets += source_->slot(*s.addr_slot).packets;
+          source_->release(*s.addr_slot);
+          s.addr_slot.reset();
+        }
+      }
+      if (down) ++s.downs;
+      if ((up || down) && on_change_) on_change_(StateChange{s.cfg.address, up, sc->from, sc->to, sc->diag});
+    }
+  }
+}
+
+std::optional<bfd::State> Driver::state(const std::string& peer) const {
+  for (const auto& s : sessions_)
+    if (s->cfg.address == peer) return s->fsm.state();
+  return std::nullopt;
+}
+
+void Driver::set_silent(const std::string& peer, bool silent) {
+  for (auto& s : sessions_)
+    if (s->cfg.address == peer) s->silent = silent;
+}
+
+DriverStatus Driver::status() const {
+  DriverStatus st;
+  st.path = path();
+  if (loader_)
+    for (const auto& a : loader_->attachments())
+      st.interfaces.push_back(st.path == to_string(a.mode) ? a.ifname : fmt::format("{} ({})", a.ifname, to_string(a.mode)));
+  if (source_) {
+    Counters c = source_->counters();
+    for (int i = 0; i < HB_CNT_MAX; ++i) {
+      auto k = static_cast<hb_counter>(i);
+      st.counters.emplace_back(to_string(k), c[k]);
+    }
+  }
+  st.unknown_events = unknown_events_;
+  const uint64_t now = monotonic_ns();
+  for (const auto& s : sessions_) {
+    SessionStatus x;
+    x.peer = s->cfg.address;
+    x.local_address = s->cfg.local_address;
+    x.local_discriminator = s->fsm.config().local_discriminator;
+    x.remote_discriminator = s->fsm.remote_discriminator();
+    x.local_state = bfd::to_string(s->fsm.state());
+    x.remote_state = bfd::to_string(s->fsm.remote_state());
+    x.local_diag = bfd::to_string(s->fsm.local_diag());
+    x.desired_min_tx_us = s->cfg.desired_min_tx_us;
+    x.required_min_rx_us = s->cfg.required_min_rx_us;
+    x.detect_mult = s->cfg.detect_mult;
+    x.tx_interval_us = s->fsm.tx_interval_ns() / 1000;
+    x.detect_time_us = s->fsm.detection_time_ns() / 1000;
+    uint64_t last_rx = 0, packets = s->released_packets;
+    std::optional<hb_slot> newest;
+    for (const auto& idx : {s->disc_slot, s->addr_slot}) {
+      if (!idx || !source_) continue;
+      hb_slot sl = source_->slot(*idx);
+      packets += sl.packets;
+      if (sl.last_rx_ns >= last_rx) {
+        last_rx = sl.last_rx_ns;
+        newest = sl;
+      }
+    }
+    if (newest) {
+      x.remote_min_tx_us = newest->remote_min_tx_us;
+      x.remote_min_rx_us = newest->remote_min_rx_us;
+      x.remote_detect_mult = newest->detect_mult;
+      x.remote_diag = bfd::to_string(static_cast<bfd::Diag>(newest->remote_diag));
+      x.rx_interval_us = std::max<uint64_t>(s->cfg.required_min_rx_us, newest->remote_min_tx_us);
+    }
+    x.last_rx_age_ms = last_rx ? static_cast<int64_t>((now - std::min(now, last_rx)) / 1'000'000) : -1;
+    x.packets_in = packets;
+    x.packets_out = s->packets_out;
+    x.send_errors = s->tx->errors();
+    x.up_transitions = s->ups;
+    x.down_transitions = s->downs;
+    x.last_change_age_ms = s->last_change_ns ? static_cast<int64_t>((now - s->last_change_ns) / 1'000'000) : -1;
+    st.sessions.push_back(std::move(x));
+  }
+  return st;
+}
+
+}  // namespace tandem::healthbpf

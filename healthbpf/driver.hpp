@@ -1,0 +1,117 @@
+// The BFD driver of tandemd: runs the configured BFD sessions on the daemon's single
+// io_context thread. It owns
+//  - one HealthSource: the XDP health table when the program loads (and attaches to the
+//    configured interfaces), else the user-space UDP receiver (receive_path decides);
+//  - one bfd::Session per peer (unique non-zero local discriminators), each with its
+//    UdpSender (TTL 255, source port 49152-65535) and an Asio timer for the jittered
+//    periodic transmission;
+//  - the table's fd, waited on with a stream_descriptor, and a timer for
+//    next_deadline() (user-space detection; the XDP path detects in the kernel).
+// Table events are demultiplexed to sessions: DISC-keyed slots by our local
+// discriminator, ADDR-keyed slots (bring-up, Your Discriminator 0) by the peer's
+// address. A DISC slot is armed for detection with set_local_min_rx() when it appears;
+// the ADDR slot is released once the session is Up (healthbpf.md, "The health table").
+// Transitions to and from Up are reported through the callback.
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
+#include <boost/asio.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "healthbpf/bfd_packet.hpp"
+#include "healthbpf/driver_status.hpp"
+#include "healthbpf/health_source.hpp"
+#include "healthbpf/session_fsm.hpp"
+#include "healthbpf/udp_sender.hpp"
+
+namespace tandem::healthbpf {
+
+class Loader;
+
+struct DriverPeer {
+  std::string address;        // IPv4 or IPv6 text
+  std::string local_address;  // source of our packets; empty: the kernel picks
+  std::string device;         // SO_BINDTODEVICE for the sender when set
+  uint32_t desired_min_tx_us = 300'000;
+  uint32_t required_min_rx_us = 300'000;
+  uint8_t detect_mult = 3;
+  bool passive = false;
+};
+
+struct DriverOptions {
+  std::string receive_path = "auto";     // "auto" | "xdp" | "user-space"
+  std::vector<std::string> interfaces;   // XDP attachment points
+  std::string xdp_mode = "auto";         // "auto" | "native" | "generic"
+  std::vector<DriverPeer> peers;
+  uint16_t port = HB_BFD_PORT;           // receive port (user-space path; tests)
+  uint16_t remote_port = HB_BFD_PORT;    // where we send (tests)
+  std::string bind_address = "::";       // user-space receiver
+};
+
+// A session reached Up (up = true) or left it (up = false, with the diagnostic).
+struct StateChange {
+  std::string peer;
+  bool up = false;
+  bfd::State from = bfd::State::Down;
+  bfd::State to = bfd::State::Down;
+  bfd::Diag diag = bfd::Diag::None;
+  std::string why() const;  // "BFD Down (Control Detection Time Expired)"
+};
+
+class Driver {
+ public:
+  using OnChange = std::function<void(const StateChange&)>;
+
+  // Opens the receive path and a sender per peer. nullptr and `error` when it cannot
+  // (receive_path = "xdp" and the program cannot be loaded or attached; the port is
+  // in use; a peer address does not parse). Nothing runs until start().
+  static std::unique_ptr<Driver> create(boost::asio::io_context& io, DriverOptions options, OnChange on_change,
+                                        std::string& error);
+  ~Driver();
+  Driver(const Driver&) = delete;
+  Driver& operator=(const Driver&) = delete;
+
+  // Start every session (Down, transmitting) and the receive loop.
+  void start();
+  // Stop timers and waits; sessions stop transmitting. Idempotent; the destructor calls it.
+  void stop();
+
+  std::string path() const;
+  DriverStatus status() const;
+  // The session of `peer` (address text as configured), for tests.
+  std::optional<bfd::State> state(const std::string& peer) const;
+  // Stop (or resume) transmitting for one peer, as if we had died to it (tests).
+  void set_silent(const std::string& peer, bool silent);
+
+ private:
+  struct Session;
+  Driver(boost::asio::io_context& io, DriverOptions options, OnChange on_change);
+  bool open_source(std::string& error);
+  void wait_readable();
+  void arm_deadline();
+  void on_readable();
+  void on_event(const hb_event& e, uint64_t now);
+  void apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t now);
+  void arm_tx(Session& s, uint64_t deadline_ns);
+  Session* by_disc(uint32_t disc);
+  Session* by_addr(const uint8_t (&addr)[16]);
+
+  boost::asio::io_context& io_;
+  DriverOptions opts_;
+  OnChange on_change_;
+  std::unique_ptr<Loader> loader_;  // XDP path only; outlives source_ (declared first)
+  std::unique_ptr<HealthSource> source_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> fd_;
+  boost::asio::steady_timer deadline_;
+  std::vector<std::unique_ptr<Session>> sessions_;
+  uint64_t unknown_events_ = 0;
+  bool running_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace tandem::healthbpf
