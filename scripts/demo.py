@@ -7,7 +7,9 @@ communities; the demo shows what tandemd learned (`tandemctl neighbor` and `tand
 rib` over its gRPC API; its SIGUSR1 state dump when tandemctl is not built) and what
 each peer learned from tandemd (vtysh / birdc), checks that everything arrived, and
 tears the lab down. Exit status 0 only if every session came up and every route
-arrived. Needs root (namespaces); the lab library lives in tests/integration/lab.
+arrived. Then tandemd is killed (SIGKILL) and started again: the peers, graceful-restart
+helpers, must keep every route and tandemd's kernel routes must stay (issue 4).
+Needs root (namespaces); the lab library lives in tests/integration/lab.
 
 The demo is a list of scenes run in order (SCENES below); a later scene (standby +
 failover) is one more function taking the Demo object.
@@ -37,6 +39,7 @@ FRR_ROUTES = {"ipv4": ["10.64.0.0/24", "10.64.1.0/24", "10.64.2.0/24", "10.64.3.
 BIRD_ROUTES = {"ipv4": ["10.200.0.0/24", "10.200.1.0/24", "10.200.2.0/24", "10.200.3.0/24"],
                "ipv6": ["2001:db8:2000::/48", "2001:db8:2001::/48"]}
 TANDEM_ROUTES = {"ipv4": ["198.51.100.0/24"], "ipv6": ["2001:db8:f000::/48"]}
+FIB_TABLE = 100  # [fib] table in etc/lab/tandemd.toml (in tandemd's namespace)
 
 
 def banner(title):
@@ -180,6 +183,61 @@ def scene_peer_views(d):
     print(d.bird.birdc(f"show route {pfx} all").split("\n", 1)[-1].rstrip())
 
 
+def _peer_counts(d):
+    """What FRR and BIRD hold from tandemd right now (routes, and how many are stale)."""
+    f = [d.frr.prefix_counts(af, a) for af, a in (("ipv4", TANDEM.v4), ("ipv6", TANDEM.v6))]
+    b = [d.bird.protocol(p) for p in ("tandem4", "tandem6")]
+    return {"frr": sum(c.get("All RIB", 0) for c in f), "frr_stale": sum(c.get("Stale", 0) for c in f),
+            "bird": sum(int(x.get("imported") or 0) for x in b),
+            "bird_helping": any(d.bird.neighbor_restarting(p) for p in ("tandem4", "tandem6")),
+            "kernel": len(d.tandem.kernel_routes("ipv4", FIB_TABLE)) + len(d.tandem.kernel_routes("ipv6", FIB_TABLE))}
+
+
+def scene_graceful_restart(d):
+    """tandemd crashes (SIGKILL) and comes back: its peers, graceful-restart helpers,
+    keep its routes and its kernel routes keep forwarding; once restarted, tandemd
+    sends nothing (not even End-of-RIB) until it has every peer's End-of-RIB."""
+    banner("Graceful restart: tandemd is killed (SIGKILL) and started again")
+    before = _peer_counts(d)
+    print(f"  before: FRR holds {before['frr']} routes from tandemd, BIRD {before['bird']}; "
+          f"tandemd's kernel table {FIB_TABLE}: {before['kernel']} routes")
+    off = d.tandem.log_offset()
+    d.tandem.kill()
+    t0 = time.monotonic()
+    rows, lowest = [], dict(before)
+    while time.monotonic() - t0 < 3:
+        c = _peer_counts(d)
+        for k in ("frr", "bird", "kernel"):
+            lowest[k] = min(lowest[k], c[k])
+        rows.append([f"{time.monotonic() - t0:.1f}s", "down", c["frr"], c["frr_stale"], c["bird"],
+                     "yes" if c["bird_helping"] else "no", c["kernel"]])
+        time.sleep(0.5)
+    d.tandem.start()
+    try:
+        for a in (FRR.v4, FRR.v6, BIRD.v4, BIRD.v6):
+            d.tandem.wait_peer(a, timeout=30)
+        wait_until(lambda: _peer_counts(d)["frr_stale"] == 0 and not _peer_counts(d)["bird_helping"], 30,
+                   "the helpers' stale routes refreshed")
+    except (AssertionError, LabError) as e:
+        d.problem(f"graceful restart did not complete: {e}")
+    c = _peer_counts(d)
+    for k in ("frr", "bird", "kernel"):
+        lowest[k] = min(lowest[k], c[k])
+    rows.append([f"{time.monotonic() - t0:.1f}s", "back", c["frr"], c["frr_stale"], c["bird"],
+                 "yes" if c["bird_helping"] else "no", c["kernel"]])
+    table(["time", "tandemd", "FRR routes", "FRR stale", "BIRD routes", "BIRD helping", "kernel routes"], rows)
+    print("\n  tandemd's log after the restart:")
+    for pattern in ("graceful restart: restarting", "selection deferral over", "End-of-RIB sent",
+                    "after the selection deferral"):
+        for line in d.tandem.log_lines(pattern, since=off)[:2]:
+            print("   ", line.split(" ", 1)[-1][:150])
+    for k, who in (("frr", "FRR"), ("bird", "BIRD"), ("kernel", "tandemd's kernel table")):
+        if lowest[k] < before[k]:
+            d.problem(f"{who} lost routes during the restart: {lowest[k]} < {before[k]}")
+    if d.ok:
+        print(f"  the peers never lost a route, the kernel routes stayed: graceful restart worked")
+
+
 def scene_stop(d):
     banner("Stopping tandemd (SIGTERM: NOTIFICATION Cease to every peer)")
     rc = d.tandem.stop()
@@ -188,7 +246,8 @@ def scene_stop(d):
         d.problem(f"tandemd exited {rc} on SIGTERM")
 
 
-SCENES = [scene_build, scene_start, scene_converge, scene_tandem_view, scene_peer_views, scene_stop]
+SCENES = [scene_build, scene_start, scene_converge, scene_tandem_view, scene_peer_views, scene_graceful_restart,
+          scene_stop]
 
 
 def main():

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
-#include <variant>
+
+#include "bgpd/wire/result.hpp"
 
 namespace tandem::mrt {
 
@@ -19,23 +19,6 @@ struct MrtError {
 };
 
 template <class T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::move(value)) {}         // NOLINT(implicit)
-  Result(MrtError error) : v_(std::move(error)) {}  // NOLINT(implicit)
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T* operator->() { return &std::get<0>(v_); }
-  const T* operator->() const { return &std::get<0>(v_); }
-  T& operator*() { return std::get<0>(v_); }
-  const MrtError& error() const { return std::get<1>(v_); }
-
- private:
-  std::variant<T, MrtError> v_;
-};
+using Result = wire::Result<T, MrtError>;
 
 }  // namespace tandem::mrt

@@ -1,5 +1,5 @@
-// Result<T>: a value or a classified wire error. Decoders never throw or abort on
-// input; they return one of these.
+// Result<T>: a value or a classified wire error (or another error type E: the MRT
+// reader uses its own). Decoders never throw or abort on input; they return one of these.
 #pragma once
 
 #include <cassert>
@@ -10,11 +10,11 @@
 
 namespace tandem::wire {
 
-template <class T>
+template <class T, class E = WireError>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}            // NOLINT(implicit)
-  Result(WireError error) : v_(std::move(error)) {}    // NOLINT(implicit)
+  Result(T value) : v_(std::move(value)) {}    // NOLINT(implicit)
+  Result(E error) : v_(std::move(error)) {}    // NOLINT(implicit)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -26,10 +26,10 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &std::get<0>(v_); }
   T& operator*() { return std::get<0>(v_); }
 
-  const WireError& error() const { return std::get<1>(v_); }
+  const E& error() const { return std::get<1>(v_); }
 
  private:
-  std::variant<T, WireError> v_;
+  std::variant<T, E> v_;
 };
 
 }  // namespace tandem::wire
