@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
-"""BFD (issue 5, items 5a and 5b): tandemd's healthbpf driver against FRR's bfdd,
-10 ms x 3, received through XDP (or the user-space path: BFD_RECEIVE_PATH=user-space).
+"""BFD (issue 5, items 5a, 5b and 5c): tandemd's healthbpf driver against FRR's bfdd,
+10 ms x 3, received through XDP, or with `--receive-path user-space` (or
+BFD_RECEIVE_PATH=user-space) through the fallback receiver with BPF disabled by
+configuration ([bfd] receive_path = "user-space"; ctest integration.bfd_user_space).
+The run asserts the path tandemd reports (its log line and `tandemctl bfd`: "xdp-*" or
+"user-space"). The user-space run does 10 detection trials instead of 20 to keep CI
+short (BFD_TRIALS overrides either).
 
 (a) The session comes Up, as both sides see it (states, discriminators, intervals).
     FRR is cut off (an nftables rule in FRR's namespace drops the BFD packets it
@@ -28,9 +33,22 @@ from lab.harness import check, main  # noqa: E402
 from lab.tandem import require_tandemctl  # noqa: E402
 from lab.topology import FRR, TANDEM, StandardLab  # noqa: E402
 
-TRIALS = int(os.environ.get("BFD_TRIALS", "20"))
+
+
+def _receive_path():
+    """--receive-path xdp|user-space (taken out of argv before the harness parses it),
+    else $BFD_RECEIVE_PATH, else xdp."""
+    import argparse
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--receive-path", choices=("xdp", "user-space"), default=None)
+    ns, rest = ap.parse_known_args(sys.argv[1:])
+    sys.argv[1:] = rest
+    return ns.receive_path or os.environ.get("BFD_RECEIVE_PATH", "xdp")
+
+
+RECEIVE_PATH = _receive_path()
+TRIALS = int(os.environ.get("BFD_TRIALS", "20" if RECEIVE_PATH == "xdp" else "10"))
 REVERSE_TRIALS = int(os.environ.get("BFD_REVERSE_TRIALS", "5"))
-RECEIVE_PATH = os.environ.get("BFD_RECEIVE_PATH", "xdp")
 HOLD_TIME = 90
 BOUND_MS = 1000.0  # "far inside the hold time"; the tight bound is bench/heartbeat's job
 
@@ -109,11 +127,15 @@ def body(args):
         path_line = td.log_lines(r"bfd: receive path")
         check(path_line, "tandemd logs which receive path is active")
         log(f"tandemd: {path_line[0]}")
+        want_path = "xdp" if RECEIVE_PATH == "xdp" else "user-space"
+        check(f"bfd: receive path {want_path}" in path_line[0], f"tandemd's log: receive path {want_path}")
+        check(not td.log_lines(r"falling back to the user-space receiver"), "no fallback: the configured path")
         settle(td, bfdd)  # poll sequences over, a few dozen packets exchanged
         resp, s = td_session(td)
         f = bfdd.peer(TANDEM.v4)
-        want_path = "xdp" if RECEIVE_PATH == "xdp" else "user-space"
         check(resp.get("path", "").startswith(want_path), f"tandemctl bfd path {resp.get('path')} ({want_path} wanted)")
+        if want_path == "user-space":
+            check(not resp.get("interfaces"), f"no XDP attachment on the user-space path: {resp.get('interfaces')}")
         check(f.get("status") == "up" and s["remote_state"] == "Up", f"FRR {f.get('status')}, tandemd remote {s['remote_state']}")
         check(int(f.get("remote-id", 0)) == int(s["local_discriminator"]),
               f"FRR's remote-id {f.get('remote-id')} is tandemd's discriminator {s['local_discriminator']}")
@@ -125,7 +147,7 @@ def body(args):
               f"FRR negotiated 10 ms: tx {f.get('transmit-interval')} rx {f.get('receive-interval')}")
         check(int(s["packets_in"]) > 10 and int(s["packets_out"]) > 10, f"packets flow both ways: {s}")
         text = td.ctl("bfd", json=False)
-        check(FRR.v4 in text and "Up" in text and "Receive path" in text, f"tandemctl bfd table:\n{text}")
+        check(FRR.v4 in text and "Up" in text and f"Receive path: {want_path}" in text, f"tandemctl bfd table:\n{text}")
         log(f"tandemctl bfd:\n{text}")
         detail = td.ctl("bfd", FRR.v4, json=False)
         check("detect time 30 ms" in detail and "valid" in detail, f"tandemctl bfd {FRR.v4}:\n{detail}")
