@@ -161,6 +161,12 @@ PeerConfig read_peer(TableReader& r, const PeerDefaults& d, uint32_t local_as) {
     p.password = *pw;
   }
   p.ttl_security = r.boolean("ttl_security").value_or(false);
+  p.max_prefixes = static_cast<uint32_t>(r.integer("max_prefixes", 0, 4294967295ULL).value_or(0));
+  p.max_prefixes_warning_only = r.boolean("max_prefixes_warning_only").value_or(false);
+  p.max_prefixes_restart = static_cast<uint32_t>(r.integer("max_prefixes_restart", 0, 86400 * 7).value_or(0));
+  if (p.max_prefixes == 0)
+    for (const char* k : {"max_prefixes_warning_only", "max_prefixes_restart"})
+      if (r.get(k)) r.fail(k, r.get(k), "only applies with max_prefixes > 0");
   p.bfd = r.boolean("bfd").value_or(false);
   if (auto v = r.integer("bfd_desired_min_tx_ms", 1, 60000)) p.bfd_desired_min_tx_ms = static_cast<uint32_t>(*v);
   if (auto v = r.integer("bfd_required_min_rx_ms", 1, 60000)) p.bfd_required_min_rx_ms = static_cast<uint32_t>(*v);

@@ -30,6 +30,12 @@ struct PeerConfig {
   bool enabled = true;
   // Per-peer override of [graceful_restart].enabled (unset: the global value).
   std::optional<bool> graceful_restart;
+  // Prefix limit per family (RFC 4486): above it the session ends with Cease/Maximum
+  // Number of Prefixes Reached and stays down for max_prefixes_restart seconds (0: until
+  // an operator reset/enable or a reload), unless max_prefixes_warning_only.
+  uint32_t max_prefixes = 0;  // 0 = no limit
+  bool max_prefixes_warning_only = false;
+  uint32_t max_prefixes_restart = 0;
   std::string password;       // TCP-MD5 (RFC 2385) key; empty = none
   bool ttl_security = false;  // GTSM (RFC 5082), directly connected: TTL 255 sent and required
   // BFD (RFC 5880/5882): a session to this peer's address; its Down closes the BGP

@@ -49,6 +49,7 @@ Peer::Peer(Speaker& speaker, rib::PeerId id, config::PeerConfig config)
 
 Peer::~Peer() {
   if (gr_timer_) gr_timer_->cancel();
+  if (hold_timer_) hold_timer_->cancel();
   if (outgoing_) outgoing_->close();
   if (incoming_) incoming_->close();
   if (contender_) contender_->close();
@@ -117,9 +118,12 @@ void Peer::stop(uint8_t cease_subcode, const std::string& reason) {
 bool Peer::idle() const { return !outgoing_ && !incoming_ && !contender_; }
 
 void Peer::accept(tcp::socket socket) {
-  if (stopping_ || !config_.enabled || liveness_down_) {
+  if (stopping_ || !config_.enabled || liveness_down_ || held_down_) {
     spdlog::info("peer {}: incoming connection refused: {}", name_,
-                 stopping_ ? "peer is stopping" : !config_.enabled ? "peer is disabled" : "its BFD session is down");
+                 stopping_          ? "peer is stopping"
+                 : !config_.enabled ? "peer is disabled"
+                 : liveness_down_   ? "its BFD session is down"
+                                    : "held down after exceeding max_prefixes");
     return;
   }
   // GTSM from the first byte after the handshake: a packet that crossed a router is
@@ -151,6 +155,61 @@ void Peer::accept(tcp::socket socket) {
   incoming_ = std::make_shared<Connection>(speaker_.io(), *this, fsm_config(true), false,
                                            std::move(socket), speaker_.tap());
   incoming_->start();
+}
+
+// RFC 4486: the peer sent more prefixes of a family than configured. The session ends
+// with Cease/Maximum Number of Prefixes Reached (data: AFI, SAFI, the limit) and, unless
+// a restart time is set, stays down until the operator resets or re-enables the peer.
+std::optional<wire::WireError> Peer::check_prefix_limit() {
+  for (auto f : session_families_) {
+    size_t n = speaker_.rib().adj_in_count(id_, f, false);
+    if (n <= config_.max_prefixes) continue;
+    if (config_.max_prefixes_warning_only) {
+      if (!contains(limit_warned_, f)) {
+        limit_warned_.push_back(f);
+        spdlog::warn("peer {}: {} prefixes of {} exceed max_prefixes {} (warning only)", name_, n, f.to_string(),
+                     config_.max_prefixes);
+      }
+      continue;
+    }
+    wire::WireError e;
+    e.code = wire::err::kCease;
+    e.subcode = wire::err::kMaxPrefixes;
+    const uint32_t limit = config_.max_prefixes;
+    e.data = {static_cast<uint8_t>(static_cast<uint16_t>(f.afi) >> 8), static_cast<uint8_t>(static_cast<uint16_t>(f.afi)),
+              static_cast<uint8_t>(f.safi), static_cast<uint8_t>(limit >> 24), static_cast<uint8_t>(limit >> 16),
+              static_cast<uint8_t>(limit >> 8), static_cast<uint8_t>(limit)};
+    e.reason = fmt::format("{} prefixes of {} exceed max_prefixes {}", n, f.to_string(), limit);
+    if (gr_n_bit_) {
+      // RFC 8538 §5: with the N bit, this Cease MUST be sent as a Hard Reset (wrapping
+      // it), so that the peer does not keep our routes as stale.
+      std::vector<uint8_t> inner{e.code, e.subcode};
+      inner.insert(inner.end(), e.data.begin(), e.data.end());
+      e.subcode = wire::err::kHardReset;
+      e.data = std::move(inner);
+    }
+    spdlog::error("peer {}: {}: ending the session (RFC 4486){}", name_, e.reason,
+                  config_.max_prefixes_restart
+                      ? fmt::format(", reconnecting after {} s", config_.max_prefixes_restart)
+                      : ", staying down until reset or re-enabled");
+    hold_down(config_.max_prefixes_restart, "prefix limit");
+    return e;
+  }
+  return std::nullopt;
+}
+
+// No connection (in or out) for `seconds` (0: until the peer is re-created).
+void Peer::hold_down(uint32_t seconds, const std::string& why) {
+  held_down_ = true;
+  if (seconds == 0) return;
+  if (!hold_timer_) hold_timer_ = std::make_unique<asio::steady_timer>(speaker_.io());
+  hold_timer_->expires_after(std::chrono::seconds(seconds));
+  hold_timer_->async_wait([this, why, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& e) {
+    if (e || !alive.lock()) return;
+    held_down_ = false;
+    spdlog::info("peer {}: {} hold-down over: connecting again", name_, why);
+    post_ensure_outgoing();
+  });
 }
 
 void Peer::refresh_capabilities() {
@@ -380,6 +439,8 @@ std::optional<wire::WireError> Peer::on_update(Connection& c, std::span<const ui
     spdlog::warn("peer {}: UPDATE treat-as-withdraw ({} prefixes withdrawn): {}", name_, r.withdrawn, r.reason);
   else if (r.rejected > 0)
     spdlog::info("peer {}: UPDATE: {} prefixes rejected: {}", name_, r.rejected, r.reason);
+  if (r.announced > 0 && config_.max_prefixes > 0)
+    if (auto e = check_prefix_limit()) return e;
   if (r.end_of_rib) {
     auto counters = speaker_.rib().counters(id_);
     spdlog::info("peer {}: End-of-RIB received for {} ({} prefixes from this peer)", name_,
@@ -422,6 +483,7 @@ void Peer::on_session_down(Connection& c, const std::string& reason) {
   if (last_error_.empty()) last_error_ = reason;
   established_ = nullptr;
   established_since_.reset();
+  limit_warned_.clear();
   refresh_capabilities();  // the outgoing connection re-dials with what we advertise now
   gr_session_down(reason);
   down_notification_.reset();
@@ -450,7 +512,8 @@ void Peer::post_ensure_outgoing() {
 }
 
 void Peer::ensure_outgoing() {
-  if (stopping_ || config_.passive || !config_.enabled || outgoing_ || incoming_ || established_ || liveness_down_)
+  if (stopping_ || config_.passive || !config_.enabled || outgoing_ || incoming_ || established_ || liveness_down_ ||
+      held_down_)
     return;
   outgoing_ = std::make_shared<Connection>(speaker_.io(), *this, fsm_config(false), true, std::nullopt,
                                            speaker_.tap());

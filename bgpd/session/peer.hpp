@@ -120,6 +120,8 @@ class Peer {
   void end_session_for_restart(const std::string& what);
   rib::PeerInfo rib_info(Connection& c, const fsm::Negotiated& n) const;
   void drop(Connection& c);
+  std::optional<wire::WireError> check_prefix_limit();
+  void hold_down(uint32_t seconds, const std::string& why);
   void log_end_of_rib_sent(std::span<const uint8_t> bytes);
   void post_ensure_outgoing();
   void ensure_outgoing();  // (re)create the outgoing connection when none is in progress
@@ -135,6 +137,9 @@ class Peer {
   Connection* established_ = nullptr;
   bool stopping_ = false;
   bool liveness_down_ = false;  // BFD said the path is down: no session until it is up
+  bool held_down_ = false;      // exceeded max_prefixes: no session until the hold-down ends
+  std::unique_ptr<asio::steady_timer> hold_timer_;
+  std::vector<wire::Family> limit_warned_;  // families over the limit (warning only), this session
   std::string last_error_;
   std::optional<std::chrono::system_clock::time_point> established_since_;
   std::array<uint64_t, 6> received_{};

@@ -321,5 +321,18 @@ TEST(Config, SessionProtectionErrors) {
   EXPECT_EQ(bad(peer + "ttl_security = \"yes\"\n").key, "peer[0].ttl_security");
 }
 
+TEST(Config, PrefixLimitKeys) {
+  std::string peer = std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 1\n";
+  Config c = ok(peer + "max_prefixes = 1000\nmax_prefixes_restart = 300\nmax_prefixes_warning_only = true\n");
+  EXPECT_EQ(c.peers[0].max_prefixes, 1000u);
+  EXPECT_EQ(c.peers[0].max_prefixes_restart, 300u);
+  EXPECT_TRUE(c.peers[0].max_prefixes_warning_only);
+  EXPECT_EQ(ok(peer).peers[0].max_prefixes, 0u);  // no limit by default
+  auto e = bad(peer + "max_prefixes_restart = 60\n");
+  EXPECT_EQ(e.key, "peer[0].max_prefixes_restart");
+  EXPECT_NE(e.message.find("max_prefixes > 0"), std::string::npos) << e.to_string();
+  EXPECT_EQ(bad(peer + "max_prefixes = -1\n").key, "peer[0].max_prefixes");
+}
+
 }  // namespace
 }  // namespace tandem::config
