@@ -161,6 +161,7 @@ PeerConfig read_peer(TableReader& r, const PeerDefaults& d, uint32_t local_as) {
     p.password = *pw;
   }
   p.ttl_security = r.boolean("ttl_security").value_or(false);
+  p.send_hold_time = static_cast<uint32_t>(r.integer("send_hold_time", 0, 86400).value_or(0));
   p.max_prefixes = static_cast<uint32_t>(r.integer("max_prefixes", 0, 4294967295ULL).value_or(0));
   p.max_prefixes_warning_only = r.boolean("max_prefixes_warning_only").value_or(false);
   p.max_prefixes_restart = static_cast<uint32_t>(r.integer("max_prefixes_restart", 0, 86400 * 7).value_or(0));

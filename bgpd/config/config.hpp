@@ -36,6 +36,9 @@ struct PeerConfig {
   uint32_t max_prefixes = 0;  // 0 = no limit
   bool max_prefixes_warning_only = false;
   uint32_t max_prefixes_restart = 0;
+  // Send hold time (RFC 9687): a peer that reads nothing for this long while we have
+  // data for it is torn down. 0 = the RFC's default, max(8 min, 2 x hold time).
+  uint32_t send_hold_time = 0;
   std::string password;       // TCP-MD5 (RFC 2385) key; empty = none
   bool ttl_security = false;  // GTSM (RFC 5082), directly connected: TTL 255 sent and required
   // BFD (RFC 5880/5882): a session to this peer's address; its Down closes the BGP

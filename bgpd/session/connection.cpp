@@ -255,26 +255,68 @@ void Connection::maybe_write() {
   writing_ = true;
   if (tap_) tap_->on_bytes(id_, Direction::Outbound, tx_offset_, tx_inflight_);
   tx_offset_ += tx_inflight_.size();
-  asio::async_write(*socket_, asio::buffer(tx_inflight_),
-                    [self = shared_from_this(), gen = sock_gen_](const boost::system::error_code& e, size_t) {
-                      if (gen != self->sock_gen_) return;
-                      self->writing_ = false;
-                      if (self->closed_ || !self->socket_) return;
-                      if (e) {
-                        if (e == asio::error::operation_aborted) return;
-                        spdlog::info("peer {}: write failed: {}", self->peer_.name(), e.message());
-                        self->socket_.reset();
-                        self->tx_pending_.clear();
-                        self->feed(fsm::ev::TcpClosed{});
-                        return;
-                      }
-                      self->tx_inflight_.clear();
-                      if (self->disconnect_after_write_ && self->tx_pending_.empty()) {
-                        self->finish_disconnect();
-                        return;
-                      }
-                      self->maybe_write();
-                    });
+  inflight_done_ = 0;
+  write_some();
+}
+
+// One write_some at a time: each completion that moved bytes re-arms the send hold
+// timer, so only a peer that reads nothing at all for the send hold time trips it.
+void Connection::write_some() {
+  arm_send_hold();
+  socket_->async_write_some(
+      asio::buffer(tx_inflight_.data() + inflight_done_, tx_inflight_.size() - inflight_done_),
+      [self = shared_from_this(), gen = sock_gen_](const boost::system::error_code& e, size_t n) {
+        if (gen != self->sock_gen_) return;
+        if (self->closed_ || !self->socket_) {
+          self->writing_ = false;
+          return;
+        }
+        if (e) {
+          self->writing_ = false;
+          if (e == asio::error::operation_aborted) return;
+          spdlog::info("peer {}: write failed: {}", self->peer_.name(), e.message());
+          self->socket_.reset();
+          self->tx_pending_.clear();
+          self->feed(fsm::ev::TcpClosed{});
+          return;
+        }
+        self->inflight_done_ += n;
+        if (self->inflight_done_ < self->tx_inflight_.size()) {
+          self->write_some();
+          return;
+        }
+        self->writing_ = false;
+        ++self->write_gen_;  // the send hold timer of this write is void
+        self->tx_inflight_.clear();
+        if (self->disconnect_after_write_ && self->tx_pending_.empty()) {
+          self->finish_disconnect();
+          return;
+        }
+        self->maybe_write();
+      });
+}
+
+// RFC 9687: no byte written for the send hold time means the peer has stopped reading
+// (its window stays closed); instead of keeping the session, and the memory queued for
+// it, forever, the session ends.
+void Connection::arm_send_hold() {
+  if (fsm_.state() != fsm::State::Established && fsm_.state() != fsm::State::OpenConfirm) return;
+  uint32_t seconds = peer_.config().send_hold_time;
+  if (seconds == 0) {
+    const auto& n = fsm_.negotiated();
+    seconds = std::max<uint32_t>(480, n ? 2u * n->hold_time : 0u);
+  }
+  if (!send_hold_timer_) send_hold_timer_ = std::make_unique<asio::steady_timer>(io_);
+  send_hold_timer_->expires_after(std::chrono::seconds(seconds));
+  send_hold_timer_->async_wait(
+      [self = shared_from_this(), gen = ++write_gen_, seconds](const boost::system::error_code& e) {
+        if (e || self->closed_ || !self->writing_ || gen != self->write_gen_) return;
+        spdlog::error("peer {}: send hold timer expired: the peer has read nothing for {} s (RFC 9687); ending the "
+                      "session ({})", self->peer_.name(), seconds, self->describe());
+        // The NOTIFICATION cannot get through a closed window; the disconnect that
+        // follows it closes the socket after the flush limit.
+        self->feed(fsm::ev::SendNotification{wire::Notification{wire::err::kSendHoldTimerExpired, 0, {}}});
+      });
 }
 
 void Connection::finish_disconnect() {
@@ -301,6 +343,7 @@ void Connection::close() {
   for (auto& t : timers_)
     if (t) t->cancel();
   if (flush_timer_) flush_timer_->cancel();
+  if (send_hold_timer_) send_hold_timer_->cancel();
   if (socket_) {
     boost::system::error_code ec;
     socket_->close(ec);

@@ -61,6 +61,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void do_read();
   void queue_bytes(std::span<const uint8_t> bytes);
   void maybe_write();
+  void write_some();
+  void arm_send_hold();
   void finish_disconnect();
   void arm_timer(fsm::Timer t, uint32_t seconds);
   void cancel_timer(fsm::Timer t);
@@ -75,9 +77,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<std::unique_ptr<asio::steady_timer>, 5> timers_;
   std::array<uint64_t, 5> timer_gen_{};
   std::unique_ptr<asio::steady_timer> flush_timer_;
+  std::unique_ptr<asio::steady_timer> send_hold_timer_;  // RFC 9687, while a write is pending
+  uint64_t write_gen_ = 0;  // bumped per write start and completion: stale send-hold expiries
   std::vector<uint8_t> rx_buf_;
   std::vector<uint8_t> tx_pending_;   // queued, not yet handed to the socket
-  std::vector<uint8_t> tx_inflight_;  // handed to async_write
+  std::vector<uint8_t> tx_inflight_;  // being written (write_some), from inflight_done_ on
+  size_t inflight_done_ = 0;
   bool writing_ = false;
   bool disconnect_after_write_ = false;
   bool closed_ = false;

@@ -79,7 +79,8 @@ std::string set_gtsm_filter(int fd, bool ipv6, const std::vector<wire::IpAddr>& 
   }
   add(BPF_RET | BPF_K, 0, 0, 0xFFFFFFFF);
   if (prog.size() == 4) {  // no GTSM peer of this family: no filter
-    if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, nullptr, 0) != 0 && errno != ENOENT)
+    int unused = 0;  // the kernel wants an int-sized option value even here
+    if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) != 0 && errno != ENOENT)
       return std::string("SO_DETACH_FILTER: ") + std::strerror(errno);
     return {};
   }

@@ -334,5 +334,12 @@ TEST(Config, PrefixLimitKeys) {
   EXPECT_EQ(bad(peer + "max_prefixes = -1\n").key, "peer[0].max_prefixes");
 }
 
+TEST(Config, SendHoldTime) {
+  std::string peer = std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 1\n";
+  EXPECT_EQ(ok(peer).peers[0].send_hold_time, 0u);  // RFC 9687 default: max(8 min, 2 x hold time)
+  EXPECT_EQ(ok(peer + "send_hold_time = 600\n").peers[0].send_hold_time, 600u);
+  EXPECT_EQ(bad(peer + "send_hold_time = 100000\n").key, "peer[0].send_hold_time");
+}
+
 }  // namespace
 }  // namespace tandem::config

@@ -232,12 +232,14 @@ struct Received {
 class ScriptedPeer {
  public:
   explicit ScriptedPeer(const char* local = kPeerA, uint32_t as = 65002) : local_(local), as_(as) {}
+  int rcvbuf = 0;  // SO_RCVBUF before connecting (0: the default)
 
   // Dial tandem, exchange OPENs and KEEPALIVEs. Returns tandem's OPEN; nullopt (and no
   // test failure) when tandem refuses or closes the connection.
   std::optional<wire::Open> try_connect(const OpenCaps& caps) {
     s_ = std::make_unique<tcp::socket>(io_);
     s_->open(tcp::v4());
+    if (rcvbuf > 0) s_->set_option(asio::socket_base::receive_buffer_size(rcvbuf));
     s_->bind(tcp::endpoint(asio::ip::make_address(local_), 0));
     boost::system::error_code ec;
     s_->connect(tcp::endpoint(asio::ip::make_address(kTandem), 179), ec);
@@ -342,6 +344,13 @@ class ScriptedPeer {
     return true;
   }
   bool connected() const { return s_ && s_->is_open() && !closed_; }
+  // Read one message other than KEEPALIVE into `r`; false when none came within `timeout`.
+  bool read_one(Received& r, std::chrono::milliseconds timeout) {
+    auto m = next(timeout);
+    if (!m) return false;
+    add(r, *m);
+    return true;
+  }
 
  private:
   std::optional<wire::Open> handshake(const OpenCaps& caps) {
