@@ -5,22 +5,19 @@
 #include <boost/asio.hpp>
 #include <boost/program_options.hpp>
 #include <csignal>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include "apps/tandemd/bfd_wiring.hpp"
 #include "apps/tandemd/fib_sync.hpp"
 #include "apps/tandemd/logging.hpp"
 #include "apps/tandemd/metrics.hpp"
 #include "apps/tandemd/mrt_recorder.hpp"
+#include "apps/tandemd/restart_detection.hpp"
 #include "apps/tandemd/state_dump.hpp"
 #include "bgpd/config/config.hpp"
-#include "bgpd/session/family_list.hpp"
 #include "bgpd/session/speaker.hpp"
 #ifdef TANDEM_HAVE_API
 #include "api/server.hpp"
@@ -108,13 +105,7 @@ class Daemon {
 
   int run() {
     const auto& cfg = speaker_.config();
-    const auto& gr = cfg.graceful_restart;
-    // Did the previous run end without a clean exit? Its marker file is still there, or
-    // routes it installed are still in the kernel (tandem's protocol id).
-    std::error_code fs_err;
-    const bool marker_found = std::filesystem::exists(gr.marker_file, fs_err);
     std::unique_ptr<fib::Fib> fib;
-    std::vector<fib::Fib::Route> kept;
     if (cfg.fib.enabled) {
       std::string err;
       fib = fib::Fib::open({cfg.fib.table, cfg.fib.protocol, cfg.fib.metric}, err);
@@ -122,26 +113,10 @@ class Daemon {
         spdlog::error("fib: {}", err);
         return kExitFailure;
       }
-      if (!fib->dump(kept, err)) spdlog::warn("fib: cannot read the routes left by a previous run: {}", err);
     }
-    const bool restarting = marker_found || !kept.empty();
-    const bool deferring = restarting && gr.enabled && !gr.families.empty();
-    if (restarting) {
-      std::string why = marker_found ? fmt::format("marker {} found", gr.marker_file) : "";
-      if (!kept.empty())
-        why += fmt::format("{}{} kernel routes with protocol {} in table {} kept", why.empty() ? "" : "; ",
-                           kept.size(), cfg.fib.protocol, cfg.fib.table);
-      if (deferring)
-        spdlog::warn("graceful restart: restarting ({}): Restart State set, routes and End-of-RIB for {} held back "
-                     "until End-of-RIB from every graceful-restart peer or {} s (selection_deferral_time); kernel "
-                     "routes kept until then", why, session::families_text(gr.families), gr.selection_deferral_time);
-      else
-        spdlog::warn("graceful restart: the previous run did not exit cleanly ({}), but the restarting-speaker role "
-                     "is off ([graceful_restart] enabled = false or families = []): starting afresh", why);
-    }
+    app::RestartDetection restart = app::detect_restart(cfg, fib.get());
     if (fib) {
-      fib_sync_ = std::make_unique<app::FibSync>(io_, std::move(fib), std::move(kept),
-                                                 deferring ? gr.families : std::vector<wire::Family>{});
+      fib_sync_ = std::make_unique<app::FibSync>(io_, std::move(fib), std::move(restart.kept), restart.deferred);
       fib_observer_ = std::make_unique<FibObserver>(*fib_sync_, speaker_.rib());
       speaker_.add_observer(fib_observer_.get());
       spdlog::info("fib: installing best paths into table {} with protocol {}", cfg.fib.table, cfg.fib.protocol);
@@ -159,7 +134,7 @@ class Daemon {
       spdlog::error("{}", err);
       return kExitFailure;
     }
-    if (!speaker_.start(err, restarting)) {
+    if (!speaker_.start(err, restart.restarting)) {
       spdlog::error("{}", err);
       return kExitFailure;
     }
@@ -183,27 +158,18 @@ class Daemon {
     }
     spdlog::info("tandemd {} started: router id {}, AS {}, {} peers, config {}", TANDEM_VERSION,
                  wire::IpAddr::v4(cfg.router_id).to_string(), cfg.local_as, cfg.peers.size(), cfg.file);
-    write_marker(gr.marker_file);
+    app::write_restart_marker(cfg.graceful_restart.marker_file);
     wait_signal();
     io_.run();
     stop_api();
     if (mrt_) mrt_->stop();  // flush what was recorded up to the last NOTIFICATION
     // A clean exit: the next start is not a restart (peers were sent Cease).
-    std::filesystem::remove(gr.marker_file, fs_err);
+    app::remove_restart_marker(cfg.graceful_restart.marker_file);
     spdlog::info("tandemd stopped");
     return kExitOk;
   }
 
  private:
-  static void write_marker(const std::string& path) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-    std::ofstream f(path, std::ios::trunc);
-    f << ::getpid() << "\n";
-    if (!f) spdlog::warn("graceful restart: cannot write the marker file {}: a crash will not be recognised as a "
-                         "restart unless kernel routes are kept", path);
-  }
-
   void wait_signal() {
     signals_.async_wait([this](const boost::system::error_code& e, int sig) {
       if (e) return;

@@ -11,6 +11,7 @@
 #include "bgpd/session/speaker.hpp"
 #include "bgpd/wire/message.hpp"
 #include "tests/unit/private_netns.hpp"
+#include "tests/unit/session/message_io.hpp"
 
 namespace tandem::session {
 namespace {
@@ -38,24 +39,8 @@ config::Config tandem_config() {
   return c;
 }
 
-// One BGP message read from a blocking socket: type and body.
-struct Msg {
-  wire::MessageType type;
-  std::vector<uint8_t> body;
-};
-
-std::optional<Msg> read_msg(tcp::socket& s) {
-  std::vector<uint8_t> hdr(wire::kHeaderLen);
-  boost::system::error_code ec;
-  asio::read(s, asio::buffer(hdr), ec);
-  if (ec) return std::nullopt;
-  auto h = wire::decode_header(hdr, wire::kMaxExtendedMessageLen);
-  if (!h) return std::nullopt;
-  Msg m{h->type, std::vector<uint8_t>(h->length - wire::kHeaderLen)};
-  asio::read(s, asio::buffer(m.body), ec);
-  if (ec) return std::nullopt;
-  return m;
-}
+using msgio::Msg;
+using msgio::read_msg;
 
 std::vector<uint8_t> peer_open(const char* router_id) {
   wire::Open o;

@@ -19,6 +19,7 @@
 #include "bgpd/session/speaker.hpp"
 #include "bgpd/wire/message.hpp"
 #include "tests/unit/private_netns.hpp"
+#include "tests/unit/session/message_io.hpp"
 
 namespace tandem::session::grt {
 
@@ -164,30 +165,9 @@ class Daemon {
   std::thread loop_;
 };
 
-struct Msg {
-  wire::MessageType type;
-  std::vector<uint8_t> body;
-};
-
-// Blocking read of one whole message (nullopt: closed or garbage).
-inline std::optional<Msg> read_msg(tcp::socket& s) {
-  std::vector<uint8_t> hdr(wire::kHeaderLen);
-  boost::system::error_code ec;
-  asio::read(s, asio::buffer(hdr), ec);
-  if (ec) return std::nullopt;
-  auto h = wire::decode_header(hdr, wire::kMaxExtendedMessageLen);
-  if (!h) return std::nullopt;
-  Msg m{h->type, std::vector<uint8_t>(h->length - wire::kHeaderLen)};
-  asio::read(s, asio::buffer(m.body), ec);
-  if (ec) return std::nullopt;
-  return m;
-}
-
-// True when data (or EOF) can be read within `timeout`.
-inline bool readable(tcp::socket& s, std::chrono::milliseconds timeout) {
-  pollfd p{s.native_handle(), POLLIN, 0};
-  return ::poll(&p, 1, static_cast<int>(timeout.count())) > 0;
-}
+using msgio::Msg;
+using msgio::read_msg;
+using msgio::readable;
 
 inline wire::GracefulRestartCap gr_cap(uint16_t restart_time, bool n_bit, bool forwarding = true,
                                        bool restart_state = false) {
