@@ -15,6 +15,7 @@
 
 #include "api/event_hub.hpp"
 #include "bgpd/session/speaker.hpp"
+#include "replicator/status.hpp"
 
 namespace tandem::api {
 
@@ -25,6 +26,9 @@ struct Context {
   std::chrono::milliseconds timeout{5000};  // for one closure on the event loop
   std::string version;
   std::atomic<bool> stopping{false};  // the server is shutting down: stop waiting
+  // HaService: the replicator's status, called on the event loop; empty, or returning
+  // nullopt, without replication.
+  std::function<std::optional<replicator::ReplStatus>()> ha_status{};
 };
 
 // Run `fn` on the event loop thread and wait for its result. nullopt when the loop did

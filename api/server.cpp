@@ -59,7 +59,10 @@ Server::Server(boost::asio::io_context& io, session::Speaker& speaker, ServerOpt
       peer_(std::make_unique<PeerServiceImpl>(ctx_)),
       rib_(std::make_unique<RibServiceImpl>(ctx_)),
       events_(std::make_unique<EventServiceImpl>(ctx_)),
-      bfd_(std::make_unique<BfdServiceImpl>(ctx_, opts_.bfd_status)) {}
+      bfd_(std::make_unique<BfdServiceImpl>(ctx_, opts_.bfd_status)),
+      ha_(std::make_unique<HaServiceImpl>(ctx_)) {
+  ctx_.ha_status = opts_.ha_status;
+}
 
 Server::~Server() { stop(); }
 
@@ -121,6 +124,7 @@ bool Server::start(std::string& error) {
   b.RegisterService(rib_.get());
   b.RegisterService(events_.get());
   b.RegisterService(bfd_.get());
+  b.RegisterService(ha_.get());
   server_ = b.BuildAndStart();
   if (!server_) {
     error = "api: cannot start the gRPC server on unix:" + a.socket +

@@ -22,6 +22,7 @@ class PeerServiceImpl;
 class RibServiceImpl;
 class EventServiceImpl;
 class BfdServiceImpl;
+class HaServiceImpl;
 
 struct ServerOptions {
   config::ApiConfig api;
@@ -30,6 +31,9 @@ struct ServerOptions {
   // BfdService: the BFD driver's status, called on the event loop; unset or nullopt
   // when [bfd] is disabled.
   std::function<std::optional<healthbpf::DriverStatus>()> bfd_status{};
+  // HaService: the replicator's status, called on the event loop; unset or nullopt
+  // without replication (copied to Context::ha_status).
+  std::function<std::optional<replicator::ReplStatus>()> ha_status{};
 };
 
 class Server {
@@ -64,6 +68,7 @@ class Server {
   std::unique_ptr<RibServiceImpl> rib_;
   std::unique_ptr<EventServiceImpl> events_;
   std::unique_ptr<BfdServiceImpl> bfd_;
+  std::unique_ptr<HaServiceImpl> ha_;
   std::unique_ptr<grpc::Server> server_;
   int tcp_port_ = 0;
   bool observing_ = false;

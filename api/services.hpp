@@ -10,6 +10,7 @@
 #include "tandem/v1/bfd.grpc.pb.h"
 #include "tandem/v1/events.grpc.pb.h"
 #include "tandem/v1/global.grpc.pb.h"
+#include "tandem/v1/ha.grpc.pb.h"
 #include "tandem/v1/peer.grpc.pb.h"
 #include "tandem/v1/rib.grpc.pb.h"
 
@@ -77,6 +78,20 @@ class BfdServiceImpl final : public v1::BfdService::Service {
  private:
   Context& ctx_;
   BfdStatusFn status_;
+};
+
+// Replication status and RIB table digests. The status comes from Context::ha_status.
+void fill_ha(const replicator::ReplStatus& status, v1::HaStatus& out);
+
+class HaServiceImpl final : public v1::HaService::Service {
+ public:
+  explicit HaServiceImpl(Context& ctx) : ctx_(ctx) {}
+  grpc::Status GetStatus(grpc::ServerContext*, const v1::GetHaStatusRequest*, v1::HaStatus*) override;
+  grpc::Status GetTableDigests(grpc::ServerContext*, const v1::GetTableDigestsRequest*,
+                               v1::GetTableDigestsResponse*) override;
+
+ private:
+  Context& ctx_;
 };
 
 }  // namespace tandem::api

@@ -8,6 +8,7 @@
 #include "apps/tandemctl/connection.hpp"
 #include "apps/tandemctl/events.hpp"
 #include "apps/tandemctl/global.hpp"
+#include "apps/tandemctl/ha.hpp"
 #include "apps/tandemctl/neighbor.hpp"
 #include "apps/tandemctl/rib.hpp"
 
@@ -28,7 +29,7 @@ const char* const kGlobalUsage =
     "  --json             machine-readable output (protobuf JSON)\n"
     "  --timeout SECONDS  deadline for each request (default 10)\n"
     "\n"
-    "commands: neighbor, rib, events, global, bfd, help [COMMAND], version\n";
+    "commands: neighbor, rib, events, global, bfd, ha, help [COMMAND], version\n";
 
 const char* const kNeighborUsage =
     "usage: tandemctl neighbor                       list neighbors\n"
@@ -60,6 +61,10 @@ const char* const kGlobalCmdUsage =
 const char* const kBfdUsage =
     "usage: tandemctl bfd                            BFD sessions, receive path (XDP or user space)\n"
     "       tandemctl bfd PEER                       one session in detail, with the receive counters\n";
+
+const char* const kHaUsage =
+    "usage: tandemctl ha                             replication: role, channel, replicated sessions\n"
+    "       tandemctl ha digests [--peer ADDR]       RIB table digests (compare them between the two nodes)\n";
 
 // Handles "--opt VALUE" and "--opt=VALUE".
 std::optional<std::string> option_value(const std::vector<std::string>& words, std::size_t& i,
@@ -98,8 +103,9 @@ std::string usage(const std::string& topic) {
   if (topic == "events") return kEventsUsage;
   if (topic == "global") return kGlobalCmdUsage;
   if (topic == "bfd") return kBfdUsage;
+  if (topic == "ha") return kHaUsage;
   return std::string(kGlobalUsage) + "\n" + kNeighborUsage + "\n" + kRibUsage + "\n" + kEventsUsage + "\n" +
-         kGlobalCmdUsage + "\n" + kBfdUsage;
+         kGlobalCmdUsage + "\n" + kBfdUsage + "\n" + kHaUsage;
 }
 
 Invocation parse_invocation(const std::vector<std::string>& words, const char* env_socket) {
@@ -167,11 +173,13 @@ Invocation parse_invocation(const std::vector<std::string>& words, const char* e
     inv.command = parse_global(args);
   } else if (command == "bfd") {
     inv.command = parse_bfd(args);
+  } else if (command == "ha") {
+    inv.command = parse_ha(args);
   } else if (command == "help") {
     std::string topic = args.empty() ? "" : args.next("topic");
     if (topic == "neighbour" || topic == "neighbors") topic = "neighbor";
     if (!topic.empty() && topic != "neighbor" && topic != "rib" && topic != "events" && topic != "global" &&
-        topic != "bfd") {
+        topic != "bfd" && topic != "ha") {
       throw UsageError("no help for '" + topic + "'", "");
     }
     args.expect_end();

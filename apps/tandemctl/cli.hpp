@@ -15,7 +15,7 @@ enum ExitStatus { kExitOk = 0, kExitError = 1, kExitUsage = 2 };
 // nullptr). Throws UsageError.
 Invocation parse_invocation(const std::vector<std::string>& words, const char* env_socket);
 
-// The usage text for a topic: "" (all), "neighbor", "rib", "events", "global".
+// The usage text for a topic: "" (all), "neighbor", "rib", "events", "global", "bfd", "ha".
 std::string usage(const std::string& topic);
 
 // Parses and runs a command line; returns the exit status. Errors go to `err` as

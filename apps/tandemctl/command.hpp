@@ -8,6 +8,7 @@
 #include "tandem/v1/bfd.pb.h"
 #include "tandem/v1/events.pb.h"
 #include "tandem/v1/global.pb.h"
+#include "tandem/v1/ha.pb.h"
 #include "tandem/v1/peer.pb.h"
 #include "tandem/v1/rib.pb.h"
 
@@ -24,7 +25,7 @@ struct GlobalOptions {
 };
 
 struct Help {
-  std::string topic;  // "" (everything), "neighbor", "rib", "events", "global", "bfd"
+  std::string topic;  // "" (everything), "neighbor", "rib", "events", "global", "bfd", "ha"
 };
 struct Version {};
 
@@ -37,7 +38,8 @@ using Command = std::variant<Help, Version,
                              tandem::v1::AddRouteRequest, tandem::v1::DeleteRouteRequest,
                              tandem::v1::WatchEventsRequest,
                              tandem::v1::GetGlobalRequest, tandem::v1::SetGlobalRequest,
-                             tandem::v1::ListBfdSessionsRequest>;
+                             tandem::v1::ListBfdSessionsRequest,
+                             tandem::v1::GetHaStatusRequest, tandem::v1::GetTableDigestsRequest>;
 
 struct Invocation {
   GlobalOptions options;

@@ -15,6 +15,7 @@
 #include "apps/tandemd/logging.hpp"
 #include "apps/tandemd/metrics.hpp"
 #include "apps/tandemd/mrt_recorder.hpp"
+#include "apps/tandemd/replication_wiring.hpp"
 #include "apps/tandemd/restart_detection.hpp"
 #include "apps/tandemd/state_dump.hpp"
 #include "bgpd/config/config.hpp"
@@ -115,6 +116,16 @@ class Daemon {
       }
     }
     app::RestartDetection restart = app::detect_restart(cfg, fib.get());
+    std::string err;
+    if (cfg.ha.enabled() && !(repl_ = app::ReplicationWiring::prepare(speaker_, cfg, err))) {
+      spdlog::error("{}", err);
+      return kExitFailure;
+    }
+    if (cfg.ha.role == "standby" && restart.restarting) {
+      // A standby has no sessions of its own to restart: its routes come from the primary.
+      spdlog::info("standby node: not acting as a graceful-restart restarting speaker");
+      restart.restarting = false;
+    }
     if (fib) {
       fib_sync_ = std::make_unique<app::FibSync>(io_, std::move(fib), std::move(restart.kept), restart.deferred);
       fib_observer_ = std::make_unique<FibObserver>(*fib_sync_, speaker_.rib());
@@ -125,11 +136,10 @@ class Daemon {
     }
     if (!cfg.mrt.updates_file.empty() || !cfg.mrt.rib_file.empty()) {
       mrt_ = std::make_unique<app::MrtRecorder>(io_, speaker_, cfg.mrt);
-      speaker_.set_tap(mrt_.get());
+      speaker_.add_tap(mrt_.get());
       speaker_.add_observer(mrt_.get());
       mrt_->start();
     }
-    std::string err;
     if (cfg.bfd.enabled && !(bfd_ = app::BfdWiring::start(io_, speaker_, cfg, err))) {
       spdlog::error("{}", err);
       return kExitFailure;
@@ -138,9 +148,14 @@ class Daemon {
       spdlog::error("{}", err);
       return kExitFailure;
     }
+    if (repl_ && !repl_->start(err)) {
+      spdlog::error("replication: {}", err);
+      return kExitFailure;
+    }
 #ifdef TANDEM_HAVE_API
     api::ServerOptions api_opts{cfg.api, TANDEM_VERSION};
     api_opts.bfd_status = app::BfdWiring::status_fn(bfd_.get());
+    api_opts.ha_status = app::ReplicationWiring::status_fn(repl_.get());
     api_ = std::make_unique<api::Server>(io_, speaker_, std::move(api_opts));
     if (!api_->start(err)) {
       spdlog::error("{}", err);
@@ -212,6 +227,7 @@ class Daemon {
     if (cfg.metrics != speaker_.config().metrics)
       spdlog::warn("config reload: [metrics] changes need a restart; ignored");
     app::BfdWiring::warn_reload(speaker_.config(), cfg);
+    app::ReplicationWiring::warn_reload(speaker_.config(), cfg);
     speaker_.reconfigure(cfg);
   }
 
@@ -230,6 +246,7 @@ class Daemon {
   Options opts_;
   // Before speaker_: its connections keep a pointer to the tap until they are destroyed.
   std::unique_ptr<app::MrtRecorder> mrt_;
+  std::unique_ptr<app::ReplicationWiring> repl_;
   session::Speaker speaker_;
   asio::signal_set signals_;
   std::unique_ptr<app::FibSync> fib_sync_;
@@ -254,6 +271,10 @@ int main(int argc, char** argv) {
   if (!opts->check_config.empty()) {
     auto cfg = load(opts->check_config);
     if (!cfg) return kExitUsage;
+    // The key file belongs to the node it runs on (an example config is checked
+    // elsewhere): a problem with it is reported, and is fatal at start, not here.
+    if (auto e = app::ReplicationWiring::check(*cfg); !e.empty())
+      std::cerr << "tandemd: warning: " << opts->check_config << ": " << e << "\n";
     std::cout << opts->check_config << ": ok (" << cfg->peers.size() << " peers, " << cfg->networks.size()
               << " networks)\n";
     return kExitOk;

@@ -224,6 +224,74 @@ void for_each_table(TableReader& top, std::string_view key, Fn fn) {
   }
 }
 
+// [ha]: the replication pair. Only the presence of key_file is checked here: the
+// replicator reads (and checks the permissions of) the key itself.
+void read_ha(TableReader& r, Config& c) {
+  HaConfig& h = c.ha;
+  if (auto role = r.string("role")) {
+    if (*role != "none" && *role != "primary" && *role != "standby")
+      r.fail("role", r.get("role"), fmt::format("'{}' is not \"none\", \"primary\" or \"standby\"", *role));
+    h.role = *role;
+  }
+  if (auto id = r.string("node_id")) {
+    bool ok = !id->empty() && id->size() <= 64;
+    for (char ch : *id)
+      if (ch <= ' ' || ch == 0x7f) ok = false;
+    if (!ok) r.fail("node_id", r.get("node_id"), "must be 1..64 characters without spaces");
+    h.node_id = *id;
+  }
+  for (auto [key, dst] : {std::pair<const char*, std::optional<std::pair<wire::IpAddr, uint16_t>>*>{"listen", &h.listen},
+                          std::pair<const char*, std::optional<std::pair<wire::IpAddr, uint16_t>>*>{"peer", &h.peer}}) {
+    if (auto v = r.string(key)) {
+      auto hp = parse_host_port(*v);
+      if (!hp || hp->second == 0)
+        r.fail(key, r.get(key),
+               fmt::format("'{}' is not ADDRESS:PORT (e.g. \"192.0.2.10:7179\", \"[2001:db8::10]:7179\")", *v));
+      *dst = *hp;
+    }
+  }
+  for (auto [key, dst] : {std::pair<const char*, std::string*>{"key_file", &h.key_file},
+                          std::pair<const char*, std::string*>{"epoch_file", &h.epoch_file}}) {
+    if (auto v = r.string(key)) {
+      if (v->empty() || (*v)[0] != '/') r.fail(key, r.get(key), "must be an absolute path");
+      *dst = *v;
+    }
+  }
+  auto u32 = [&](const char* key, uint64_t min, uint64_t max, uint32_t& dst) {
+    dst = static_cast<uint32_t>(r.integer(key, min, max).value_or(dst));
+  };
+  u32("connect_retry_ms", 10, 600000, h.connect_retry_ms);
+  u32("channel_dead_ms", 10, 600000, h.channel_dead_ms);
+  u32("standby_buffer_bytes", 16384, 1u << 30, h.standby_buffer_bytes);
+  if (const toml::node* n = r.get("window_update_mss")) {
+    if (!n->is_integer() || (*n->value<int64_t>() != 1 && *n->value<int64_t>() != 2))
+      r.fail("window_update_mss", n, "must be 1 or 2 (a window update after every 1 or 2 MSS read)");
+    h.window_update_mss = static_cast<uint32_t>(*n->value<int64_t>());
+  }
+  u32("window_update_timer_ms", 1, 10000, h.window_update_timer_ms);
+  // Below 16 KiB the primary would stall on every BGP message of maximal size.
+  u32("max_unreplicated_bytes", 16384, 1u << 30, h.max_unreplicated_bytes);
+  u32("checkpoint_interval_ms", 1, 600000, h.checkpoint_interval_ms);
+  u32("checkpoint_threshold_bytes", 1, 1u << 30, h.checkpoint_threshold_bytes);
+  u32("outbound_batch_us", 1, 1000000, h.outbound_batch_us);
+  // The standby must be able to hold everything the primary may have acknowledged.
+  if (h.standby_buffer_bytes < h.max_unreplicated_bytes) {
+    const char* key = r.get("standby_buffer_bytes") ? "standby_buffer_bytes" : "max_unreplicated_bytes";
+    r.fail(key, r.get(key),
+           fmt::format("standby_buffer_bytes ({}) must be at least max_unreplicated_bytes ({})",
+                       h.standby_buffer_bytes, h.max_unreplicated_bytes));
+  }
+  if (h.role == "primary" && !h.listen)
+    r.fail("listen", nullptr, "required with role = \"primary\" (where the standby connects, e.g. \"192.0.2.10:7179\")");
+  if (h.role == "standby" && !h.peer)
+    r.fail("peer", nullptr, "required with role = \"standby\" (the primary's replication address, e.g. \"192.0.2.10:7179\")");
+  if (h.enabled() && h.key_file.empty())
+    r.fail("key_file", nullptr,
+           fmt::format("required with role = \"{}\" (pre-shared key file, e.g. \"/etc/tandem/ha.key\")", h.role));
+  if (h.node_id.empty()) h.node_id = wire::IpAddr::v4(c.router_id).to_string();
+  r.reject_unknown();
+}
+
 Config read_config(const toml::table& root) {
   Config c;
   TableReader top(root, "");
@@ -393,6 +461,13 @@ Config read_config(const toml::table& root) {
     br.reject_unknown();
   }
 
+  if (const toml::table* t = top.subtable("ha")) {
+    TableReader hr(*t, "ha");
+    read_ha(hr, c);
+  } else {
+    c.ha.node_id = wire::IpAddr::v4(c.router_id).to_string();
+  }
+
   PeerDefaults d;
   if (const toml::table* pd = top.subtable("peer_defaults")) {
     TableReader dr(*pd, "peer_defaults");
@@ -506,6 +581,79 @@ LoadResult load_config(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_config(ss.str(), path);
+}
+
+// ---- canonical descriptions (HA configuration comparison) ----
+
+namespace {
+
+// If one of these fires, a field was added: decide whether it shapes the session or
+// its routes, add it to describe_peer/describe_global (and a test), then fix the size.
+#if defined(__GLIBCXX__) && defined(__x86_64__)
+static_assert(sizeof(PeerConfig) == 192, "PeerConfig changed: update describe_peer");
+static_assert(sizeof(NetworkConfig) == 112, "NetworkConfig changed: update describe_global");
+static_assert(sizeof(GracefulRestartConfig) == 112, "GracefulRestartConfig changed: update describe_global");
+#endif
+
+const char* yes_no(bool b) { return b ? "yes" : "no"; }
+
+template <class T>
+std::string opt_text(const std::optional<T>& v) {
+  return v ? fmt::format("{}", *v) : std::string("-");
+}
+
+std::string families_text(std::vector<wire::Family> fs) {
+  std::sort(fs.begin(), fs.end());
+  std::string out;
+  for (const auto& f : fs) out += (out.empty() ? "" : ",") + f.to_string();
+  return out.empty() ? "-" : out;
+}
+
+std::string community_text(uint32_t c) { return fmt::format("{}:{}", c >> 16, c & 0xFFFF); }
+
+}  // namespace
+
+std::string describe_peer(const PeerConfig& p) {
+  std::string s = fmt::format("{} remote_as={} local_address={} passive={} hold={} connect_retry={} families={}",
+                              p.address.to_string(), p.remote_as,
+                              p.local_address ? p.local_address->to_string() : "-", yes_no(p.passive),
+                              p.hold_time, p.connect_retry, families_text(p.families));
+  s += fmt::format(" next_hop_self={} rr_client={} port={} enabled={} graceful_restart={}", yes_no(p.next_hop_self),
+                   yes_no(p.route_reflector_client), p.port, yes_no(p.enabled),
+                   p.graceful_restart ? yes_no(*p.graceful_restart) : "default");
+  s += fmt::format(" max_prefixes={} max_prefixes_warning_only={} max_prefixes_restart={} send_hold={}",
+                   p.max_prefixes, yes_no(p.max_prefixes_warning_only), p.max_prefixes_restart, p.send_hold_time);
+  s += fmt::format(" md5={} ttl_security={} bfd={} bfd_tx={} bfd_rx={} bfd_mult={}", yes_no(!p.password.empty()),
+                   yes_no(p.ttl_security), yes_no(p.bfd), opt_text(p.bfd_desired_min_tx_ms),
+                   opt_text(p.bfd_required_min_rx_ms),
+                   p.bfd_detect_mult ? std::to_string(*p.bfd_detect_mult) : std::string("-"));
+  return s;
+}
+
+std::string describe_global(const Config& c) {
+  const auto& g = c.graceful_restart;
+  std::string s = fmt::format("router_id={} local_as={} port={}", wire::IpAddr::v4(c.router_id).to_string(),
+                              c.local_as, c.port);
+  s += fmt::format(" gr={} gr_restart_time={} gr_notification={} gr_stale_time={} gr_families={}", yes_no(g.enabled),
+                   g.restart_time, yes_no(g.notification), g.stale_time, families_text(g.families));
+  s += fmt::format(" gr_forwarding_state={} gr_selection_deferral_time={} llgr_stale_time={}",
+                   families_text(g.forwarding_state), g.selection_deferral_time, g.long_lived_stale_time);
+  s += fmt::format(" bfd={} bfd_tx={} bfd_rx={} bfd_mult={}", yes_no(c.bfd.enabled), c.bfd.desired_min_tx_ms,
+                   c.bfd.required_min_rx_ms, c.bfd.detect_mult);
+  std::vector<const NetworkConfig*> nets;
+  for (const auto& n : c.networks) nets.push_back(&n);
+  std::sort(nets.begin(), nets.end(), [](const auto* a, const auto* b) { return a->prefix < b->prefix; });
+  for (const NetworkConfig* n : nets) {
+    std::string comms, large;
+    for (uint32_t x : n->communities) comms += (comms.empty() ? "" : ",") + community_text(x);
+    for (const auto& x : n->large_communities)
+      large += fmt::format("{}{}:{}:{}", large.empty() ? "" : ",", x.global_admin, x.local1, x.local2);
+    s += fmt::format(" network={}[next_hop={} communities={} large_communities={} med={} local_pref={} origin={}]",
+                     n->prefix.to_string(), n->next_hop ? n->next_hop->to_string() : "-", comms.empty() ? "-" : comms,
+                     large.empty() ? "-" : large, opt_text(n->med), opt_text(n->local_pref),
+                     n->origin == wire::Origin::Igp ? "igp" : n->origin == wire::Origin::Egp ? "egp" : "incomplete");
+  }
+  return s;
 }
 
 }  // namespace tandem::config

@@ -130,6 +130,32 @@ struct BfdConfig {
   bool operator==(const BfdConfig&) const = default;
 };
 
+// [ha]: the replication pair (replicator/). Absent or role = "none": a single node.
+// The primary listens on `listen`; the standby dials the primary at `peer`. Both nodes
+// carry the same peer configuration (checked at bulk sync).
+struct HaConfig {
+  std::string role = "none";  // "none" | "primary" | "standby"
+  std::string node_id;        // this node's name in logs and the API; default: router id
+  std::optional<std::pair<wire::IpAddr, uint16_t>> listen;  // replication listener (primary)
+  std::optional<std::pair<wire::IpAddr, uint16_t>> peer;    // the other node (standby dials it)
+  std::string key_file;       // pre-shared key: >= 32 bytes as hex; not group/world readable
+  std::string epoch_file;     // where the term is kept across restarts; empty: in memory
+  uint32_t connect_retry_ms = 1000;  // standby: re-dial interval
+  uint32_t channel_dead_ms = 3000;   // no frame from the other node for this long: channel down
+  // Window estimation (standby -> primary flow control).
+  uint32_t standby_buffer_bytes = 4u << 20;   // the standby's per-session transmission buffer
+  uint32_t window_update_mss = 2;             // window update after this many MSS read (1 or 2)
+  uint32_t window_update_timer_ms = 10;       // ... and at the latest after this long
+  uint32_t max_unreplicated_bytes = 256u << 10;  // inbound acked to the peer, not yet held by the standby
+  // Checkpoints (primary -> standby).
+  uint32_t checkpoint_interval_ms = 100;
+  uint32_t checkpoint_threshold_bytes = 16u << 10;  // also when a sequence number moved this far
+  // Outbound bytes wait for the standby's acknowledgement; batched for this long at most.
+  uint32_t outbound_batch_us = 200;
+  bool enabled() const { return role == "primary" || role == "standby"; }
+  bool operator==(const HaConfig&) const = default;
+};
+
 // "192.0.2.1:50051" or "[2001:db8::1]:50051" -> (address, port); nullopt if malformed.
 std::optional<std::pair<wire::IpAddr, uint16_t>> parse_host_port(std::string_view text);
 
@@ -148,6 +174,7 @@ struct Config {
   MrtConfig mrt;
   GracefulRestartConfig graceful_restart;
   BfdConfig bfd;
+  HaConfig ha;
   std::vector<PeerConfig> peers;
   std::vector<NetworkConfig> networks;
 
@@ -167,6 +194,16 @@ using LoadResult = std::variant<Config, ConfigError>;
 // Parse TOML text; `file` is only used in messages.
 LoadResult parse_config(std::string_view text, const std::string& file);
 LoadResult load_config(const std::string& path);
+
+// Canonical one-line texts of the configuration that shapes BGP sessions and routes,
+// for comparing two nodes (HA): equal texts = equal behaviour towards the peers.
+// describe_peer covers every PeerConfig field except the description (cosmetic); the
+// MD5 password shows only as md5=yes/no. Families are listed sorted.
+std::string describe_peer(const PeerConfig& p);
+// router_id, local_as, port, [graceful_restart] (not marker_file: a local path), the
+// [bfd] intervals peers use (not interfaces/receive path: local), every [[network]]
+// sorted by prefix. Not: listen addresses, [fib], [api], [log], [mrt], [metrics], [ha].
+std::string describe_global(const Config& c);
 
 // "65000:1" -> 0xFDE80001; "4200000000:1:2" -> large community.
 std::optional<uint32_t> parse_community(std::string_view text);

@@ -301,6 +301,8 @@ struct Fsm::Impl {
       case State::Active: {
         f.rx_.clear();
         f.rx_off_ = 0;
+        f.consumed_ = 0;
+        f.established_offset_ = 0;
         f.negotiated_.reset();
         cancel(f, Timer::ConnectRetry, out);
         f.local_open_ = make_open(f.config_);
@@ -436,6 +438,7 @@ struct Fsm::Impl {
       pos += take;
       if (f.rx_.size() < h->length) return;
       f.rx_off_ = f.rx_.size();
+      f.consumed_ += h->length;
       f.on_message(h->type,
                    std::span<const uint8_t>(f.rx_.data() + wire::kHeaderLen,
                                             h->length - wire::kHeaderLen),
@@ -447,6 +450,7 @@ struct Fsm::Impl {
       auto h = wire::decode_header(in.subspan(pos, wire::kHeaderLen), max_len(f));
       if (!h) return header_error(f, h.error(), out);
       if (in.size() - pos < h->length) break;
+      f.consumed_ += h->length;
       f.on_message(h->type, in.subspan(pos + wire::kHeaderLen, h->length - wire::kHeaderLen),
                    out);
       pos += h->length;
@@ -641,6 +645,32 @@ std::vector<Action> Fsm::handle(const Event& event) {
   return out;
 }
 
+std::span<const uint8_t> Fsm::pending_input() const {
+  return std::span<const uint8_t>(rx_).subspan(std::min(rx_off_, rx_.size()));
+}
+
+bool Fsm::restore_established(const wire::Open& local, const wire::Open& peer, uint64_t input_offset,
+                              std::string& why) {
+  if (peer.asn() != config_.remote_as) {
+    why = "the peer's OPEN carries AS " + std::to_string(peer.asn()) + ", configured " +
+          std::to_string(config_.remote_as);
+    return false;
+  }
+  if (peer.bgp_id == 0) {
+    why = "the peer's OPEN carries BGP identifier 0.0.0.0";
+    return false;
+  }
+  local_open_ = local;
+  negotiated_ = Impl::negotiate(local, peer);
+  rx_.clear();
+  rx_off_ = 0;
+  consumed_ = input_offset;
+  established_offset_ = input_offset;
+  armed_ = 0;
+  state_ = State::Established;
+  return true;
+}
+
 wire::CodecOptions Fsm::codec() const {
   return negotiated_ ? negotiated_->codec(config_.ebgp()) : wire::CodecOptions{};
 }
@@ -665,6 +695,7 @@ void Fsm::on_message(wire::MessageType type, std::span<const uint8_t> body,
         Impl::rearm_hold(*this, out);
         Impl::reset_backoff(*this);
         connect_retry_counter_ = 0;
+        established_offset_ = consumed_;
         transition(State::Established, "KEEPALIVE received: session established", out);
         out.emplace_back(act::Established{*negotiated_});
         return;

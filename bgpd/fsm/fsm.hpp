@@ -139,6 +139,20 @@ class Fsm {
   // The OPEN we sent on the current (or last) connection; negotiation uses it, so a
   // reconfigure() between our OPEN and the peer's does not skew the result.
   const wire::Open& local_open() const { return local_open_; }
+
+  // Stream positions, for replication. Offsets count the bytes fed since TcpConnected.
+  // The offset just after the last whole message handed out (a message boundary).
+  uint64_t consumed_offset() const { return consumed_; }
+  // Bytes fed but not yet a whole message (they follow consumed_offset()).
+  std::span<const uint8_t> pending_input() const;
+  // The offset just after the KEEPALIVE that made the session Established.
+  uint64_t established_offset() const { return established_offset_; }
+  // A shadow session (the standby's copy of a session the primary runs): Established
+  // from the two OPENs as exchanged, its input stream resuming at `input_offset` (a
+  // message boundary). No actions: the caller tells the rest of the speaker. False +
+  // why when the OPENs do not make a session (the same checks as a live OPEN).
+  bool restore_established(const wire::Open& local, const wire::Open& peer, uint64_t input_offset,
+                           std::string& why);
   // Messages received on this connection, by type (index: wire::MessageType value,
   // 1 OPEN .. 5 ROUTE-REFRESH; index 0 unused). Counted once framed, before handling.
   const std::array<uint64_t, 6>& received_counts() const { return received_; }
@@ -159,6 +173,8 @@ class Fsm {
   uint8_t armed_ = 0;            // bit per Timer
   bool hold_rearmed_ = false;    // Hold already re-armed during this handle() call
   std::array<uint64_t, 6> received_{};
+  uint64_t consumed_ = 0;            // see consumed_offset()
+  uint64_t established_offset_ = 0;  // see established_offset()
 };
 
 // RFC 4271 §6.8: of two connections to the same peer, keep the one initiated by the

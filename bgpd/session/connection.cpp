@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bgpd/session/peer.hpp"
+#include "bgpd/session/speaker.hpp"
 #include "bgpd/session/socket_protection.hpp"
 
 namespace tandem::session {
@@ -57,7 +58,92 @@ Connection::Connection(asio::io_context& io, Peer& peer, fsm::Config config, boo
   rx_buf_.resize(kReadChunk);
 }
 
+std::shared_ptr<Connection> Connection::make_shadow(asio::io_context& io, Peer& peer, fsm::Config config,
+                                                   bool outgoing, const Endpoints& ep, ShadowSink sink) {
+  auto c = std::make_shared<Connection>(io, peer, std::move(config), outgoing, std::nullopt, nullptr);
+  c->shadow_ = true;
+  c->shadow_sink_ = std::move(sink);
+  c->endpoints_ = ep;
+  c->rx_buf_ = {};
+  return c;
+}
+
 Connection::~Connection() = default;
+
+bool Connection::restore_established(const wire::Open& local, const wire::Open& peer, uint64_t inbound_offset,
+                                     std::string& why) {
+  if (!fsm_.restore_established(local, peer, inbound_offset, why)) return false;
+  rx_offset_ = inbound_offset;
+  peer_.on_established(*this, *fsm_.negotiated());
+  return true;
+}
+
+void Connection::shadow_receive(std::span<const uint8_t> bytes) {
+  if (closed_ || !shadow_) return;
+  rx_offset_ += bytes.size();
+  feed(fsm::ev::BytesReceived{bytes});
+}
+
+void Connection::shadow_closed() {
+  if (closed_ || !shadow_) return;
+  feed(fsm::ev::TcpClosed{});
+}
+
+uint64_t Connection::outbound_written() const {
+  return tx_offset_ - (tx_inflight_.size() - inflight_done_);
+}
+
+void Connection::gate_moved() {
+  if (closed_ || !socket_) return;
+  if (read_paused_) {
+    read_paused_ = false;
+    do_read();
+  }
+  if (write_paused_) {
+    write_paused_ = false;
+    write_some();
+  }
+}
+
+std::optional<SeqBases> Connection::tcp_seq_bases(std::string& why) const {
+  if (!socket_) {
+    why = "no socket";
+    return std::nullopt;
+  }
+  return read_seq_bases(const_cast<tcp::socket&>(*socket_).native_handle(), outbound_written(), rx_offset_, why);
+}
+
+std::optional<TcpQueues> Connection::tcp_queues(std::string& why) const {
+  if (!socket_) {
+    why = "no socket";
+    return std::nullopt;
+  }
+  return read_queues(const_cast<tcp::socket&>(*socket_).native_handle(), why);
+}
+
+std::optional<TcpInfo> Connection::tcp_info(std::string& why) const {
+  if (!socket_) {
+    why = "no socket";
+    return std::nullopt;
+  }
+  return read_tcp_info(const_cast<tcp::socket&>(*socket_).native_handle(), why);
+}
+
+std::optional<uint32_t> Connection::tcp_tsval(std::string& why) const {
+  if (!socket_) {
+    why = "no socket";
+    return std::nullopt;
+  }
+  return read_tsval(const_cast<tcp::socket&>(*socket_).native_handle(), why);
+}
+
+bool Connection::set_window_clamp(uint32_t bytes, std::string& why) {
+  if (!socket_) {
+    why = "no socket";
+    return false;
+  }
+  return session::set_window_clamp(socket_->native_handle(), bytes, why);
+}
 
 std::optional<Endpoints> Connection::endpoints() const { return endpoints_; }
 
@@ -120,13 +206,19 @@ void Connection::apply(fsm::Action& action) {
             peer_.count_sent(s.type, 1);
             queue_bytes(s.bytes);
           },
-          [&](fsm::act::ArmTimer& t) { arm_timer(t.timer, t.seconds); },
+          // A shadow keeps no timers: the primary's session decides when it ends.
+          [&](fsm::act::ArmTimer& t) {
+            if (!shadow_) arm_timer(t.timer, t.seconds);
+          },
           [&](fsm::act::CancelTimer& t) { cancel_timer(t.timer); },
           [&](fsm::act::StateChanged& s) { peer_.on_state_changed(*this, s); },
           [&](fsm::act::OpenReceived& o) {
             peer_.on_open_received(*this, o.open);
           },
-          [&](fsm::act::Established& e) { peer_.on_established(*this, e.negotiated); },
+          [&](fsm::act::Established& e) {
+            peer_.on_established(*this, e.negotiated);
+            if (tap_ && !closed_) tap_->on_established(id_);
+          },
           [&](fsm::act::UpdateReceived& u) {
             if (auto err = peer_.on_update(*this, u.body)) {
               feed(fsm::ev::UpdateError{std::move(*err)});
@@ -195,6 +287,7 @@ void Connection::on_connected() {
   }
   endpoints_ = Endpoints{to_ip(le.address()), le.port(), to_ip(re.address()), re.port()};
   rx_offset_ = tx_offset_ = 0;
+  peer_.speaker().register_connection(id_, weak_from_this());
   if (tap_) tap_->on_open(peer_.config().address, id_, *endpoints_);
   spdlog::debug("peer {}: TCP up ({})", peer_.name(), describe());
   feed(fsm::ev::TcpConnected{});
@@ -203,8 +296,18 @@ void Connection::on_connected() {
 
 void Connection::do_read() {
   if (!socket_ || closed_) return;
+  // Replication paces reads: the standby must hold inbound bytes before more are taken.
+  size_t chunk = rx_buf_.size();
+  if (tap_) {
+    uint64_t limit = tap_->inbound_limit(id_);
+    if (limit <= rx_offset_) {
+      read_paused_ = true;
+      return;
+    }
+    chunk = static_cast<size_t>(std::min<uint64_t>(chunk, limit - rx_offset_));
+  }
   socket_->async_read_some(
-      asio::buffer(rx_buf_),
+      asio::buffer(rx_buf_.data(), chunk),
       [self = shared_from_this(), gen = sock_gen_](const boost::system::error_code& e, size_t n) {
         // A handler of an earlier socket of this connection must not touch the new one.
         if (self->closed_ || !self->socket_ || gen != self->sock_gen_) return;
@@ -244,6 +347,7 @@ void Connection::send_route_refresh(wire::Family family) {
 }
 
 void Connection::maybe_write() {
+  if (shadow_) return shadow_write();
   if (writing_ || !socket_ || closed_) return;
   // Pull routes from the RIB only when little is queued: a slow peer leaves the work
   // in the RIB's dirty set instead of in our buffers.
@@ -259,12 +363,44 @@ void Connection::maybe_write() {
   write_some();
 }
 
+// A shadow's "socket" is its sink: what it would send is handed over at once. The RIB
+// is pulled in bounded chunks, one per turn of the event loop, like a live session.
+void Connection::shadow_write() {
+  if (closed_) return;
+  if (!tx_pending_.empty()) {
+    shadow_sink_(tx_pending_);
+    tx_offset_ += tx_pending_.size();
+    tx_pending_.clear();
+  }
+  if (disconnect_after_write_) return finish_disconnect();
+  if (fsm_.state() != fsm::State::Established || shadow_pull_posted_) return;
+  shadow_pull_posted_ = true;
+  asio::post(io_, [self = shared_from_this()] {
+    self->shadow_pull_posted_ = false;
+    if (self->closed_ || self->fsm_.state() != fsm::State::Established) return;
+    if (self->peer_.take_output(*self, kRibPullBytes, self->tx_pending_) > 0 || !self->tx_pending_.empty())
+      self->shadow_write();
+  });
+}
+
 // One write_some at a time: each completion that moved bytes re-arms the send hold
 // timer, so only a peer that reads nothing at all for the send hold time trips it.
 void Connection::write_some() {
+  if (!socket_ || closed_) return;
+  // Replication: bytes reach the peer only once the standby holds them.
+  size_t len = tx_inflight_.size() - inflight_done_;
+  if (tap_) {
+    uint64_t at = tx_offset_ - len;  // stream offset of the next byte to write
+    uint64_t limit = tap_->outbound_limit(id_);
+    if (limit <= at) {
+      write_paused_ = true;
+      return;
+    }
+    len = static_cast<size_t>(std::min<uint64_t>(len, limit - at));
+  }
   arm_send_hold();
   socket_->async_write_some(
-      asio::buffer(tx_inflight_.data() + inflight_done_, tx_inflight_.size() - inflight_done_),
+      asio::buffer(tx_inflight_.data() + inflight_done_, len),
       [self = shared_from_this(), gen = sock_gen_](const boost::system::error_code& e, size_t n) {
         if (gen != self->sock_gen_) return;
         if (self->closed_ || !self->socket_) {
@@ -333,7 +469,8 @@ void Connection::finish_disconnect() {
   tx_pending_.clear();
   tx_inflight_ = {};  // a fresh buffer: the aborted write may still reference the old one
   if (tap_ && endpoints_) tap_->on_close(id_);
-  endpoints_.reset();
+  if (!shadow_) endpoints_.reset();
+  peer_.speaker().unregister_connection(id_);
   peer_.on_disconnected(*this);
 }
 
@@ -350,6 +487,7 @@ void Connection::close() {
     socket_.reset();
     if (tap_ && endpoints_) tap_->on_close(id_);
   }
+  peer_.speaker().unregister_connection(id_);
 }
 
 void Connection::arm_timer(fsm::Timer t, uint32_t seconds) {

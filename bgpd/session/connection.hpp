@@ -15,6 +15,7 @@
 #include "bgpd/config/config.hpp"
 #include "bgpd/fsm/fsm.hpp"
 #include "bgpd/session/tap.hpp"
+#include "bgpd/session/tcp_state.hpp"
 
 namespace tandem::session {
 
@@ -35,6 +36,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Incoming: an accepted socket.
   Connection(asio::io_context& io, Peer& peer, fsm::Config config, bool outgoing,
              std::optional<tcp::socket> socket, SessionTap* tap);
+  // A shadow (standby): no socket. It is fed the primary's inbound bytes; what it would
+  // send goes to `sink` (compared there with what the primary sent), never to a peer.
+  // Its FSM starts Established from the two OPENs (see restore_established).
+  using ShadowSink = std::function<void(std::span<const uint8_t>)>;
+  static std::shared_ptr<Connection> make_shadow(asio::io_context& io, Peer& peer, fsm::Config config,
+                                                 bool outgoing, const Endpoints& ep, ShadowSink sink);
   ~Connection();
 
   void start();                       // ManualStart (outgoing) / accept (incoming)
@@ -45,6 +52,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void reconfigure(fsm::Config config) { fsm_.reconfigure(std::move(config)); }
   // Queue a ROUTE-REFRESH (Established only; the caller checked the capability).
   void send_route_refresh(wire::Family family);
+
+  // ---- shadow sessions (standby) ----
+  // Established from the OPENs, inbound resuming at `inbound_offset`; tells the Peer.
+  bool restore_established(const wire::Open& local, const wire::Open& peer, uint64_t inbound_offset,
+                           std::string& why);
+  // The primary's inbound bytes, contiguous from restore_established's offset.
+  void shadow_receive(std::span<const uint8_t> bytes);
+  // The primary's session ended: the shadow's transport is gone too.
+  void shadow_closed();
+  bool shadow() const { return shadow_; }
+
+  // ---- for the taps (replication) ----
+  // A tap's limit moved: write and read what the limits now allow.
+  void gate_moved();
+  uint64_t inbound_offset() const { return rx_offset_; }    // bytes read from the socket
+  uint64_t outbound_offset() const { return tx_offset_; }   // bytes handed to the tap
+  uint64_t outbound_written() const;                        // of those, handed to the socket
+  // The socket's TCP state (tcp_state.hpp); nullopt + why without a socket or privilege.
+  std::optional<SeqBases> tcp_seq_bases(std::string& why) const;
+  std::optional<TcpQueues> tcp_queues(std::string& why) const;
+  std::optional<TcpInfo> tcp_info(std::string& why) const;
+  std::optional<uint32_t> tcp_tsval(std::string& why) const;
+  bool set_window_clamp(uint32_t bytes, std::string& why);
 
   fsm::State state() const { return fsm_.state(); }
   bool outgoing() const { return outgoing_; }
@@ -62,6 +92,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void queue_bytes(std::span<const uint8_t> bytes);
   void maybe_write();
   void write_some();
+  void shadow_write();
   void arm_send_hold();
   void finish_disconnect();
   void arm_timer(fsm::Timer t, uint32_t seconds);
@@ -90,6 +121,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t rx_offset_ = 0, tx_offset_ = 0;
   uint64_t sock_gen_ = 0;  // bumped per socket; stale Asio handlers compare it
   std::optional<Endpoints> endpoints_;
+  bool read_paused_ = false;   // at the tap's inbound limit
+  bool write_paused_ = false;  // at the tap's outbound limit
+  bool shadow_ = false;
+  ShadowSink shadow_sink_;
+  bool shadow_pull_posted_ = false;
 };
 
 }  // namespace tandem::session

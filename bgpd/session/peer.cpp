@@ -74,6 +74,10 @@ void Peer::start() {
     spdlog::info("peer {}: disabled in the configuration, not starting", name_);
     return;
   }
+  if (speaker_.standby()) {
+    spdlog::info("peer {}: standby node: the session is mirrored from the primary, not dialled", name_);
+    return;
+  }
   spdlog::info("peer {}: starting (AS {}, {}, {}, families {})", name_, config_.remote_as,
                config_.remote_as == speaker_.config().local_as ? "iBGP" : "eBGP",
                config_.passive ? "passive" : "active", families_text(config_.families));
@@ -118,12 +122,13 @@ void Peer::stop(uint8_t cease_subcode, const std::string& reason) {
 bool Peer::idle() const { return !outgoing_ && !incoming_ && !contender_; }
 
 void Peer::accept(tcp::socket socket) {
-  if (stopping_ || !config_.enabled || liveness_down_ || held_down_) {
+  if (stopping_ || !config_.enabled || liveness_down_ || held_down_ || speaker_.standby()) {
     spdlog::info("peer {}: incoming connection refused: {}", name_,
-                 stopping_          ? "peer is stopping"
-                 : !config_.enabled ? "peer is disabled"
-                 : liveness_down_   ? "its BFD session is down"
-                                    : "held down after exceeding max_prefixes");
+                 stopping_               ? "peer is stopping"
+                 : !config_.enabled      ? "peer is disabled"
+                 : liveness_down_        ? "its BFD session is down"
+                 : speaker_.standby()    ? "this node is the standby"
+                                         : "held down after exceeding max_prefixes");
     return;
   }
   // GTSM from the first byte after the handshake: a packet that crossed a router is
@@ -511,9 +516,43 @@ void Peer::post_ensure_outgoing() {
   });
 }
 
+std::shared_ptr<Connection> Peer::attach_shadow(bool outgoing, const Endpoints& ep, const wire::Open& local,
+                                                const wire::Open& remote, uint64_t inbound_offset,
+                                                Connection::ShadowSink sink, std::string& why) {
+  auto& slot = outgoing ? outgoing_ : incoming_;
+  if (slot) {
+    // The primary's earlier connection in this direction is over (its close may still be
+    // on the way): end its shadow first so the session goes down and up as it did there.
+    slot->shadow_closed();
+    if (slot) drop(*slot);
+  }
+  auto c = Connection::make_shadow(speaker_.io(), *this, fsm_config(!outgoing), outgoing, ep, std::move(sink));
+  slot = c;
+  if (!c->restore_established(local, remote, inbound_offset, why)) {
+    drop(*c);
+    return nullptr;
+  }
+  spdlog::info("peer {}: shadow session Established ({}), mirroring the primary's from inbound offset {}", name_,
+               c->describe(), inbound_offset);
+  return c;
+}
+
+void Peer::reset_shadow(const std::string& why) {
+  for (auto* slot : {&outgoing_, &incoming_})
+    if (*slot && (*slot)->shadow()) drop(**slot);
+  if (established_) {
+    spdlog::info("peer {}: shadow session reset: {}", name_, why);
+    established_ = nullptr;
+    established_since_.reset();
+  }
+  gr_reset_state();
+  gr_stale_families_.clear();
+  speaker_.rib().peer_down(id_);
+}
+
 void Peer::ensure_outgoing() {
   if (stopping_ || config_.passive || !config_.enabled || outgoing_ || incoming_ || established_ || liveness_down_ ||
-      held_down_)
+      held_down_ || speaker_.standby())
     return;
   outgoing_ = std::make_shared<Connection>(speaker_.io(), *this, fsm_config(false), true, std::nullopt,
                                            speaker_.tap());

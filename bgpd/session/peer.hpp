@@ -71,6 +71,17 @@ class Peer {
   bool liveness_down() const { return liveness_down_; }
   bool idle() const;  // no connection open (a stopped peer can be destroyed)
 
+  // Standby: the shadow of the primary's Established connection (see
+  // Connection::make_shadow); replaces an earlier shadow in the same direction.
+  // Nullptr + why when the OPENs do not make a session.
+  std::shared_ptr<Connection> attach_shadow(bool outgoing, const Endpoints& ep, const wire::Open& local,
+                                            const wire::Open& remote, uint64_t inbound_offset,
+                                            Connection::ShadowSink sink, std::string& why);
+  // Standby: forget the shadow sessions and every route they brought (no graceful
+  // restart: the mirror is rebuilt from a new bulk sync).
+  void reset_shadow(const std::string& why);
+  Speaker& speaker() { return speaker_; }
+
   rib::PeerId id() const { return id_; }
   const config::PeerConfig& config() const { return config_; }
   const std::string& name() const { return name_; }  // "192.0.2.2" for logs

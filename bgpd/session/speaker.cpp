@@ -45,8 +45,26 @@ Speaker::Speaker(asio::io_context& io, config::Config config)
 
 Speaker::~Speaker() = default;
 
+std::shared_ptr<Connection> Speaker::find_connection(uint64_t id) const {
+  auto it = connections_.find(id);
+  return it == connections_.end() ? nullptr : it->second.lock();
+}
+
+void Speaker::gate_moved(uint64_t connection_id) {
+  if (auto c = find_connection(connection_id)) c->gate_moved();
+}
+
+Peer* Speaker::find_peer(const wire::IpAddr& address) {
+  auto it = peers_.find(address);
+  return it == peers_.end() ? nullptr : it->second.get();
+}
+
 bool Speaker::start(std::string& error, bool restarting) {
-  if (!open_listeners(config_.listen, error)) return false;
+  if (standby_) {
+    spdlog::info("standby node: no BGP listeners; sessions are mirrored from the primary");
+  } else if (!open_listeners(config_.listen, error)) {
+    return false;
+  }
   restarting_ = restarting;
   const auto& g = config_.graceful_restart;
   if (restarting && g.enabled && !g.families.empty()) {

@@ -68,8 +68,21 @@ class Speaker {
   // Send Cease to every peer, flush, then call `done` (at the latest after 2 s).
   void shutdown(std::function<void()> done);
 
-  void set_tap(SessionTap* tap) { tap_ = tap; }
-  SessionTap* tap() const { return tap_; }
+  // Taps see every connection's bytes (MRT recording, replication); add before start().
+  void add_tap(SessionTap* tap) { taps_.add(tap); }
+  void remove_tap(SessionTap* tap) { taps_.remove(tap); }
+  SessionTap* tap() { return &taps_; }
+  // Live connections by id (for the taps: gate_moved, TCP state).
+  void register_connection(uint64_t id, std::weak_ptr<Connection> c) { connections_[id] = std::move(c); }
+  void unregister_connection(uint64_t id) { connections_.erase(id); }
+  std::shared_ptr<Connection> find_connection(uint64_t id) const;
+  // A tap's flow-control limit for the connection moved (SessionTap::outbound_limit).
+  void gate_moved(uint64_t connection_id);
+  // Standby node (replication): no listeners, no connections of its own; its sessions
+  // are shadows of the primary's (Peer::attach_shadow). Set before start().
+  void set_standby(bool standby) { standby_ = standby; }
+  bool standby() const { return standby_; }
+  Peer* find_peer(const wire::IpAddr& address);
   rib::Rib& rib() { return rib_; }
   SelectionDeferral& deferral() { return deferral_; }
   bool restarting() const { return restarting_; }  // this run started as a graceful restart
@@ -128,7 +141,9 @@ class Speaker {
   config::Config config_;
   rib::Rib rib_;
   SelectionDeferral deferral_;
-  SessionTap* tap_ = nullptr;
+  TapSet taps_;
+  std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections_;
+  bool standby_ = false;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::map<wire::IpAddr, std::unique_ptr<Peer>> peers_;
   std::unordered_map<rib::PeerId, Peer*> by_id_;

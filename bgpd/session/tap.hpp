@@ -3,8 +3,10 @@
 // replicator hooks this; bgpd knows nothing else about replication.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "bgpd/wire/types.hpp"
 
@@ -29,6 +31,47 @@ class SessionTap {
   virtual void on_bytes(uint64_t connection_id, Direction dir, uint64_t offset,
                         std::span<const uint8_t> bytes) = 0;
   virtual void on_close(uint64_t connection_id) = 0;
+  // The connection reached Established; its Fsm has the OPENs and the offset.
+  virtual void on_established(uint64_t /*connection_id*/) {}
+  // Flow control by the tap (replication): a connection hands the socket outbound bytes
+  // only below outbound_limit and reads inbound bytes only below inbound_limit (stream
+  // offsets). When a limit moves the tap calls Speaker::gate_moved(connection_id).
+  virtual uint64_t outbound_limit(uint64_t /*connection_id*/) { return UINT64_MAX; }
+  virtual uint64_t inbound_limit(uint64_t /*connection_id*/) { return UINT64_MAX; }
+};
+
+// Several taps on one speaker (MRT recording and replication): events go to each, in
+// the order added; the limits are the tightest of them.
+class TapSet final : public SessionTap {
+ public:
+  void add(SessionTap* t) { taps_.push_back(t); }
+  void remove(SessionTap* t) { std::erase(taps_, t); }
+  bool empty() const { return taps_.empty(); }
+  void on_open(const wire::IpAddr& peer, uint64_t id, const Endpoints& ep) override {
+    for (auto* t : taps_) t->on_open(peer, id, ep);
+  }
+  void on_bytes(uint64_t id, Direction dir, uint64_t offset, std::span<const uint8_t> bytes) override {
+    for (auto* t : taps_) t->on_bytes(id, dir, offset, bytes);
+  }
+  void on_close(uint64_t id) override {
+    for (auto* t : taps_) t->on_close(id);
+  }
+  void on_established(uint64_t id) override {
+    for (auto* t : taps_) t->on_established(id);
+  }
+  uint64_t outbound_limit(uint64_t id) override {
+    uint64_t limit = UINT64_MAX;
+    for (auto* t : taps_) limit = std::min(limit, t->outbound_limit(id));
+    return limit;
+  }
+  uint64_t inbound_limit(uint64_t id) override {
+    uint64_t limit = UINT64_MAX;
+    for (auto* t : taps_) limit = std::min(limit, t->inbound_limit(id));
+    return limit;
+  }
+
+ private:
+  std::vector<SessionTap*> taps_;
 };
 
 }  // namespace tandem::session

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""`tandemd --check-config FILE`: exit 0 for the shipped configs (etc/tandemd.toml and
-etc/lab/tandemd.toml), exit 2 for broken ones, with a message naming the file, the
-line and the key. Needs neither root nor namespaces.
+"""`tandemd --check-config FILE`: exit 0 for the shipped configs (etc/tandemd.toml,
+etc/lab/tandemd.toml, the HA pair etc/primary.toml and etc/standby.toml), exit 2 for
+broken ones, with a message naming the file, the line and the key. Needs neither root
+nor namespaces.
 
 Broken configs (written to a temporary directory), each from a valid base:
   missing router_id, a bad peer address, an unknown key, a value of the wrong type,
@@ -82,7 +83,8 @@ def run_check(tandemd, path):
 
 def body(args):
     td = args.tandemd
-    for cfg in ("etc/tandemd.toml", "etc/lab/tandemd.toml"):
+    # primary/standby: the HA example pair (key_file is only required, not opened).
+    for cfg in ("etc/tandemd.toml", "etc/lab/tandemd.toml", "etc/primary.toml", "etc/standby.toml"):
         rc, out = run_check(td, os.path.join(ROOT, cfg))
         check(rc == 0, f"--check-config {cfg}: exit {rc}, output:\n{out}")
         log(f"{cfg}: accepted")

@@ -203,8 +203,13 @@ class TandemNode:
         # Up when it listens on its port (SIGUSR1 before its handler is installed would
         # kill it), then when it writes a state dump on request (config parsed, loop running).
         port = self.global_.get("port", 179)
-        wait_until(lambda: not self.proc.alive() or self.listening(port), timeout,
-                   f"{self.name} listening on port {port}")
+        if self.tables.get("ha", {}).get("role") == "standby":
+            # A standby opens no BGP listener: wait for its replication state instead.
+            wait_until(lambda: not self.proc.alive() or "replication: node" in self.log_text(), timeout,
+                       f"{self.name} starting as the standby")
+        else:
+            wait_until(lambda: not self.proc.alive() or self.listening(port), timeout,
+                       f"{self.name} listening on port {port}")
         if self.proc.alive():
             time.sleep(0.2)
             wait_until(lambda: not self.proc.alive() or self._try_state(), timeout,

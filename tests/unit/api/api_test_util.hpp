@@ -37,7 +37,8 @@ inline config::Config daemon_config() {
 class Daemon {
  public:
   explicit Daemon(config::ApiConfig api, config::Config cfg = daemon_config(),
-                  std::function<std::optional<healthbpf::DriverStatus>()> bfd_status = {})
+                  std::function<std::optional<healthbpf::DriverStatus>()> bfd_status = {},
+                  std::function<std::optional<replicator::ReplStatus>()> ha_status = {})
       : dir_(make_temp_dir()) {
     if (api.socket.empty() || api.socket == config::ApiConfig{}.socket) api.socket = (dir_ / "api.sock").string();
     socket_ = api.socket;
@@ -46,6 +47,7 @@ class Daemon {
     EXPECT_TRUE(speaker_->start(err)) << err;
     api::ServerOptions opts{api, "test", std::chrono::seconds(5)};
     opts.bfd_status = std::move(bfd_status);
+    opts.ha_status = std::move(ha_status);
     server_ = std::make_unique<api::Server>(io_, *speaker_, std::move(opts));
     started_ = server_->start(err);
     error_ = err;

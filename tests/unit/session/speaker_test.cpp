@@ -100,7 +100,7 @@ TEST_F(SpeakerTest, TwoSpeakersEstablishExchangeRoutesAndShutDown) {
 
   Speaker a(io, ca), b(io, cb);
   RecordingTap tap;
-  a.set_tap(&tap);
+  a.add_tap(&tap);
   std::string err;
   ASSERT_TRUE(a.start(err)) << err;
   ASSERT_TRUE(b.start(err)) << err;

@@ -14,7 +14,7 @@ expect() {  # expect "EXPECTED WORDS" WORD...  (the last word is the one being c
     echo "FAIL: [$*] -> '$got', expected '$want'"; fails=$((fails + 1))
   fi
 }
-expect "neighbor rib events global bfd help version" tandemctl ""
+expect "neighbor rib events global bfd ha help version" tandemctl ""
 expect "--socket" tandemctl --so
 expect "--tls-ca --tls-cert --tls-key" tandemctl --tls
 expect "neighbor" tandemctl --socket /tmp/x.sock ne
@@ -31,7 +31,12 @@ expect "igp egp incomplete" tandemctl rib add 10.0.0.0/8 origin ""
 expect "local-pref large-community" tandemctl rib add 10.0.0.0/8 l
 expect "--peer --peer-state" tandemctl events --peer
 expect "router-id" tandemctl global set r
-expect "neighbor rib events global bfd" tandemctl help ""
+expect "neighbor rib events global bfd ha" tandemctl help ""
 expect "--json" tandemctl bfd --
+expect "digests status help" tandemctl ha ""
+expect "digests" tandemctl ha d
+expect "--peer --json" tandemctl ha digests --
+expect "--peer" tandemctl ha digests --p
+expect "--json" tandemctl ha --
 if ((fails > 0)); then exit 1; fi
 echo "bash completion: all checks passed"

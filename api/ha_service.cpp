@@ -1,0 +1,139 @@
+#include "api/convert.hpp"
+#include "api/services.hpp"
+#include "bgpd/rib/digest.hpp"
+
+namespace tandem::api {
+
+namespace {
+
+void fill_session(const replicator::SessionReplStatus& s, v1::HaSessionStatus& x) {
+  x.set_connection_id(s.connection_id);
+  x.set_peer(s.peer);
+  x.set_sync_state(s.sync_state);
+  x.set_inbound_read(s.inbound_read);
+  x.set_inbound_sent(s.inbound_sent);
+  x.set_inbound_acked(s.inbound_acked);
+  x.set_inbound_consumed(s.inbound_consumed);
+  x.set_outbound_queued(s.outbound_queued);
+  x.set_outbound_sent(s.outbound_sent);
+  x.set_outbound_acked(s.outbound_acked);
+  x.set_outbound_written(s.outbound_written);
+  x.set_lag_bytes(s.lag_bytes);
+  x.set_lag_us(s.lag_us);
+  x.set_standby_queued(s.standby_queued);
+  x.set_estimated_window(s.estimated_window);
+  x.set_window_clamp(s.window_clamp);
+  x.set_window_updates(s.window_updates);
+  x.set_has_checkpoint(s.has_checkpoint);
+  x.set_snd_una(s.snd_una);
+  x.set_snd_nxt(s.snd_nxt);
+  x.set_rcv_nxt(s.rcv_nxt);
+  x.set_peer_window(s.peer_window);
+  x.set_checkpoint_time_us(s.checkpoint_time_us);
+  x.set_checkpoints(s.checkpoints);
+  x.set_outbound_differences(s.outbound_differences);
+  x.set_outbound_compared(s.outbound_compared);
+}
+
+void set_digest(const rib::TableDigest& d, v1::TableDigest& out) {
+  out.set_digest(rib::to_hex(d));
+  out.set_routes(d.routes);
+}
+
+// The Loc-RIB families: both, whatever the peers are configured for (locally
+// originated routes need no peer).
+constexpr wire::Family kLocRibFamilies[] = {wire::kIpv4Unicast, wire::kIpv6Unicast};
+
+// On the event loop. peer: nullopt = every configured peer and the Loc-RIB.
+// nullopt result: that peer is not configured.
+std::optional<v1::GetTableDigestsResponse> digests(const session::Speaker& sp, const std::optional<wire::IpAddr>& peer) {
+  v1::GetTableDigestsResponse out;
+  const rib::Rib& rib = sp.rib();
+  bool found = false;
+  for (const auto& st : sp.status()) {
+    if (peer && st.address != *peer) continue;
+    const session::Peer* p = sp.find_peer(st.address);
+    if (p == nullptr) continue;
+    found = true;
+    for (const wire::Family f : p->config().families) {
+      auto* x = out.add_peers();
+      x->set_peer(st.address.to_string());
+      x->set_family(to_proto(f));
+      set_digest(rib::digest_adj_in(rib, p->id(), f), *x->mutable_adj_rib_in());
+      set_digest(rib::digest_adj_out(rib, p->id(), f), *x->mutable_adj_rib_out());
+    }
+  }
+  if (peer) {
+    if (!found) return std::nullopt;
+    return out;
+  }
+  // PeerIds are node-local: the digest covers the best path's peer address instead.
+  auto address = [&sp](rib::PeerId id) -> std::optional<wire::IpAddr> {
+    if (id == rib::kLocalPeer) return std::nullopt;
+    const session::Peer* p = sp.peer_by_id(id);
+    if (p == nullptr) return std::nullopt;
+    return p->config().address;
+  };
+  for (const wire::Family f : kLocRibFamilies) {
+    auto* x = out.add_loc_rib();
+    x->set_family(to_proto(f));
+    set_digest(rib::digest_loc_rib(rib, f, address), *x->mutable_loc_rib());
+  }
+  return out;
+}
+
+}  // namespace
+
+void fill_ha(const replicator::ReplStatus& st, v1::HaStatus& out) {
+  out.set_role(st.role);
+  out.set_node_id(st.node_id);
+  out.set_epoch(st.epoch);
+  out.set_peer_node(st.peer_node);
+  out.set_peer_address(st.peer_address);
+  out.set_channel_state(st.channel_state);
+  out.set_last_error(st.last_error);
+  out.set_channel_ups(st.channel_ups);
+  out.set_frames_in(st.frames_in);
+  out.set_frames_out(st.frames_out);
+  out.set_bytes_in(st.bytes_in);
+  out.set_bytes_out(st.bytes_out);
+  out.set_auth_failures(st.auth_failures);
+  out.set_snapshots(st.snapshots);
+  out.set_last_snapshot_ms(st.last_snapshot_ms);
+  out.set_last_snapshot_routes(st.last_snapshot_routes);
+  out.set_max_stall_us(st.max_stall_us);
+  for (const auto& s : st.sessions) fill_session(s, *out.add_sessions());
+}
+
+grpc::Status HaServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetHaStatusRequest*, v1::HaStatus* resp) {
+  std::optional<replicator::ReplStatus> st;
+  if (ctx_.ha_status) {
+    auto fn = ctx_.ha_status;  // a copy: the closure may outlive this handler (timeout)
+    auto r = run_on_loop(ctx_, [fn](session::Speaker&) { return fn(); });
+    if (!r) return loop_timeout();
+    st = std::move(*r);
+  }
+  if (!st) {
+    resp->set_role("none");
+    resp->set_channel_state("disabled");
+    return grpc::Status::OK;
+  }
+  fill_ha(*st, *resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status HaServiceImpl::GetTableDigests(grpc::ServerContext*, const v1::GetTableDigestsRequest* req,
+                                            v1::GetTableDigestsResponse* resp) {
+  std::optional<wire::IpAddr> peer;
+  if (!req->peer().empty()) {
+    peer = wire::IpAddr::parse(req->peer());
+    if (!peer) return invalid("peer '" + req->peer() + "' is not an IPv4 or IPv6 address");
+  }
+  auto r = run_on_loop(ctx_, [peer](session::Speaker& sp) { return digests(sp, peer); });
+  if (!r) return loop_timeout();
+  if (!*r) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no configured peer " + peer->to_string());
+  *resp = std::move(**r);
+  return grpc::Status::OK;
+}
+
+}  // namespace tandem::api

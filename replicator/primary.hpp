@@ -1,0 +1,124 @@
+// The primary's half of replication (DESIGN §3): a session tap that streams every
+// Established session's bytes to the standby, the bulk sync a standby gets when it
+// connects, flow control from the standby's window updates (read pacing and
+// TCP_WINDOW_CLAMP on the peer socket), outbound bytes held until the standby has them,
+// and periodic TCP checkpoints. Runs on the event loop thread.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "bgpd/config/config.hpp"
+#include "bgpd/session/speaker.hpp"
+#include "replicator/channel/channel.hpp"
+#include "replicator/config_digest.hpp"
+#include "replicator/snapshot.hpp"
+#include "replicator/status.hpp"
+
+namespace tandem::replicator {
+
+class PrimaryReplicator final : public session::SessionTap {
+ public:
+  PrimaryReplicator(session::Speaker& speaker, const config::HaConfig& ha, ChannelIdentity identity);
+  ~PrimaryReplicator() override;
+
+  // Open the replication listener. False + why when it cannot be bound.
+  bool start(std::string& why);
+  void stop();
+  ReplStatus status() const;
+
+  // ---- SessionTap ----
+  void on_open(const wire::IpAddr& peer, uint64_t id, const session::Endpoints& ep) override;
+  void on_bytes(uint64_t id, session::Direction dir, uint64_t offset, std::span<const uint8_t> bytes) override;
+  void on_close(uint64_t id) override;
+  void on_established(uint64_t id) override;
+  uint64_t outbound_limit(uint64_t id) override;
+  uint64_t inbound_limit(uint64_t id) override;
+
+ private:
+  enum class Sync { NotReplicated, BulkSyncing, InSync };
+  struct Session {
+    uint64_t id = 0;
+    wire::IpAddr peer;
+    Sync sync = Sync::NotReplicated;
+    bool established = false;
+    // Inbound bytes since offset 0 until Established (the handshake and what came with
+    // the KEEPALIVE), so the stream can start exactly at the established offset.
+    std::vector<uint8_t> early_inbound;
+    bool early_overflow = false;
+    uint64_t in_read = 0, out_queued = 0;  // tapped so far
+    uint64_t in_sent = 0, out_sent = 0;    // sent to the standby up to
+    uint64_t in_acked = 0, out_acked = 0;  // the standby holds up to
+    uint64_t in_from = 0;                  // the stream to the standby starts here
+    uint64_t snapshot_in_end = 0;          // in sync once the standby consumed this far
+    std::string pending_in, pending_out;   // tapped, not yet framed (coalesced per loop turn)
+    uint64_t pending_in_at = 0, pending_out_at = 0;
+    std::deque<std::pair<uint64_t, std::chrono::steady_clock::time_point>> unacked_reads;  // lag in time
+    // Snapshot of this session in progress.
+    std::unique_ptr<RibChunker> chunker;
+    // Window estimation.
+    uint64_t standby_read = 0;
+    uint32_t standby_queued = 0;
+    uint32_t standby_buffer = 0;
+    uint32_t estimated_window = 0;
+    uint64_t window_updates = 0;
+    uint32_t clamp = 0;           // current TCP_WINDOW_CLAMP, 0 = never set
+    uint32_t original_clamp = 0;  // to restore without a standby
+    uint32_t mss = 1460;
+    // Checkpoints.
+    std::optional<session::SeqBases> bases;
+    repl::Checkpoint last_checkpoint;
+    bool has_checkpoint = false;
+    uint64_t checkpoints = 0;
+  };
+
+  // Channel.
+  Channel::Handlers handlers();
+  void on_channel(const std::shared_ptr<Channel>& ch);
+  void on_ready(const repl::Hello& remote);
+  void on_message(repl::Envelope&& m);
+  void on_closed(const std::string& why);
+  bool replicating() const { return channel_ && channel_->ready() && accepted_; }
+  void send(const repl::Envelope& m);
+  // Bulk sync.
+  void begin_snapshot();
+  void snapshot_step();
+  void start_streaming(Session& s, const repl::SessionObject& object, const std::vector<uint8_t>& inbound_tail);
+  // Stream.
+  void queue_stream(Session& s, session::Direction dir, uint64_t offset, std::span<const uint8_t> bytes);
+  void schedule_flush();
+  void flush();
+  void on_ack(const repl::StreamAck& a);
+  void on_window_update(const repl::WindowUpdate& w);
+  void apply_clamp(Session& s);
+  void release_all();  // no standby: every gate open, clamps restored
+  // Checkpoints.
+  void arm_checkpoint_timer();
+  void checkpoint(Session& s, bool force);
+  SessionReplStatus session_status(const Session& s) const;
+
+  session::Speaker& speaker_;
+  config::HaConfig ha_;
+  ChannelIdentity identity_;
+  std::shared_ptr<ChannelListener> listener_;
+  std::shared_ptr<Channel> channel_;
+  std::shared_ptr<std::weak_ptr<Channel>> pending_cell_;  // handlers() -> on_channel()
+  std::vector<std::shared_ptr<Channel>> handshaking_;      // accepted, Hello not yet verified
+  bool accepted_ = false;  // the standby's Hello was accepted
+  std::map<uint64_t, Session> sessions_;
+  std::deque<uint64_t> snapshot_queue_;  // sessions still to send in this bulk sync
+  bool snapshot_running_ = false;
+  bool waiting_drain_ = false;
+  uint64_t snapshot_id_ = 0;
+  std::chrono::steady_clock::time_point snapshot_started_;
+  bool flush_posted_ = false;
+  std::unique_ptr<boost::asio::steady_timer> checkpoint_timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  ReplStatus stats_;
+};
+
+}  // namespace tandem::replicator

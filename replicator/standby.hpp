@@ -1,0 +1,110 @@
+// The standby's half of replication (DESIGN §3): dials the primary, checks that both
+// nodes run the same configuration, loads the bulk sync, and keeps one shadow session
+// per primary session. Replicated inbound bytes wait in a per-session transmission
+// buffer that the shadow reads; window updates tell the primary how far it has read.
+// What the shadow would send is compared with what the primary sent. Runs on the event
+// loop thread; the shadows are Connections of the standby's own Speaker (standby mode).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "bgpd/config/config.hpp"
+#include "bgpd/session/speaker.hpp"
+#include "replicator/advertised_table.hpp"
+#include "replicator/channel/channel.hpp"
+#include "replicator/epoch.hpp"
+#include "replicator/status.hpp"
+
+namespace tandem::replicator {
+
+class StandbyReplicator {
+ public:
+  StandbyReplicator(session::Speaker& speaker, const config::HaConfig& ha, ChannelIdentity identity,
+                    EpochStore& epoch);
+  ~StandbyReplicator();
+
+  void start();  // dial the primary (and re-dial after every failure)
+  void stop();
+  ReplStatus status() const;
+
+ private:
+  struct Shadow {
+    uint64_t id = 0;
+    wire::IpAddr peer;
+    std::shared_ptr<session::Connection> conn;
+    repl::SessionObject object;
+    uint64_t in_next = 0, out_next = 0;  // next expected stream offsets (= acknowledged)
+    std::deque<std::string> buffer;      // the transmission buffer (inbound, unread)
+    size_t buffer_front_used = 0;        // bytes of buffer.front() already read
+    uint64_t buffered = 0;
+    uint64_t consumed = 0;               // stream offset the shadow has read up to
+    uint64_t read_since_update = 0;
+    uint64_t window_updates = 0;
+    uint64_t snapshot_in_end = 0;
+    bool snapshot_done = false;
+    bool closed_by_primary = false;
+    bool broken = false;                 // a gap or a refused byte: not a faithful mirror
+    AdvertisedTable sent_by_primary;     // from the replicated outbound stream
+    AdvertisedTable would_send;          // from the shadow's own output
+    uint64_t compared_versions[2] = {0, 0};
+    uint64_t quiet_versions[2] = {0, 0};
+    uint64_t differences = 0, compared = 0;
+    repl::Checkpoint checkpoint;
+    bool has_checkpoint = false;
+    uint64_t checkpoints = 0;
+  };
+
+  void dial();
+  void schedule_redial();
+  Channel::Handlers handlers();
+  void on_ready(const repl::Hello& remote);
+  void on_message(repl::Envelope&& m);
+  void on_closed(const std::string& why);
+  void refuse(repl::Error::Code code, const std::string& why);
+  void send(const repl::Envelope& m);
+  // Messages.
+  void on_config_digest(const repl::ConfigDigest& d);
+  void on_snapshot_begin(const repl::SnapshotBegin& b);
+  void on_session(const repl::SessionObject& o, bool from_snapshot);
+  void on_rib_chunk(const repl::RibChunk& c);
+  void on_session_snapshot_done(const repl::SessionSnapshotDone& d);
+  void on_stream(repl::StreamData&& d);
+  void on_session_closed(const repl::SessionClosed& c);
+  void on_checkpoint(const repl::Checkpoint& c);
+  // The transmission buffer and the window updates.
+  void schedule_consume();
+  void consume();
+  void send_window_update(Shadow& s);
+  void arm_window_timer();
+  void schedule_acks();
+  void finish_close(Shadow& s);
+  void drop_all_shadows(const std::string& why);
+  // Comparison of the shadow's output with the primary's.
+  void arm_compare_timer();
+  void compare(Shadow& s);
+  SessionReplStatus session_status(const Shadow& s) const;
+  uint32_t mss(const Shadow& s) const { return s.object.tcp().mss() ? s.object.tcp().mss() : 1460; }
+
+  session::Speaker& speaker_;
+  config::HaConfig ha_;
+  ChannelIdentity identity_;
+  EpochStore& epoch_;
+  std::shared_ptr<Channel> channel_;
+  bool config_ok_ = false;
+  bool stopped_ = false;
+  std::map<uint64_t, Shadow> shadows_;
+  std::map<uint64_t, bool> ack_due_;  // sessions whose StreamAck is due
+  bool acks_posted_ = false;
+  bool consume_posted_ = false;
+  std::unique_ptr<boost::asio::steady_timer> redial_timer_, window_timer_, compare_timer_;
+  bool window_timer_armed_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  ReplStatus stats_;
+  std::chrono::steady_clock::time_point snapshot_started_;
+};
+
+}  // namespace tandem::replicator
