@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "replicator/status_fill.hpp"
+
 namespace tandem::replicator {
 namespace {
 
@@ -589,27 +591,13 @@ SessionReplStatus PrimaryReplicator::session_status(const Session& s) const {
   r.estimated_window = s.estimated_window;
   r.window_clamp = s.clamp;
   r.window_updates = s.window_updates;
-  r.has_checkpoint = s.has_checkpoint;
-  r.snd_una = s.last_checkpoint.snd_una();
-  r.snd_nxt = s.last_checkpoint.snd_nxt();
-  r.rcv_nxt = s.last_checkpoint.rcv_nxt();
-  r.peer_window = s.last_checkpoint.peer_window();
-  r.checkpoint_time_us = s.last_checkpoint.time_us();
-  r.checkpoints = s.checkpoints;
+  fill_checkpoint(r, s.last_checkpoint, s.has_checkpoint, s.checkpoints);
   return r;
 }
 
 ReplStatus PrimaryReplicator::status() const {
   ReplStatus r = stats_;
-  if (channel_) {
-    auto c = channel_->counters();
-    r.frames_in = c.frames_in;
-    r.frames_out = c.frames_out;
-    r.bytes_in = c.bytes_in;
-    r.bytes_out = c.bytes_out;
-    r.auth_failures = c.auth_failures;
-  }
-  if (ha_.listen) r.peer_address = r.peer_address.empty() ? "" : r.peer_address;
+  fill_channel(r, channel_);
   for (const auto& [id, s] : sessions_)
     if (s.established) r.sessions.push_back(session_status(s));
   return r;

@@ -6,6 +6,7 @@
 
 #include "bgpd/mrt/framer.hpp"
 #include "replicator/config_digest.hpp"
+#include "replicator/status_fill.hpp"
 
 namespace tandem::replicator {
 namespace {
@@ -507,13 +508,7 @@ SessionReplStatus StandbyReplicator::session_status(const Shadow& s) const {
   r.standby_queued = static_cast<uint32_t>(s.buffered);
   r.estimated_window = ha_.standby_buffer_bytes > s.buffered ? static_cast<uint32_t>(ha_.standby_buffer_bytes - s.buffered) : 0;
   r.window_updates = s.window_updates;
-  r.has_checkpoint = s.has_checkpoint;
-  r.snd_una = s.checkpoint.snd_una();
-  r.snd_nxt = s.checkpoint.snd_nxt();
-  r.rcv_nxt = s.checkpoint.rcv_nxt();
-  r.peer_window = s.checkpoint.peer_window();
-  r.checkpoint_time_us = s.checkpoint.time_us();
-  r.checkpoints = s.checkpoints;
+  fill_checkpoint(r, s.checkpoint, s.has_checkpoint, s.checkpoints);
   r.outbound_differences = s.differences;
   r.outbound_compared = s.compared;
   return r;
@@ -521,14 +516,7 @@ SessionReplStatus StandbyReplicator::session_status(const Shadow& s) const {
 
 ReplStatus StandbyReplicator::status() const {
   ReplStatus r = stats_;
-  if (channel_) {
-    auto c = channel_->counters();
-    r.frames_in = c.frames_in;
-    r.frames_out = c.frames_out;
-    r.bytes_in = c.bytes_in;
-    r.bytes_out = c.bytes_out;
-    r.auth_failures = c.auth_failures;
-  }
+  fill_channel(r, channel_);
   for (const auto& [id, s] : shadows_) r.sessions.push_back(session_status(s));
   return r;
 }

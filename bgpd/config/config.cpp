@@ -273,7 +273,6 @@ void read_ha(TableReader& r, Config& c) {
   u32("max_unreplicated_bytes", 16384, 1u << 30, h.max_unreplicated_bytes);
   u32("checkpoint_interval_ms", 1, 600000, h.checkpoint_interval_ms);
   u32("checkpoint_threshold_bytes", 1, 1u << 30, h.checkpoint_threshold_bytes);
-  u32("outbound_batch_us", 1, 1000000, h.outbound_batch_us);
   // The standby must be able to hold everything the primary may have acknowledged.
   if (h.standby_buffer_bytes < h.max_unreplicated_bytes) {
     const char* key = r.get("standby_buffer_bytes") ? "standby_buffer_bytes" : "max_unreplicated_bytes";

@@ -150,8 +150,6 @@ struct HaConfig {
   // Checkpoints (primary -> standby).
   uint32_t checkpoint_interval_ms = 100;
   uint32_t checkpoint_threshold_bytes = 16u << 10;  // also when a sequence number moved this far
-  // Outbound bytes wait for the standby's acknowledgement; batched for this long at most.
-  uint32_t outbound_batch_us = 200;
   bool enabled() const { return role == "primary" || role == "standby"; }
   bool operator==(const HaConfig&) const = default;
 };

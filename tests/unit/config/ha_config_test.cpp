@@ -83,7 +83,6 @@ TEST(HaConfig, PrimaryWithDefaults) {
   EXPECT_EQ(h.max_unreplicated_bytes, d.max_unreplicated_bytes);
   EXPECT_EQ(h.checkpoint_interval_ms, d.checkpoint_interval_ms);
   EXPECT_EQ(h.checkpoint_threshold_bytes, d.checkpoint_threshold_bytes);
-  EXPECT_EQ(h.outbound_batch_us, d.outbound_batch_us);
 }
 
 TEST(HaConfig, StandbyWithEveryKey) {
@@ -101,7 +100,6 @@ window_update_timer_ms = 5
 max_unreplicated_bytes = 65536
 checkpoint_interval_ms = 50
 checkpoint_threshold_bytes = 8192
-outbound_batch_us = 100
 )");
   const HaConfig& h = c.ha;
   EXPECT_EQ(h.role, "standby");
@@ -120,7 +118,6 @@ outbound_batch_us = 100
   EXPECT_EQ(h.max_unreplicated_bytes, 65536u);
   EXPECT_EQ(h.checkpoint_interval_ms, 50u);
   EXPECT_EQ(h.checkpoint_threshold_bytes, 8192u);
-  EXPECT_EQ(h.outbound_batch_us, 100u);
 }
 
 TEST(HaConfig, RoleRequirements) {
@@ -146,7 +143,7 @@ TEST(HaConfig, BadValues) {
   expect_error_at(p + "epoch_file = \"epoch\"\n", 9, "ha.epoch_file", "absolute path");
   // Timers must be > 0 (and sizes sensible).
   for (const char* key : {"connect_retry_ms", "channel_dead_ms", "window_update_timer_ms", "checkpoint_interval_ms",
-                          "checkpoint_threshold_bytes", "outbound_batch_us"}) {
+                          "checkpoint_threshold_bytes"}) {
     SCOPED_TRACE(key);
     expect_error_at(p + key + " = 0\n", 9, std::string("ha.") + key, "must be between");
     expect_error_at(p + key + " = -5\n", 9, std::string("ha.") + key, "must be between");
