@@ -481,9 +481,15 @@ void PrimaryReplicator::apply_clamp(Session& s) {
   s.estimated_window = static_cast<uint32_t>(window);
   if (s.clamp != 0 && (target > s.clamp ? target - s.clamp : s.clamp - target) < s.mss) return;
   std::string why;
-  if (s.original_clamp == 0)
+  if (s.original_clamp == 0) {
     if (auto info = conn->tcp_info(why)) s.original_clamp = info->window_clamp;
-  if (!conn->set_window_clamp(static_cast<uint32_t>(target), why)) {
+    if (auto rcvbuf = conn->receive_buffer(why)) s.original_rcvbuf = *rcvbuf;
+  }
+  // The clamp bounds what the peer has in flight; the receive buffer what waits unread
+  // in the kernel, acknowledged: both are needed for the bound (the kernel doubles
+  // SO_RCVBUF for its overhead, hence half).
+  if (!conn->set_window_clamp(static_cast<uint32_t>(target), why) ||
+      !conn->set_receive_buffer(static_cast<uint32_t>(target / 2), why)) {
     spdlog::warn("replication: session {} ({}): cannot clamp the window: {}", s.peer.to_string(), s.id, why);
     return;
   }
@@ -503,6 +509,7 @@ void PrimaryReplicator::release_all() {
       if (auto conn = speaker_.find_connection(id)) {
         std::string why;
         conn->set_window_clamp(s.original_clamp ? s.original_clamp : 64u << 20, why);
+        conn->set_receive_buffer(s.original_rcvbuf ? s.original_rcvbuf : 4u << 20, why);
       }
       s.clamp = 0;
     }

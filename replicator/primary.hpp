@@ -68,6 +68,7 @@ class PrimaryReplicator final : public session::SessionTap {
     uint64_t window_updates = 0;
     uint32_t clamp = 0;           // current TCP_WINDOW_CLAMP, 0 = never set
     uint32_t original_clamp = 0;  // to restore without a standby
+    uint32_t original_rcvbuf = 0;
     uint32_t mss = 1460;
     // Checkpoints.
     std::optional<session::SeqBases> bases;

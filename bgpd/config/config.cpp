@@ -604,7 +604,7 @@ std::string opt_text(const std::optional<T>& v) {
 std::string families_text(std::vector<wire::Family> fs) {
   std::sort(fs.begin(), fs.end());
   std::string out;
-  for (const auto& f : fs) out += (out.empty() ? "" : ",") + f.to_string();
+  for (const auto& f : fs) out += fmt::format("{}{}", out.empty() ? "" : ",", f.to_string());
   return out.empty() ? "-" : out;
 }
 
@@ -644,7 +644,7 @@ std::string describe_global(const Config& c) {
   std::sort(nets.begin(), nets.end(), [](const auto* a, const auto* b) { return a->prefix < b->prefix; });
   for (const NetworkConfig* n : nets) {
     std::string comms, large;
-    for (uint32_t x : n->communities) comms += (comms.empty() ? "" : ",") + community_text(x);
+    for (uint32_t x : n->communities) comms += fmt::format("{}{}", comms.empty() ? "" : ",", community_text(x));
     for (const auto& x : n->large_communities)
       large += fmt::format("{}{}:{}:{}", large.empty() ? "" : ",", x.global_admin, x.local1, x.local2);
     s += fmt::format(" network={}[next_hop={} communities={} large_communities={} med={} local_pref={} origin={}]",

@@ -90,7 +90,8 @@ void Connection::shadow_closed() {
 }
 
 uint64_t Connection::outbound_written() const {
-  return tx_offset_ - (tx_inflight_.size() - inflight_done_);
+  // inflight_done_ keeps the last write's size once tx_inflight_ is emptied.
+  return tx_inflight_.empty() ? tx_offset_ : tx_offset_ - (tx_inflight_.size() - inflight_done_);
 }
 
 void Connection::gate_moved() {
@@ -143,6 +144,22 @@ bool Connection::set_window_clamp(uint32_t bytes, std::string& why) {
     return false;
   }
   return session::set_window_clamp(socket_->native_handle(), bytes, why);
+}
+
+bool Connection::set_receive_buffer(uint32_t bytes, std::string& why) {
+  if (!socket_) {
+    why = "no socket";
+    return false;
+  }
+  return session::set_receive_buffer(socket_->native_handle(), bytes, why);
+}
+
+std::optional<uint32_t> Connection::receive_buffer(std::string& why) const {
+  if (!socket_) {
+    why = "no socket";
+    return std::nullopt;
+  }
+  return read_receive_buffer(const_cast<tcp::socket&>(*socket_).native_handle(), why);
 }
 
 std::optional<Endpoints> Connection::endpoints() const { return endpoints_; }
@@ -215,9 +232,11 @@ void Connection::apply(fsm::Action& action) {
           [&](fsm::act::OpenReceived& o) {
             peer_.on_open_received(*this, o.open);
           },
+          // The taps first: the bytes the Peer sends as the session starts (the
+          // initial dump) must already be streamed to the standby.
           [&](fsm::act::Established& e) {
+            if (tap_) tap_->on_established(id_);
             peer_.on_established(*this, e.negotiated);
-            if (tap_ && !closed_) tap_->on_established(id_);
           },
           [&](fsm::act::UpdateReceived& u) {
             if (auto err = peer_.on_update(*this, u.body)) {

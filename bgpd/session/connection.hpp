@@ -75,6 +75,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<TcpInfo> tcp_info(std::string& why) const;
   std::optional<uint32_t> tcp_tsval(std::string& why) const;
   bool set_window_clamp(uint32_t bytes, std::string& why);
+  bool set_receive_buffer(uint32_t bytes, std::string& why);
+  std::optional<uint32_t> receive_buffer(std::string& why) const;
 
   fsm::State state() const { return fsm_.state(); }
   bool outgoing() const { return outgoing_; }

@@ -193,4 +193,21 @@ bool set_window_clamp(int fd, uint32_t bytes, std::string& error) {
   return set_int(fd, TCP_WINDOW_CLAMP, static_cast<int>(bytes), "TCP_WINDOW_CLAMP", error);
 }
 
+bool set_receive_buffer(int fd, uint32_t bytes, std::string& error) {
+  const int v = static_cast<int>(std::min<uint32_t>(bytes, 0x3FFFFFFFu));
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) == 0) return true;
+  error = errno_text("SO_RCVBUF");
+  return false;
+}
+
+std::optional<uint32_t> read_receive_buffer(int fd, std::string& error) {
+  int v = 0;
+  socklen_t len = sizeof v;
+  if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) != 0) {
+    error = errno_text("SO_RCVBUF");
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(v);
+}
+
 }  // namespace tandem::session

@@ -68,4 +68,10 @@ std::optional<uint32_t> read_tsval(int fd, std::string& error);
 // about half SOCK_MIN_RCVBUF and refuses 0 on a connected socket.
 bool set_window_clamp(int fd, uint32_t bytes, std::string& error);
 
+// The receive buffer (SO_RCVBUF; the kernel doubles the value for its overhead and stops
+// autotuning the socket). The window clamp bounds what the peer may have in flight, not
+// what waits unread in the queue: that is bounded by the buffer.
+bool set_receive_buffer(int fd, uint32_t bytes, std::string& error);
+std::optional<uint32_t> read_receive_buffer(int fd, std::string& error);  // as the kernel keeps it (doubled)
+
 }  // namespace tandem::session
