@@ -267,6 +267,9 @@ void PrimaryReplicator::snapshot_step() {
   const auto step_us =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
   stats_.max_stall_us = std::max(stats_.max_stall_us, step_us);
+  if (step_us > 3000)
+    spdlog::info("replication: bulk sync step took {} us (budget {} ms; {} sessions still queued)", step_us,
+                 kSnapshotStepBudget.count(), snapshot_queue_.size());
   if (snapshot_queue_.empty() && snapshot_running_) {
     snapshot_running_ = false;
     repl::Envelope e;
