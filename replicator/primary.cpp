@@ -14,7 +14,10 @@ using Clock = std::chrono::steady_clock;
 // never stalled longer by it; the channel's queue bounds the memory it takes.
 constexpr auto kSnapshotStepBudget = std::chrono::milliseconds(2);
 constexpr size_t kRoutesPerChunk = 1024;
-constexpr size_t kSnapshotQueueLimit = 4u << 20;
+// The channel hands everything queued to the kernel in one write, and over a veth or
+// loopback the receiver's TCP work runs inside that write: a small limit keeps each
+// write, and so each step, short.
+constexpr size_t kSnapshotQueueLimit = 512u << 10;
 // Inbound bytes kept per connection until Established (the handshake plus what came
 // with the final KEEPALIVE).
 constexpr size_t kEarlyInboundLimit = 4u << 20;
