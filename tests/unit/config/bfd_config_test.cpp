@@ -2,41 +2,16 @@
 #include <gtest/gtest.h>
 
 #include "bgpd/config/config.hpp"
+#include "section_test_util.hpp"
 
 namespace tandem::config {
 namespace {
 
-// Line 1 is empty; [bfd] is on line 5, the first key below it on line 6.
-const char* kHead = R"(
-[global]
-router_id = "192.0.2.1"
-local_as = 65000
-[bfd]
-)";
+const test::Section kSection("bfd");
 
-LoadResult parse(const std::string& text) { return parse_config(std::string(kHead) + text, "bfd.toml"); }
-
-Config ok(const std::string& text) {
-  auto r = parse(text);
-  if (auto* e = std::get_if<ConfigError>(&r)) ADD_FAILURE() << "expected the config accepted, got " << e->to_string();
-  return std::holds_alternative<Config>(r) ? std::get<Config>(r) : Config{};
-}
-
-ConfigError bad(const std::string& text) {
-  auto r = parse(text);
-  EXPECT_TRUE(std::holds_alternative<ConfigError>(r)) << "expected an error, config was accepted:\n" << text;
-  return std::holds_alternative<ConfigError>(r) ? std::get<ConfigError>(r) : ConfigError{};
-}
-
-void expect_error_at(const std::string& text, int line, const std::string& key, const std::string& words = "") {
-  auto e = bad(text);
-  EXPECT_EQ(e.key, key) << e.to_string();
-  EXPECT_EQ(e.line, line) << e.to_string();
-  std::string where = "bfd.toml:" + std::to_string(line) + ": " + key;
-  EXPECT_NE(e.to_string().find(where), std::string::npos) << "expected '" << where << "' in: " << e.to_string();
-  if (!words.empty()) {
-    EXPECT_NE(e.message.find(words), std::string::npos) << e.to_string();
-  }
+Config ok(const std::string& keys) { return kSection.ok(keys); }
+void expect_error_at(const std::string& keys, int line, const std::string& key, const std::string& words = "") {
+  kSection.expect_error_at(keys, line, key, words);
 }
 
 TEST(BfdConfig, DefaultsWhenAbsent) {
