@@ -121,6 +121,10 @@ void to_proto(const config::PeerConfig& c, v1::PeerConfig& out) {
   out.set_route_reflector_client(c.route_reflector_client);
   out.set_port(c.port);
   out.set_enabled(c.enabled);
+  out.set_bfd(c.bfd);
+  if (c.bfd_desired_min_tx_ms) out.set_bfd_desired_min_tx_ms(*c.bfd_desired_min_tx_ms);
+  if (c.bfd_required_min_rx_ms) out.set_bfd_required_min_rx_ms(*c.bfd_required_min_rx_ms);
+  if (c.bfd_detect_mult) out.set_bfd_detect_mult(*c.bfd_detect_mult);
 }
 
 config::PeerConfig from_proto(const v1::PeerConfig& c) {
@@ -140,6 +144,10 @@ config::PeerConfig from_proto(const v1::PeerConfig& c) {
   p.route_reflector_client = c.route_reflector_client();
   if (c.has_port()) p.port = static_cast<uint16_t>(c.port());
   if (c.has_enabled()) p.enabled = c.enabled();
+  p.bfd = c.bfd();
+  if (c.has_bfd_desired_min_tx_ms()) p.bfd_desired_min_tx_ms = c.bfd_desired_min_tx_ms();
+  if (c.has_bfd_required_min_rx_ms()) p.bfd_required_min_rx_ms = c.bfd_required_min_rx_ms();
+  if (c.has_bfd_detect_mult()) p.bfd_detect_mult = static_cast<uint8_t>(c.bfd_detect_mult());
   return p;
 }
 

@@ -102,6 +102,10 @@ void fill_ha(const replicator::ReplStatus& st, v1::HaStatus& out) {
   out.set_last_snapshot_ms(st.last_snapshot_ms);
   out.set_last_snapshot_routes(st.last_snapshot_routes);
   out.set_max_stall_us(st.max_stall_us);
+  out.set_heartbeat(st.heartbeat);
+  out.set_heartbeat_why(st.heartbeat_why);
+  out.set_heartbeat_losses(st.heartbeat_losses);
+  out.set_heartbeat_change_age_ms(st.heartbeat_change_age_ms);
   for (const auto& s : st.sessions) fill_session(s, *out.add_sessions());
 }
 

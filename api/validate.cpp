@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <set>
+#include <tuple>
 
 #include "bgpd/wire/attributes.hpp"
 #include "bgpd/wire/types.hpp"
@@ -61,6 +62,13 @@ std::string validate(const v1::PeerConfig& c) {
   }
   if (c.has_port() && (c.port() < 1 || c.port() > 65535))
     return fmt::format("peer.port: must be between 1 and 65535, not {}", c.port());
+  for (auto [name, has, value, max] : {std::tuple{"bfd_desired_min_tx_ms", c.has_bfd_desired_min_tx_ms(), c.bfd_desired_min_tx_ms(), 60000u},
+                                       std::tuple{"bfd_required_min_rx_ms", c.has_bfd_required_min_rx_ms(), c.bfd_required_min_rx_ms(), 60000u},
+                                       std::tuple{"bfd_detect_mult", c.has_bfd_detect_mult(), c.bfd_detect_mult(), 255u}}) {
+    if (!has) continue;
+    if (!c.bfd()) return fmt::format("peer.{}: only applies with bfd = true", name);
+    if (value < 1 || value > max) return fmt::format("peer.{}: must be between 1 and {}, not {}", name, max, value);
+  }
   return "";
 }
 

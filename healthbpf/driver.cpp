@@ -28,6 +28,7 @@ std::chrono::steady_clock::time_point at_ns(uint64_t ns) {
 
 std::string StateChange::why() const {
   if (up) return "BFD session Up";
+  if (remote_admin_down) return "BFD session Down (the remote is AdminDown)";
   return fmt::format("BFD session {} ({})", bfd::to_string(to), bfd::to_string(diag));
 }
 
@@ -62,33 +63,43 @@ std::unique_ptr<Driver> Driver::create(asio::io_context& io, DriverOptions optio
   std::unique_ptr<Driver> d(new Driver(io, std::move(options), std::move(on_change)));
   // Local discriminators: unique per session, different on every run (a restarted
   // tandemd is a new remote to its peers), never 0.
-  uint32_t base = static_cast<uint32_t>(monotonic_ns() ^ (uint64_t(::getpid()) << 16)) & 0x3fffffffu;
-  uint32_t i = 0;
+  d->next_discriminator_ = static_cast<uint32_t>(monotonic_ns() ^ (uint64_t(::getpid()) << 16)) & 0x3fffffffu;
   for (const auto& p : d->opts_.peers) {
-    auto key = addr_key(p.address, 0);
-    if (!key) {
-      error = fmt::format("bfd: peer '{}' is not an IPv4 or IPv6 address", p.address);
-      return nullptr;
-    }
-    bfd::SessionConfig sc;
-    sc.local_discriminator = base + (++i);
-    sc.desired_min_tx_us = p.desired_min_tx_us;
-    sc.required_min_rx_us = p.required_min_rx_us;
-    sc.detect_mult = p.detect_mult;
-    sc.passive = p.passive;
-    sc.jitter_seed = monotonic_ns() ^ sc.local_discriminator;
-    std::string err;
-    auto tx = UdpSender::open(p.local_address, p.address, p.device, err, d->opts_.remote_port);
-    if (!tx) {
-      error = fmt::format("bfd: peer {}: {}", p.address, err);
-      return nullptr;
-    }
-    auto s = std::make_unique<Session>(io, p, sc, std::move(tx));
-    std::memcpy(s->addr, key->addr, sizeof(s->addr));
+    auto s = d->make_session(p, error);
+    if (!s) return nullptr;
     d->sessions_.push_back(std::move(s));
   }
   if (!d->open_source(error)) return nullptr;
   return d;
+}
+
+std::unique_ptr<Driver::Session> Driver::make_session(const DriverPeer& p, std::string& error) {
+  auto key = addr_key(p.address, 0);
+  if (!key) {
+    error = fmt::format("bfd: peer '{}' is not an IPv4 or IPv6 address", p.address);
+    return nullptr;
+  }
+  if (by_addr(key->addr)) {
+    error = fmt::format("bfd: peer {} already has a session", p.address);
+    return nullptr;
+  }
+  bfd::SessionConfig sc;
+  sc.local_discriminator = ++next_discriminator_;
+  if (sc.local_discriminator == 0) sc.local_discriminator = ++next_discriminator_;
+  sc.desired_min_tx_us = p.desired_min_tx_us;
+  sc.required_min_rx_us = p.required_min_rx_us;
+  sc.detect_mult = p.detect_mult;
+  sc.passive = p.passive;
+  sc.jitter_seed = monotonic_ns() ^ sc.local_discriminator;
+  std::string err;
+  auto tx = UdpSender::open(p.local_address, p.address, p.device, err, opts_.remote_port);
+  if (!tx) {
+    error = fmt::format("bfd: peer {}: {}", p.address, err);
+    return nullptr;
+  }
+  auto s = std::make_unique<Session>(io_, p, sc, std::move(tx));
+  std::memcpy(s->addr, key->addr, sizeof(s->addr));
+  return s;
 }
 
 bool Driver::open_source(std::string& error) {
@@ -154,14 +165,62 @@ void Driver::start() {
     if (fd >= 0) fd_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
   }
   uint64_t now = monotonic_ns();
-  for (auto& s : sessions_) {
-    spdlog::info("bfd: session with {} (local discriminator {}, tx {} ms, rx {} ms, x{}{})", s->cfg.address,
-                 s->fsm.config().local_discriminator, s->cfg.desired_min_tx_us / 1000.0,
-                 s->cfg.required_min_rx_us / 1000.0, unsigned(s->cfg.detect_mult), s->cfg.passive ? ", passive" : "");
-    apply(*s, s->fsm.handle(bfd::ev::Start{now}), now);
-  }
+  for (auto& s : sessions_) start_session(*s, now);
   wait_readable();
   arm_deadline();
+}
+
+void Driver::start_session(Session& s, uint64_t now) {
+  spdlog::info("bfd: session with {} (local discriminator {}, tx {} ms, rx {} ms, x{}{})", s.cfg.address,
+               s.fsm.config().local_discriminator, s.cfg.desired_min_tx_us / 1000.0, s.cfg.required_min_rx_us / 1000.0,
+               unsigned(s.cfg.detect_mult), s.cfg.passive ? ", passive" : "");
+  apply(s, s.fsm.handle(bfd::ev::Start{now}), now);
+}
+
+void Driver::admin_down(Session& s, uint64_t now) {
+  // AdminDown sends one packet (if the remote lets us transmit); no periodic
+  // transmission follows since we stop or delete the session right after.
+  apply(s, s.fsm.handle(bfd::ev::AdminDown{now}), now);
+  ++s.tx_generation;
+  s.timer.cancel();
+}
+
+void Driver::release_slots(Session& s) {
+  for (auto* idx : {&s.disc_slot, &s.addr_slot}) {
+    if (*idx && source_) source_->release(**idx);
+    idx->reset();
+  }
+}
+
+bool Driver::add_session(const DriverPeer& peer, std::string& error) {
+  auto s = make_session(peer, error);
+  if (!s) return false;
+  sessions_.push_back(std::move(s));
+  if (running_) start_session(*sessions_.back(), monotonic_ns());
+  return true;
+}
+
+bool Driver::remove_session(const std::string& peer) {
+  auto it = std::find_if(sessions_.begin(), sessions_.end(), [&](const auto& s) { return s->cfg.address == peer; });
+  if (it == sessions_.end()) return false;
+  if (running_) admin_down(**it, monotonic_ns());
+  release_slots(**it);
+  spdlog::info("bfd: session with {} removed", peer);
+  // The session's timer dies with it; its pending handler sees operation_aborted.
+  sessions_.erase(it);
+  return true;
+}
+
+bool Driver::has_session(const std::string& peer) const {
+  return std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& s) { return s->cfg.address == peer; });
+}
+
+void Driver::shutdown() {
+  if (!running_) return;
+  const uint64_t now = monotonic_ns();
+  for (auto& s : sessions_) admin_down(*s, now);
+  spdlog::info("bfd: {} session(s) sent AdminDown (shutdown)", sessions_.size());
+  stop();
 }
 
 void Driver::stop() {
@@ -306,7 +365,12 @@ void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t
         }
       }
       if (down) ++s.downs;
-      if ((up || down) && on_change_) on_change_(StateChange{s.cfg.address, up, sc->from, sc->to, sc->diag});
+      // Our own AdminDown (shutdown, session deleted) is no forwarding failure: not reported.
+      if ((up || down) && sc->to != bfd::State::AdminDown && on_change_) {
+        StateChange c{s.cfg.address, up, sc->from, sc->to, sc->diag};
+        c.remote_admin_down = down && s.fsm.remote_state() == bfd::State::AdminDown;
+        on_change_(c);
+      }
     }
   }
 }

@@ -41,6 +41,7 @@ struct DriverPeer {
   uint32_t required_min_rx_us = 300'000;
   uint8_t detect_mult = 3;
   bool passive = false;
+  bool operator==(const DriverPeer&) const = default;
 };
 
 struct DriverOptions {
@@ -60,6 +61,9 @@ struct StateChange {
   bfd::State from = bfd::State::Down;
   bfd::State to = bfd::State::Down;
   bfd::Diag diag = bfd::Diag::None;
+  // Down because the remote said AdminDown (its operator or its shutdown): RFC 5882 §3.2,
+  // clients must not treat this as a forwarding failure.
+  bool remote_admin_down = false;
   std::string why() const;  // "BFD Down (Control Detection Time Expired)"
 };
 
@@ -80,6 +84,17 @@ class Driver {
   void start();
   // Stop timers and waits; sessions stop transmitting. Idempotent; the destructor calls it.
   void stop();
+  // Daemon shutdown: every session goes AdminDown and says so once (RFC 5880 §6.8.16;
+  // the remote then does not take our silence for a failure, RFC 5882 §3.2), then stop().
+  void shutdown();
+
+  // Sessions at run time (peers added through the API or by a reload). add_session: false
+  // + `error` when the address does not parse or already has a session; the session
+  // starts at once when the driver runs. remove_session: the session sends AdminDown once
+  // and is deleted (its table slots released); false when there is none.
+  bool add_session(const DriverPeer& peer, std::string& error);
+  bool remove_session(const std::string& peer);
+  bool has_session(const std::string& peer) const;
 
   std::string path() const;
   DriverStatus status() const;
@@ -92,6 +107,10 @@ class Driver {
   struct Session;
   Driver(boost::asio::io_context& io, DriverOptions options, OnChange on_change);
   bool open_source(std::string& error);
+  std::unique_ptr<Session> make_session(const DriverPeer& p, std::string& error);
+  void start_session(Session& s, uint64_t now);
+  void admin_down(Session& s, uint64_t now);
+  void release_slots(Session& s);
   void wait_readable();
   void arm_deadline();
   void on_readable();
@@ -109,6 +128,7 @@ class Driver {
   std::unique_ptr<boost::asio::posix::stream_descriptor> fd_;
   boost::asio::steady_timer deadline_;
   std::vector<std::unique_ptr<Session>> sessions_;
+  uint32_t next_discriminator_ = 0;
   uint64_t unknown_events_ = 0;
   bool running_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -57,6 +57,12 @@ struct ReplStatus {
   uint64_t last_snapshot_ms = 0;   // how long the last one took
   uint64_t last_snapshot_routes = 0;
   uint64_t max_stall_us = 0;       // longest single snapshot step on the event loop
+  // The pair's heartbeat ([ha] heartbeat = true, a BFD session with the other node):
+  // "off" (not configured), "down" (not Up yet, or lost), "up".
+  std::string heartbeat = "off";
+  std::string heartbeat_why;           // the last change in words
+  uint64_t heartbeat_losses = 0;       // times it went from up to down
+  int64_t heartbeat_change_age_ms = -1;  // since the last change, -1: never changed
   std::vector<SessionReplStatus> sessions;
 };
 

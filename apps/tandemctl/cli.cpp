@@ -36,7 +36,7 @@ const char* const kNeighborUsage =
     "       tandemctl neighbor ADDR                  show one neighbor\n"
     "       tandemctl neighbor add ADDR as ASN [description TEXT] [passive] [local-address A]\n"
     "                 [families ipv4-unicast,ipv6-unicast] [hold-time N] [connect-retry N] [port N]\n"
-    "                 [next-hop-self] [rr-client] [disabled]\n"
+    "                 [next-hop-self] [rr-client] [disabled] [bfd [bfd-tx MS] [bfd-rx MS] [bfd-mult N]]\n"
     "       tandemctl neighbor del ADDR [communication TEXT]\n"
     "       tandemctl neighbor enable ADDR\n"
     "       tandemctl neighbor disable ADDR [communication TEXT]\n"

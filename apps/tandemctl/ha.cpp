@@ -72,6 +72,12 @@ void render_ha(const tv1::HaStatus& st, std::uint64_t now_us, std::ostream& out)
                                                     : fmt::format("{} at {}", or_dash(st.peer_node()), st.peer_address()));
   line(out, "Channel", fmt::format("{} (up {} times)", st.channel_state(), st.channel_ups()));
   line(out, "Last error", or_dash(st.last_error()));
+  if (!st.heartbeat().empty() && st.heartbeat() != "off")
+    line(out, "Heartbeat",
+         fmt::format("{}{} ({}; lost {} times)", st.heartbeat(),
+                     st.heartbeat_change_age_ms() >= 0 ? fmt::format(" for {:.1f} s", st.heartbeat_change_age_ms() / 1000.0)
+                                                       : std::string(),
+                     or_dash(st.heartbeat_why()), st.heartbeat_losses()));
   line(out, "Frames", fmt::format("{} in, {} out", st.frames_in(), st.frames_out()));
   line(out, "Bytes", fmt::format("{} in, {} out", st.bytes_in(), st.bytes_out()));
   line(out, "Auth failures", std::to_string(st.auth_failures()));

@@ -63,11 +63,21 @@ tv1::AddPeerRequest parse_add(Args& args) {
       peer.set_route_reflector_client(true);
     } else if (key == "disabled") {
       peer.set_enabled(false);
+    } else if (key == "bfd") {
+      peer.set_bfd(true);
+    } else if (key == "bfd-tx") {
+      peer.set_bfd_desired_min_tx_ms(parse_u32(args.value_of(key), "BFD transmit interval (ms)", args.topic(), 1, 60000));
+    } else if (key == "bfd-rx") {
+      peer.set_bfd_required_min_rx_ms(parse_u32(args.value_of(key), "BFD receive interval (ms)", args.topic(), 1, 60000));
+    } else if (key == "bfd-mult") {
+      peer.set_bfd_detect_mult(parse_u32(args.value_of(key), "BFD detect multiplier", args.topic(), 1, 255));
     } else {
       args.fail("unknown neighbor add option '" + key + "'");
     }
   }
   if (!seen.contains("as")) args.fail("missing 'as ASN'");
+  for (const char* k : {"bfd-tx", "bfd-rx", "bfd-mult"})
+    if (seen.contains(k) && !seen.contains("bfd")) args.fail(std::string("'") + k + "' needs 'bfd'");
   return request;
 }
 
@@ -191,6 +201,10 @@ void render_peer(const tv1::Peer& peer, std::ostream& out) {
   line("Families", c.families().empty() ? "default" : families_text(c.families()));
   line("Next hop self", yes_no(c.next_hop_self()));
   line("Route reflector client", yes_no(c.route_reflector_client()));
+  line("BFD", !c.bfd() ? std::string("no")
+                       : fmt::format("yes (tx {} ms, rx {} ms, x{})", c.has_bfd_desired_min_tx_ms() ? std::to_string(c.bfd_desired_min_tx_ms()) : "default",
+                                     c.has_bfd_required_min_rx_ms() ? std::to_string(c.bfd_required_min_rx_ms()) : "default",
+                                     c.has_bfd_detect_mult() ? std::to_string(c.bfd_detect_mult()) : "default"));
 
   out << "State:\n";
   line("State", state_name(s.state()));

@@ -4,47 +4,119 @@
 
 namespace tandem::app {
 
+healthbpf::DriverPeer bfd_session(const config::Config& cfg, const config::PeerConfig& p) {
+  const auto& b = cfg.bfd;
+  healthbpf::DriverPeer d;
+  d.address = p.address.to_string();
+  if (p.local_address) d.local_address = p.local_address->to_string();
+  d.desired_min_tx_us = p.bfd_desired_min_tx_ms.value_or(b.desired_min_tx_ms) * 1000;
+  d.required_min_rx_us = p.bfd_required_min_rx_ms.value_or(b.required_min_rx_ms) * 1000;
+  d.detect_mult = p.bfd_detect_mult.value_or(b.detect_mult);
+  return d;
+}
+
+std::optional<healthbpf::DriverPeer> heartbeat_session(const config::Config& cfg) {
+  const auto& ha = cfg.ha;
+  if (!ha.enabled() || !ha.heartbeat || !ha.heartbeat_peer()) return std::nullopt;
+  healthbpf::DriverPeer d;
+  d.address = ha.heartbeat_peer()->to_string();
+  if (ha.heartbeat_local_address) d.local_address = ha.heartbeat_local_address->to_string();
+  else if (ha.listen) d.local_address = ha.listen->first.to_string();
+  d.desired_min_tx_us = d.required_min_rx_us = ha.heartbeat_interval_ms * 1000;
+  d.detect_mult = ha.heartbeat_detect_mult;
+  return d;
+}
+
 healthbpf::DriverOptions bfd_driver_options(const config::Config& cfg) {
   healthbpf::DriverOptions o;
-  const auto& b = cfg.bfd;
-  o.receive_path = b.receive_path;
-  o.interfaces = b.interfaces;
-  o.xdp_mode = b.xdp_mode;
-  for (const auto& p : cfg.peers) {
-    if (!p.bfd) continue;
-    healthbpf::DriverPeer d;
-    d.address = p.address.to_string();
-    if (p.local_address) d.local_address = p.local_address->to_string();
-    d.desired_min_tx_us = p.bfd_desired_min_tx_ms.value_or(b.desired_min_tx_ms) * 1000;
-    d.required_min_rx_us = p.bfd_required_min_rx_ms.value_or(b.required_min_rx_ms) * 1000;
-    d.detect_mult = p.bfd_detect_mult.value_or(b.detect_mult);
-    o.peers.push_back(std::move(d));
-  }
+  o.receive_path = cfg.bfd.receive_path;
+  o.interfaces = cfg.bfd.interfaces;
+  o.xdp_mode = cfg.bfd.xdp_mode;
+  for (const auto& p : cfg.peers)
+    if (p.bfd) o.peers.push_back(bfd_session(cfg, p));
+  if (auto hb = heartbeat_session(cfg)) o.peers.push_back(*hb);
   return o;
 }
 
 std::unique_ptr<BfdWiring> BfdWiring::start(boost::asio::io_context& io, session::Speaker& speaker,
                                             const config::Config& cfg, std::string& error) {
-  std::unique_ptr<BfdWiring> w(new BfdWiring());
-  session::Speaker* sp = &speaker;
+  std::unique_ptr<BfdWiring> w(new BfdWiring(io, speaker));
+  BfdWiring* self = w.get();
+  auto opts = bfd_driver_options(cfg);
   w->driver_ = healthbpf::Driver::create(
-      io, bfd_driver_options(cfg),
-      [sp](const healthbpf::StateChange& c) {
-        auto addr = wire::IpAddr::parse(c.peer);
-        if (!addr) return;
-        auto r = sp->peer_liveness(*addr, c.up, c.why());
-        if (!r.ok()) spdlog::debug("bfd: peer {}: {}", c.peer, r.message);
-      },
-      error);
+      io, opts, [self](const healthbpf::StateChange& c) { self->on_change(c); }, error);
   if (!w->driver_) return nullptr;
+  if (auto hb = heartbeat_session(cfg)) {
+    w->pair_address_ = hb->address;
+    spdlog::info("bfd: heartbeat with the other node {} ({} ms x {}): the node-liveness signal of the pair",
+                 hb->address, cfg.ha.heartbeat_interval_ms, unsigned(cfg.ha.heartbeat_detect_mult));
+  }
+  for (const auto& p : cfg.peers)
+    if (p.bfd) w->peer_sessions_[p.address.to_string()] = bfd_session(cfg, p);
   w->driver_->start();
-  size_t n = 0;
-  for (const auto& p : cfg.peers) n += p.bfd ? 1 : 0;
-  if (n == 0) spdlog::info("bfd: enabled, but no peer has bfd = true");
+  if (w->peer_sessions_.empty() && !w->pair_address_) spdlog::info("bfd: enabled, but no peer has bfd = true");
+  speaker.add_observer(self);
   return w;
 }
 
-BfdWiring::~BfdWiring() = default;
+BfdWiring::~BfdWiring() {
+  *alive_ = false;
+  speaker_.remove_observer(this);
+}
+
+void BfdWiring::on_change(const healthbpf::StateChange& c) {
+  if (pair_address_ && c.peer == *pair_address_) {
+    if (on_pair_) on_pair_(c.up, c.why());
+    return;
+  }
+  if (c.remote_admin_down) {
+    // RFC 5882 §3.2: the remote's operator (or shutdown) took BFD down; the path may be fine.
+    spdlog::info("bfd: peer {}: the remote is AdminDown; not a forwarding failure, the BGP session is left alone",
+                 c.peer);
+    return;
+  }
+  auto addr = wire::IpAddr::parse(c.peer);
+  if (!addr) return;
+  auto r = speaker_.peer_liveness(*addr, c.up, c.why());
+  if (!r.ok()) spdlog::debug("bfd: peer {}: {}", c.peer, r.message);
+}
+
+void BfdWiring::on_peers_changed() {
+  if (reconcile_posted_) return;
+  reconcile_posted_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  boost::asio::post(io_, [this, alive] {
+    if (alive.expired()) return;
+    reconcile_posted_ = false;
+    reconcile();
+  });
+}
+
+void BfdWiring::reconcile() {
+  const config::Config& cfg = speaker_.config();
+  std::map<std::string, healthbpf::DriverPeer> want;
+  for (const auto& p : cfg.peers)
+    if (p.bfd) want[p.address.to_string()] = bfd_session(cfg, p);
+  for (auto it = peer_sessions_.begin(); it != peer_sessions_.end();) {
+    auto w = want.find(it->first);
+    if (w != want.end() && w->second == it->second) {
+      ++it;
+      continue;
+    }
+    spdlog::info("bfd: peer {}: {}", it->first, w == want.end() ? "no longer configured with bfd" : "BFD settings changed");
+    driver_->remove_session(it->first);
+    it = peer_sessions_.erase(it);
+  }
+  for (auto& [address, session] : want) {
+    if (peer_sessions_.count(address)) continue;
+    std::string error;
+    if (!driver_->add_session(session, error)) {
+      spdlog::error("bfd: peer {}: cannot start its BFD session: {}", address, error);
+      continue;
+    }
+    peer_sessions_[address] = session;
+  }
+}
 
 std::function<std::optional<healthbpf::DriverStatus>()> BfdWiring::status_fn(const BfdWiring* w) {
   return [w]() -> std::optional<healthbpf::DriverStatus> {
@@ -54,18 +126,7 @@ std::function<std::optional<healthbpf::DriverStatus>()> BfdWiring::status_fn(con
 }
 
 void BfdWiring::warn_reload(const config::Config& running, const config::Config& next) {
-  bool changed = running.bfd != next.bfd;
-  for (const auto& p : next.peers) {
-    const auto* old = running.find_peer(p.address);
-    bool was = old && old->bfd;
-    if (was != p.bfd || (old && (old->bfd_desired_min_tx_ms != p.bfd_desired_min_tx_ms ||
-                                 old->bfd_required_min_rx_ms != p.bfd_required_min_rx_ms ||
-                                 old->bfd_detect_mult != p.bfd_detect_mult)))
-      changed = true;
-  }
-  for (const auto& p : running.peers)
-    if (p.bfd && !next.find_peer(p.address)) changed = true;
-  if (changed) spdlog::warn("config reload: [bfd] and per-peer bfd changes need a restart; ignored");
+  if (running.bfd != next.bfd) spdlog::warn("config reload: [bfd] changes need a restart; ignored");
 }
 
 }  // namespace tandem::app

@@ -1,11 +1,17 @@
-// tandemd's BFD: the healthbpf driver built from [bfd] and the peers with bfd = true,
-// its state changes fed to Speaker::peer_liveness (RFC 5882: a BFD Down closes the
-// BGP session at once and blocks reconnecting until the BFD session is Up again).
+// tandemd's BFD: the healthbpf driver built from [bfd], the peers with bfd = true and the
+// [ha] heartbeat session.
+//  - BGP peers: state changes go to Speaker::peer_liveness (RFC 5882: a BFD Down closes
+//    the BGP session at once and blocks reconnecting until the BFD session is Up again;
+//    a remote AdminDown is no failure, RFC 5882 §3.2). Sessions follow the peer list:
+//    peers added or removed through the API or by a reload get or lose their session.
+//  - The pair's heartbeat ([ha] heartbeat = true): its state changes go to the
+//    replication (the node-liveness signal), never to a BGP peer.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 #include <boost/asio.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,26 +22,53 @@
 
 namespace tandem::app {
 
-// The driver's options for a configuration: one session per peer with bfd = true.
+// The driver's options for a configuration: one session per peer with bfd = true, plus
+// the [ha] heartbeat session when configured.
 healthbpf::DriverOptions bfd_driver_options(const config::Config& cfg);
+// The heartbeat's session (nullopt without [ha] heartbeat = true).
+std::optional<healthbpf::DriverPeer> heartbeat_session(const config::Config& cfg);
+healthbpf::DriverPeer bfd_session(const config::Config& cfg, const config::PeerConfig& p);
 
-class BfdWiring {
+class BfdWiring : public session::SpeakerObserver {
  public:
+  // up, and why (the BFD state change in words).
+  using OnPairLiveness = std::function<void(bool up, const std::string& why)>;
+
   // Creates and starts the driver ([bfd] enabled). nullptr and `error` when it cannot
   // (e.g. receive_path = "xdp" and the program cannot be loaded): tandemd exits 1.
   static std::unique_ptr<BfdWiring> start(boost::asio::io_context& io, session::Speaker& speaker,
                                           const config::Config& cfg, std::string& error);
-  ~BfdWiring();
+  ~BfdWiring() override;
+
+  // Where the heartbeat's changes go (set once the replication exists).
+  void set_pair_liveness(OnPairLiveness f) { on_pair_ = std::move(f); }
+  // Daemon shutdown: every session says AdminDown, so that no peer takes it for a failure.
+  void shutdown() { driver_->shutdown(); }
 
   healthbpf::DriverStatus status() const { return driver_->status(); }
   // For the API (runs on the event loop): the status, or nullopt when `w` is null (BFD off).
   static std::function<std::optional<healthbpf::DriverStatus>()> status_fn(const BfdWiring* w);
-  // SIGHUP: [bfd] and per-peer bfd changes need a restart; says so.
+  // SIGHUP: [bfd] and [ha] heartbeat changes need a restart; says so. (Per-peer bfd
+  // settings follow the peers: see on_peers_changed.)
   static void warn_reload(const config::Config& running, const config::Config& next);
 
+  // SpeakerObserver: a reconcile of the BGP peers' sessions is posted (once per loop
+  // turn, so that a peer removed and re-created by one reload keeps its session).
+  void on_peers_changed() override;
+
  private:
-  BfdWiring() = default;
+  BfdWiring(boost::asio::io_context& io, session::Speaker& speaker) : io_(io), speaker_(speaker) {}
+  void on_change(const healthbpf::StateChange& c);
+  void reconcile();
+
+  boost::asio::io_context& io_;
+  session::Speaker& speaker_;
   std::unique_ptr<healthbpf::Driver> driver_;
+  std::optional<std::string> pair_address_;
+  OnPairLiveness on_pair_;
+  std::map<std::string, healthbpf::DriverPeer> peer_sessions_;  // BGP peers' sessions, as applied
+  bool reconcile_posted_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace tandem::app

@@ -148,6 +148,7 @@ class Daemon {
       spdlog::error("{}", err);
       return kExitFailure;
     }
+    if (repl_ && bfd_) bfd_->set_pair_liveness([this](bool up, const std::string& why) { repl_->on_pair_liveness(up, why); });
     if (repl_ && !repl_->start(err)) {
       spdlog::error("replication: {}", err);
       return kExitFailure;
@@ -195,6 +196,7 @@ class Daemon {
           spdlog::info("signal {}: sending Cease to every peer and exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
           // The API goes first (its handlers need the loop to answer), then the peers.
           stop_api();
+          if (bfd_) bfd_->shutdown();  // AdminDown first: the peers must not see a failure
           speaker_.shutdown([this] {
             signals_.cancel();
             io_.stop();

@@ -41,6 +41,10 @@ std::unique_ptr<ReplicationWiring> ReplicationWiring::prepare(session::Speaker& 
     speaker.set_standby(true);
     w->standby_ = std::make_unique<replicator::StandbyReplicator>(speaker, ha, std::move(id), w->epoch_);
   }
+  if (ha.heartbeat) {
+    w->heartbeat_.state = "down";
+    w->heartbeat_.why = "not Up yet";
+  }
   spdlog::info("replication: node {} is the {} (term {})", ha.node_id, ha.role, w->epoch_.value());
   return w;
 }
@@ -60,9 +64,34 @@ ReplicationWiring::~ReplicationWiring() {
 }
 
 std::optional<replicator::ReplStatus> ReplicationWiring::status() const {
-  if (primary_) return primary_->status();
-  if (standby_) return standby_->status();
-  return std::nullopt;
+  std::optional<replicator::ReplStatus> st;
+  if (primary_) st = primary_->status();
+  if (standby_) st = standby_->status();
+  if (!st) return st;
+  st->heartbeat = heartbeat_.state;
+  st->heartbeat_why = heartbeat_.why;
+  st->heartbeat_losses = heartbeat_.losses;
+  if (heartbeat_.changed)
+    st->heartbeat_change_age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::steady_clock::now() - *heartbeat_.changed)
+                                      .count();
+  return st;
+}
+
+void ReplicationWiring::on_pair_liveness(bool up, const std::string& why) {
+  const bool was_up = heartbeat_.state == "up";
+  heartbeat_.state = up ? "up" : "down";
+  heartbeat_.why = why;
+  heartbeat_.changed = std::chrono::steady_clock::now();
+  if (was_up && !up) ++heartbeat_.losses;
+  const auto st = status();
+  const std::string channel = st ? st->channel_state : "-";
+  if (up)
+    spdlog::info("replication: heartbeat with the other node is up ({}; channel {})", why, channel);
+  else
+    spdlog::warn("replication: heartbeat with the other node lost ({}; channel {}): the other node is dead, hung or "
+                 "cut off from this one",
+                 why, channel);
 }
 
 std::function<std::optional<replicator::ReplStatus>()> ReplicationWiring::status_fn(const ReplicationWiring* w) {

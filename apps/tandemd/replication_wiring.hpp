@@ -3,6 +3,7 @@
 // standby's Speaker runs in standby mode (no listeners, shadows only).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -28,6 +29,9 @@ class ReplicationWiring {
   ~ReplicationWiring();
 
   std::optional<replicator::ReplStatus> status() const;
+  // The pair's heartbeat (BfdWiring, [ha] heartbeat = true) changed: the node-liveness
+  // signal. Logged and shown in the status; the takeover acts on it.
+  void on_pair_liveness(bool up, const std::string& why);
   // For the API (runs on the event loop): nullopt when `w` is null ([ha] off).
   static std::function<std::optional<replicator::ReplStatus>()> status_fn(const ReplicationWiring* w);
   // SIGHUP: [ha] changes need a restart; says so.
@@ -42,6 +46,12 @@ class ReplicationWiring {
   replicator::EpochStore epoch_;
   std::unique_ptr<replicator::PrimaryReplicator> primary_;
   std::unique_ptr<replicator::StandbyReplicator> standby_;
+  struct Heartbeat {
+    std::string state = "off";
+    std::string why;
+    uint64_t losses = 0;
+    std::optional<std::chrono::steady_clock::time_point> changed;
+  } heartbeat_;
 };
 
 }  // namespace tandem::app

@@ -280,6 +280,33 @@ void read_ha(TableReader& r, Config& c) {
            fmt::format("standby_buffer_bytes ({}) must be at least max_unreplicated_bytes ({})",
                        h.standby_buffer_bytes, h.max_unreplicated_bytes));
   }
+  if (auto v = r.boolean("heartbeat")) h.heartbeat = *v;
+  for (auto [key, dst] : {std::pair<const char*, std::optional<wire::IpAddr>*>{"heartbeat_address", &h.heartbeat_address},
+                          std::pair<const char*, std::optional<wire::IpAddr>*>{"heartbeat_local_address",
+                                                                               &h.heartbeat_local_address}}) {
+    if (auto v = r.string(key)) {
+      auto a = wire::IpAddr::parse(*v);
+      if (!a) r.fail(key, r.get(key), fmt::format("'{}' is not an IPv4 or IPv6 address", *v));
+      *dst = *a;
+    }
+  }
+  u32("heartbeat_interval_ms", 1, 60000, h.heartbeat_interval_ms);
+  h.heartbeat_detect_mult = static_cast<uint8_t>(r.integer("heartbeat_detect_mult", 1, 255).value_or(3));
+  if (h.heartbeat) {
+    if (!c.bfd.enabled)
+      r.fail("heartbeat", r.get("heartbeat"), "the heartbeat is a BFD session: set [bfd] enabled = true");
+    if (!h.heartbeat_peer())
+      r.fail("heartbeat", r.get("heartbeat"), "needs the other node's address: set peer or heartbeat_address");
+    const auto local = h.heartbeat_local_address ? h.heartbeat_local_address
+                                                 : (h.listen ? std::optional<wire::IpAddr>(h.listen->first) : std::nullopt);
+    if (local && local->is_v6() != h.heartbeat_peer()->is_v6())
+      r.fail(h.heartbeat_local_address ? "heartbeat_local_address" : "heartbeat",
+             r.get(h.heartbeat_local_address ? "heartbeat_local_address" : "heartbeat"),
+             "the heartbeat's local and remote addresses must be of one family");
+  } else {
+    for (const char* k : {"heartbeat_address", "heartbeat_local_address", "heartbeat_interval_ms", "heartbeat_detect_mult"})
+      if (r.get(k)) r.fail(k, r.get(k), "only applies with heartbeat = true");
+  }
   if (h.role == "primary" && !h.listen)
     r.fail("listen", nullptr, "required with role = \"primary\" (where the standby connects, e.g. \"192.0.2.10:7179\")");
   if (h.role == "standby" && !h.peer)
@@ -480,6 +507,8 @@ Config read_config(const toml::table& root) {
     PeerConfig p = read_peer(r, d, c.local_as);
     if (p.bfd && !c.bfd.enabled)
       r.fail("bfd", r.get("bfd"), "BFD is not enabled: set [bfd] enabled = true (or remove bfd = true)");
+    if (p.bfd && c.ha.heartbeat && c.ha.heartbeat_peer() == p.address)
+      r.fail("bfd", r.get("bfd"), "this address has the [ha] heartbeat session: one BFD session per address");
     if (c.find_peer(p.address))
       r.fail("address", r.get("address"), fmt::format("peer {} is configured twice", p.address.to_string()));
     c.peers.push_back(std::move(p));

@@ -150,7 +150,19 @@ struct HaConfig {
   // Checkpoints (primary -> standby).
   uint32_t checkpoint_interval_ms = 100;
   uint32_t checkpoint_threshold_bytes = 16u << 10;  // also when a sequence number moved this far
+  // Node liveness: a BFD session with the other node (needs [bfd] enabled).
+  bool heartbeat = false;
+  std::optional<wire::IpAddr> heartbeat_address;        // the other node; default: peer's address
+  std::optional<wire::IpAddr> heartbeat_local_address;  // our source; default: listen's address
+  uint32_t heartbeat_interval_ms = 10;                  // transmit and receive interval
+  uint8_t heartbeat_detect_mult = 3;
   bool enabled() const { return role == "primary" || role == "standby"; }
+  // The address of the heartbeat session (nullopt when neither heartbeat_address nor peer is set).
+  std::optional<wire::IpAddr> heartbeat_peer() const {
+    if (heartbeat_address) return heartbeat_address;
+    if (peer) return peer->first;
+    return std::nullopt;
+  }
   bool operator==(const HaConfig&) const = default;
 };
 

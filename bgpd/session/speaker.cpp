@@ -188,6 +188,7 @@ Peer* Speaker::create_peer(const config::PeerConfig& pc) {
   by_id_[id] = p;
   if (pc.ttl_security) update_gtsm_filters();
   p->start();
+  for (auto* o : observers_) o->on_peers_changed();
   return p;
 }
 
@@ -203,6 +204,7 @@ void Speaker::remove_peer(const wire::IpAddr& address, uint8_t cease_subcode, co
   p->stop(cease_subcode, why);  // its session-down path withdraws its routes
   retired_.push_back(std::move(p));
   reap_retired();
+  for (auto* o : observers_) o->on_peers_changed();
 }
 
 void Speaker::reap_retired() {
@@ -232,6 +234,8 @@ void Speaker::reconfigure(const config::Config& next) {
   merged.port = config_.port;
   merged.api = config_.api;          // [api] and [metrics] need a restart
   merged.metrics = config_.metrics;
+  merged.bfd = config_.bfd;          // [bfd] and [ha] too (the daemon says so)
+  merged.ha = config_.ha;
   config::Config old = std::move(config_);
   config_ = std::move(merged);
 
@@ -340,6 +344,12 @@ OpResult Speaker::add_peer(const config::PeerConfig& pc) {
   if (shutting_down_) return OpResult::error(OpResult::Unavailable, "tandemd is shutting down");
   if (peers_.count(pc.address))
     return OpResult::error(OpResult::AlreadyExists, "peer " + pc.address.to_string() + " already exists");
+  if (pc.bfd && !config_.bfd.enabled)
+    return OpResult::error(OpResult::FailedPrecondition,
+                           "peer " + pc.address.to_string() + ": bfd: BFD is not enabled ([bfd] enabled = true)");
+  if (pc.bfd && config_.ha.heartbeat && config_.ha.heartbeat_peer() == pc.address)
+    return OpResult::error(OpResult::InvalidArgument,
+                           "peer " + pc.address.to_string() + ": bfd: that address has the pair's heartbeat session");
   config_.peers.push_back(pc);
   spdlog::info("API: adding peer {}", pc.address.to_string());
   create_peer(pc);

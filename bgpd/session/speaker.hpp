@@ -32,6 +32,9 @@ class SpeakerObserver {
   virtual void on_best_change(const rib::BestChange& /*change*/) {}
   // After our own restart: the family's selection deferral is over (RFC 4724 §4.1).
   virtual void on_selection_deferral_over(wire::Family /*family*/, const std::string& /*why*/) {}
+  // A peer was created or removed (API, reload, enable/disable): config().peers changed.
+  // Called once per peer change, also mid-way through a remove-then-create of one peer.
+  virtual void on_peers_changed() {}
 };
 
 // Outcome of an operator action (API). `code` maps to a gRPC status.

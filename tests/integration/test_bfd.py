@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lab import Lab, log, wait_until  # noqa: E402
 from lab.bfdd import BfdCut, Bfdd, bfdd_binary, nft_binary  # noqa: E402
 from lab.harness import check, main  # noqa: E402
-from lab.tandem import require_tandemctl  # noqa: E402
+from lab.tandem import log_time, require_tandemctl  # noqa: E402
 from lab.topology import FRR, TANDEM, StandardLab  # noqa: E402
 
 
@@ -52,15 +52,7 @@ REVERSE_TRIALS = int(os.environ.get("BFD_REVERSE_TRIALS", "5"))
 HOLD_TIME = 90
 BOUND_MS = 1000.0  # "far inside the hold time"; the tight bound is bench/heartbeat's job
 
-TS_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:?\d\d)")
 FRR_TS_RE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3})")
-
-
-def log_time(line):
-    m = TS_RE.match(line)
-    if not m:
-        raise AssertionError(f"no timestamp in tandemd log line: {line}")
-    return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 
 def frr_log_time(line):
@@ -250,6 +242,38 @@ def body(args):
         counters = {c["name"]: int(c["value"]) for c in resp.get("counters", [])}
         log(f"tandemd receive counters: {counters}")
         check(counters.get("valid", 0) > 100, f"valid packets counted on the receive path: {counters}")
+
+        # --- (e) peers deleted and added through the API take their BFD session along ---
+        # Deleted: its session says AdminDown, which FRR's bfdd shows as the remote's
+        # diagnostic. Added back with bfd: a new session (new discriminator) comes Up and
+        # the BGP session is established again.
+        pc = next(p for p in td.peers if p["address"] == FRR.v4)
+        old_disc = int(td_session(td)[1]["local_discriminator"])
+        td.ctl("neighbor", "del", FRR.v4, json=False)
+        wait_until(lambda: "admin" in str(bfdd.peer(TANDEM.v4).get("remote-diagnostic", "")).lower(), 5,
+                   f"FRR's bfdd sees tandemd's AdminDown ({bfdd.peer(TANDEM.v4)})", interval=0.05)
+        check(not any(x["peer"] == FRR.v4 for x in td.ctl("bfd").get("sessions", [])),
+              "the deleted peer's BFD session is gone from tandemctl bfd")
+        check(td.log_lines(r"bfd: session with " + re.escape(FRR.v4) + r" removed"), "tandemd logs the removal")
+        td.ctl("neighbor", "add", FRR.v4, "as", str(pc["remote_as"]), "bfd", "bfd-tx", "10", "bfd-rx", "10",
+               "bfd-mult", "3", json=False)
+        wait_both_up(td, bfdd, timeout=20)
+        new_disc = int(td_session(td)[1]["local_discriminator"])
+        check(new_disc != old_disc, f"the API peer's session has a new discriminator ({old_disc} -> {new_disc})")
+        check(int(bfdd.peer(TANDEM.v4).get("remote-id", 0)) == new_disc, "FRR's bfdd talks to the new session")
+        td.wait_peer(FRR.v4, timeout=60)
+        shown = td.ctl("neighbor", FRR.v4, json=False)
+        check("yes (tx 10 ms, rx 10 ms, x3)" in shown, f"tandemctl neighbor shows the API peer's BFD:\n{shown}")
+        rc = td.ctl_run("neighbor", "add", "192.0.2.250", "as", "65009", "bfd-tx", "10")
+        check(rc.returncode != 0 and "needs 'bfd'" in rc.stderr, f"bfd-tx without bfd refused: {rc.stderr.strip()}")
+
+        # --- (f) shutdown: AdminDown before the BGP Cease, so bfdd sees no failure ------
+        rc = td.stop()
+        check(rc == 0, f"tandemd exited {rc}")
+        f = bfdd.peer(TANDEM.v4)
+        check("admin" in str(f.get("remote-diagnostic", "")).lower(),
+              f"FRR's bfdd saw AdminDown from the stopping tandemd: {f}")
+        check(td.log_lines(r"sent AdminDown \(shutdown\)"), "tandemd logs the AdminDown at shutdown")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ Checked, with real FRR and BIRD and the two tandemd processes:
    inbound bytes acknowledged to FRR but not held by the standby (the primary's lag
    plus the socket's Recv-Q, sampled) stay within max_unreplicated_bytes plus one
    clamp adjustment; FRR's session never drops; after SIGCONT everything converges.
+   The pair's heartbeat (BFD between the nodes over XDP, 10 ms x 3) is up on both
+   nodes, the primary declares the stopped standby lost and the heartbeat comes back.
 5. Refusals: a standby whose configuration differs for one peer refuses the bulk sync
    naming that peer; a standby with the wrong key never gets a channel (the primary
    logs an authentication failure).
@@ -44,7 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lab import Lab, log, wait_until  # noqa: E402
 from lab.harness import check, main  # noqa: E402
-from lab.tandem import Sampler, TandemNode, default_tandemctl, require_tandemctl  # noqa: E402
+from lab.tandem import Sampler, TandemNode, default_tandemctl, log_time, require_tandemctl  # noqa: E402
 from lab.topology import BIRD, FRR, STANDBY, TANDEM, StandardLab, add_host  # noqa: E402
 from test_transit import frr_prefixes  # noqa: E402
 
@@ -66,9 +68,11 @@ def write_key(path, hexkey):
 def ha_table(role, key_file, epoch_file):
     t = {"role": role, "node_id": role, "key_file": key_file, "epoch_file": epoch_file,
          "checkpoint_interval_ms": 100, "channel_dead_ms": 3000, "connect_retry_ms": 500,
-         "max_unreplicated_bytes": MAX_UNREPLICATED, "standby_buffer_bytes": STANDBY_BUFFER}
+         "max_unreplicated_bytes": MAX_UNREPLICATED, "standby_buffer_bytes": STANDBY_BUFFER,
+         "heartbeat": True, "heartbeat_interval_ms": 10, "heartbeat_detect_mult": 3}
     if role == "primary":
         t["listen"] = f"{TANDEM.v4}:{HA_PORT}"
+        t["heartbeat_address"] = STANDBY.v4
     else:
         t["peer"] = f"{TANDEM.v4}:{HA_PORT}"
     return t
@@ -182,6 +186,8 @@ def body(args):
         write_key(pkey, key)
         td.tables["fib"] = {"table": 100}
         td.tables["ha"] = ha_table("primary", pkey, os.path.join(td.dir, "epoch"))
+        # The pair's heartbeat: BFD between the nodes, received by XDP on each node's eth0.
+        td.tables["bfd"] = {"enabled": True, "receive_path": "auto", "interfaces": ["eth0"]}
         v4, v6 = frr_prefixes()
         for p in v4 + v6[:N_FRR_V6]:
             frr.add_network(p)
@@ -208,6 +214,9 @@ def body(args):
               f"each node should name the other: {pst.get('peer_node')}, {sst.get('peer_node')}")
         check(int(sst.get("epoch", 0)) == int(pst.get("epoch", 0)) >= 1,
               f"the standby adopts the primary's term: {sst.get('epoch')} vs {pst.get('epoch')}")
+        wait_until(lambda: ha(td).get("heartbeat") == "up" and ha(sb).get("heartbeat") == "up", 10,
+                   "the pair's heartbeat (BFD between the nodes) up on both")
+        check("Heartbeat" in td.ctl("ha", json=False), "tandemctl ha shows the heartbeat")
         d = digests(sb)
         n_in = d.get((FRR.v4, "ipv4-unicast", "adj_rib_in"), (0, ""))[0]
         check(n_in == len(v4), f"the standby's Adj-RIB-In from FRR v4 holds {n_in} routes, expected {len(v4)}")
@@ -297,7 +306,9 @@ def body(args):
             return int(s.get("lag_bytes", 0)), q, int(s.get("window_clamp", 0)), int(s.get("estimated_window", 0))
 
         sampler = Sampler(sample, interval=0.05, name="unheld")
+        hb_off = td.log_offset()
         try:
+            t_stop = time.time()
             sb.proc.send_signal(signal.SIGSTOP)
             sampler.phase = "stopped"
             frr.configure(["router bgp %d" % FRR.asn, "address-family ipv4 unicast"] +
@@ -328,6 +339,14 @@ def body(args):
               f"FRR's session to the primary must stay up through the standby's stall: (established, dropped) "
               f"{drops0} before, {drops1} after")
         wait_mirrored(td, sb, n_sessions, "mirror after the stall", timeout=90)
+        # The heartbeat saw the standby hang, and came back with it.
+        lost = td.log_lines(r"heartbeat with the other node lost", since=hb_off)
+        check(lost, "the primary's heartbeat declared the stopped standby lost")
+        log(f"[ measured ] heartbeat loss of the stopped standby logged {(log_time(lost[0]) - t_stop) * 1000:.1f} ms "
+            f"after SIGSTOP (10 ms x 3): {lost[0].split('] ', 1)[-1][:140]}")
+        wait_until(lambda: ha(td).get("heartbeat") == "up" and ha(sb).get("heartbeat") == "up", 10,
+                   "the heartbeat up again after SIGCONT")
+        check(int(ha(td).get("heartbeat_losses", 0)) >= 1, f"the primary counted the loss: {ha(td)}")
         pst = ha(td)
         s = next(x for x in pst["sessions"] if x["peer"] == FRR.v4)
         log(f"FRR v4 on the primary: {s.get('window_updates')} window updates, {s.get('checkpoints')} checkpoints, "

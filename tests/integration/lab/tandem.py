@@ -414,6 +414,18 @@ class TandemNode:
 
 
 
+_LOG_TS_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:?\d\d)")
+
+
+def log_time(line):
+    """The wall-clock time (seconds since the epoch) of a tandemd log line."""
+    from datetime import datetime
+    m = _LOG_TS_RE.match(line)
+    if not m:
+        raise AssertionError(f"no timestamp in tandemd log line: {line}")
+    return datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
 def default_tandemctl():
     """$TANDEMCTL, else build*/apps/tandemctl/tandemctl of this checkout."""
     if os.environ.get("TANDEMCTL"):

@@ -218,6 +218,27 @@ TEST_F(ApiServer, InvalidRequestsSayWhatIsWrong) {
   s = stub->AddPeer(ctx().get(), add, &ar);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("route_reflector_client"), std::string::npos) << s.error_message();
+  // BFD: its settings need bfd = true and a range; bfd needs [bfd] enabled (not here).
+  add.mutable_peer()->set_route_reflector_client(false);
+  add.mutable_peer()->set_bfd_detect_mult(3);
+  s = stub->AddPeer(ctx().get(), add, &ar);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("peer.bfd_detect_mult: only applies with bfd = true"), std::string::npos)
+      << s.error_message();
+  add.mutable_peer()->set_bfd(true);
+  add.mutable_peer()->set_bfd_detect_mult(0);
+  s = stub->AddPeer(ctx().get(), add, &ar);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("peer.bfd_detect_mult: must be between 1 and 255"), std::string::npos)
+      << s.error_message();
+  add.mutable_peer()->set_bfd_detect_mult(3);
+  add.mutable_peer()->set_bfd_desired_min_tx_ms(60001);
+  s = stub->AddPeer(ctx().get(), add, &ar);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  add.mutable_peer()->set_bfd_desired_min_tx_ms(10);
+  s = stub->AddPeer(ctx().get(), add, &ar);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("BFD is not enabled"), std::string::npos) << s.error_message();
   v1::ListPeersResponse list;
   ASSERT_TRUE(stub->ListPeers(ctx().get(), {}, &list).ok());
   EXPECT_EQ(list.peers_size(), 0);  // nothing half-applied

@@ -144,6 +144,42 @@ TEST(HaConfig, StandbyBufferMustHoldTheUnreplicatedBytes) {
   EXPECT_EQ(c.ha.standby_buffer_bytes, 131072u);
 }
 
+// The pair's heartbeat: a BFD session with the other node (needs [bfd]).
+TEST(HaConfig, Heartbeat) {
+  const std::string p = std::string(kPrimary) + "peer = \"203.0.113.11:7179\"\n";  // lines 6..9
+  const std::string bfd = "[bfd]\nenabled = true\n";
+  Config c = ok(p + "heartbeat = true\n" + bfd);
+  EXPECT_TRUE(c.ha.heartbeat);
+  EXPECT_EQ(c.ha.heartbeat_interval_ms, 10u);
+  EXPECT_EQ(c.ha.heartbeat_detect_mult, 3u);
+  ASSERT_TRUE(c.ha.heartbeat_peer());
+  EXPECT_EQ(c.ha.heartbeat_peer()->to_string(), "203.0.113.11");  // the peer's address by default
+  EXPECT_FALSE(ok(p).ha.heartbeat);
+
+  c = ok(p + "heartbeat = true\nheartbeat_address = \"198.51.100.11\"\nheartbeat_local_address = \"198.51.100.10\"\n"
+             "heartbeat_interval_ms = 50\nheartbeat_detect_mult = 5\n" + bfd);
+  EXPECT_EQ(c.ha.heartbeat_peer()->to_string(), "198.51.100.11");
+  EXPECT_EQ(c.ha.heartbeat_local_address->to_string(), "198.51.100.10");
+  EXPECT_EQ(c.ha.heartbeat_interval_ms, 50u);
+  EXPECT_EQ(c.ha.heartbeat_detect_mult, 5u);
+
+  expect_error_at(p + "heartbeat = true\n", 10, "ha.heartbeat", "[bfd] enabled = true");
+  expect_error_at(std::string(kPrimary) + "heartbeat = true\n" + bfd, 9, "ha.heartbeat", "heartbeat_address");
+  expect_error_at(p + "heartbeat = true\nheartbeat_address = \"nowhere\"\n" + bfd, 11, "ha.heartbeat_address",
+                  "not an IPv4 or IPv6 address");
+  expect_error_at(p + "heartbeat = true\nheartbeat_local_address = \"2001:db8::1\"\n" + bfd, 11,
+                  "ha.heartbeat_local_address", "one family");
+  expect_error_at(p + "heartbeat = true\nheartbeat_interval_ms = 0\n" + bfd, 11, "ha.heartbeat_interval_ms",
+                  "must be between");
+  expect_error_at(p + "heartbeat = true\nheartbeat_detect_mult = 256\n" + bfd, 11, "ha.heartbeat_detect_mult",
+                  "must be between");
+  expect_error_at(p + "heartbeat_interval_ms = 10\n", 10, "ha.heartbeat_interval_ms", "only applies with heartbeat");
+  // One BFD session per address: a BGP peer at the heartbeat's address cannot have bfd.
+  auto e = kSection.bad(p + "heartbeat = true\n" + bfd + "[[peer]]\naddress = \"203.0.113.11\"\nremote_as = 65001\nbfd = true\n");
+  EXPECT_EQ(e.key, "peer[0].bfd") << e.to_string();
+  EXPECT_NE(e.message.find("heartbeat"), std::string::npos) << e.to_string();
+}
+
 TEST(HaConfig, UnknownKeyIsRejected) {
   expect_error_at(std::string(kPrimary) + "keyfile = \"/etc/tandem/ha.key\"\n", 9, "ha.keyfile", "unknown key");
   expect_error_at("[ha.extra]\nx = 1\n", 6, "ha.extra", "unknown key");

@@ -115,6 +115,73 @@ TEST_F(DriverTest, UpThenSilenceIsDetected) {
   b_->stop();
 }
 
+// Shutdown: A's session goes AdminDown and says so; B goes Down with "the remote is
+// AdminDown", which RFC 5882 §3.2 says is no forwarding failure; A reports nothing
+// (its own AdminDown is no failure either).
+TEST_F(DriverTest, ShutdownSignalsAdminDown) {
+  a_->start();
+  b_->start();
+  ASSERT_TRUE(run_until([&] { return a_->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
+                        std::chrono::seconds(10)));
+  const size_t a_changes = changes_a_.size(), b_changes = changes_b_.size();
+  a_->shutdown();
+  EXPECT_EQ(a_->state("127.0.0.1"), bfd::State::AdminDown);
+  ASSERT_TRUE(run_until([&] { return changes_b_.size() > b_changes; }, std::chrono::seconds(2)));
+  const StateChange& down = changes_b_.back();
+  EXPECT_FALSE(down.up);
+  EXPECT_TRUE(down.remote_admin_down);
+  EXPECT_EQ(down.diag, bfd::Diag::NeighborSignaledDown);
+  EXPECT_NE(down.why().find("AdminDown"), std::string::npos) << down.why();
+  EXPECT_EQ(changes_a_.size(), a_changes);
+  // B stays Down (no detection-time "failure" on top), A sends nothing more.
+  const uint64_t a_out = a_->status().sessions[0].packets_out;
+  run_until([] { return false; }, std::chrono::milliseconds(200));
+  EXPECT_EQ(a_->status().sessions[0].packets_out, a_out);
+  EXPECT_EQ(changes_b_.size(), b_changes + 1);
+  b_->stop();
+}
+
+// Sessions added and removed while the driver runs (API peers, reload).
+TEST_F(DriverTest, SessionsAddedAndRemovedAtRunTime) {
+  a_.reset();  // C takes A's place (and port), talking to B
+  DriverOptions o = options(47841, 47842, 20'000);
+  DriverPeer peer = o.peers[0];
+  o.peers.clear();
+  std::string error;
+  std::vector<StateChange> changes_c;
+  auto c = Driver::create(io_, o, [&](const StateChange& x) { changes_c.push_back(x); }, error);
+  ASSERT_TRUE(c) << error;
+  b_->start();
+  c->start();
+  EXPECT_FALSE(c->has_session("127.0.0.1"));
+  EXPECT_TRUE(c->status().sessions.empty());
+  ASSERT_TRUE(c->add_session(peer, error)) << error;
+  EXPECT_TRUE(c->has_session("127.0.0.1"));
+  EXPECT_FALSE(c->add_session(peer, error));
+  EXPECT_NE(error.find("already has a session"), std::string::npos) << error;
+  DriverPeer bad = peer;
+  bad.address = "nowhere";
+  EXPECT_FALSE(c->add_session(bad, error));
+  ASSERT_TRUE(run_until([&] { return c->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
+                        std::chrono::seconds(10)));
+  ASSERT_FALSE(changes_c.empty());
+  EXPECT_TRUE(changes_c.back().up);
+
+  const size_t b_changes = changes_b_.size();
+  EXPECT_TRUE(c->remove_session("127.0.0.1"));
+  EXPECT_FALSE(c->remove_session("127.0.0.1"));
+  EXPECT_FALSE(c->has_session("127.0.0.1"));
+  EXPECT_FALSE(c->state("127.0.0.1"));
+  ASSERT_TRUE(run_until([&] { return changes_b_.size() > b_changes; }, std::chrono::seconds(2)));
+  EXPECT_TRUE(changes_b_.back().remote_admin_down);
+  // Added again: a new local discriminator, and B brings it Up as a new remote.
+  ASSERT_TRUE(c->add_session(peer, error)) << error;
+  ASSERT_TRUE(run_until([&] { return c->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
+                        std::chrono::seconds(10)));
+  c->stop();
+  b_->stop();
+}
+
 TEST(DriverCreate, XdpRequiredButUnavailableIsAClearError) {
   asio::io_context io;
   DriverOptions o;

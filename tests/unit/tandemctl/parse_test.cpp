@@ -70,8 +70,12 @@ TEST(CtlNeighbor, AddEverything) {
                                           "upstream one", "passive", "local-address", "192.0.2.254",
                                           "families", "ipv4-unicast,ipv6-unicast", "hold-time", "30",
                                           "port", "1179", "next-hop-self", "rr-client", "connect-retry",
-                                          "5", "disabled"});
+                                          "5", "disabled", "bfd", "bfd-tx", "10", "bfd-rx", "20", "bfd-mult", "4"});
   const auto& p = r.peer();
+  EXPECT_TRUE(p.bfd());
+  EXPECT_EQ(p.bfd_desired_min_tx_ms(), 10u);
+  EXPECT_EQ(p.bfd_required_min_rx_ms(), 20u);
+  EXPECT_EQ(p.bfd_detect_mult(), 4u);
   EXPECT_EQ(p.address(), "192.0.2.9");
   EXPECT_EQ(p.remote_as(), 65009u);
   EXPECT_EQ(p.description(), "upstream one");
@@ -97,6 +101,8 @@ TEST(CtlNeighbor, AddMinimalLeavesDefaultsUnset) {
   EXPECT_FALSE(p.has_port());
   EXPECT_FALSE(p.has_enabled());
   EXPECT_EQ(p.families_size(), 0);
+  EXPECT_FALSE(p.bfd());
+  EXPECT_FALSE(p.has_bfd_detect_mult());
 }
 
 TEST(CtlNeighbor, DelEnableDisable) {
@@ -255,6 +261,8 @@ INSTANTIATE_TEST_SUITE_P(
         UsageCase{{"neighbor", "add", "192.0.2.1", "as", "4294967296"}, "invalid AS number"},
         UsageCase{{"neighbor", "add", "192.0.2.1", "as", "1", "as", "2"}, "'as' given twice"},
         UsageCase{{"neighbor", "add", "192.0.2.1", "as", "1", "color", "red"}, "unknown neighbor add option 'color'"},
+        UsageCase{{"neighbor", "add", "192.0.2.1", "as", "1", "bfd-tx", "10"}, "'bfd-tx' needs 'bfd'"},
+        UsageCase{{"neighbor", "add", "192.0.2.1", "as", "1", "bfd", "bfd-mult", "0"}, "BFD detect multiplier"},
         UsageCase{{"neighbor", "add", "192.0.2.1", "as", "1", "families", "ipv5"}, "invalid family 'ipv5'"},
         UsageCase{{"neighbor", "add", "192.0.2.1", "as", "1", "families", "ipv4,ipv4"}, "given twice"},
         UsageCase{{"neighbor", "add", "192.0.2.1", "as", "1", "hold-time", "70000"}, "invalid hold time"},
