@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 WERROR     ?= $(if $(TANDEM_WERROR),$(TANDEM_WERROR),OFF)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all setup build unit integration fuzz test demo bench clean
+.PHONY: all setup build unit integration fuzz test demo bench bench-heartbeat clean
 
 all: build
 
@@ -41,6 +41,9 @@ demo: build
 
 bench: build
 	python3 bench/ingest/run.py --build $(BUILD)
+
+bench-heartbeat: build
+	python3 bench/heartbeat/run.py --build $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

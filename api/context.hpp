@@ -29,6 +29,10 @@ struct Context {
   // HaService: the replicator's status, called on the event loop; empty, or returning
   // nullopt, without replication.
   std::function<std::optional<replicator::ReplStatus>()> ha_status{};
+  // HaService.Switchover, called on the event loop: starts it; `done` is called (on the
+  // loop) with the outcome. Empty without replication.
+  using SwitchoverDone = std::function<void(bool ok, const std::string& message)>;
+  std::function<void(SwitchoverDone done)> ha_switchover{};
 };
 
 // Run `fn` on the event loop thread and wait for its result. nullopt when the loop did

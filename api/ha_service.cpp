@@ -141,3 +141,40 @@ grpc::Status HaServiceImpl::GetTableDigests(grpc::ServerContext*, const v1::GetT
 }
 
 }  // namespace tandem::api
+
+namespace tandem::api {
+
+grpc::Status HaServiceImpl::Switchover(grpc::ServerContext*, const v1::SwitchoverRequest*, v1::SwitchoverResponse* resp) {
+  if (!ctx_.ha_switchover)
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "replication is not configured (no [ha] section)");
+  // The switchover runs on the event loop and finishes asynchronously (drain, the
+  // standby's answer): wait for its outcome, longer than for one closure.
+  struct Outcome {
+    bool ok = false;
+    std::string message;
+  };
+  auto promise = std::make_shared<std::promise<Outcome>>();
+  auto future = promise->get_future();
+  auto fn = ctx_.ha_switchover;
+  auto started = run_on_loop(ctx_, [fn, promise](session::Speaker&) {
+    fn([promise](bool ok, const std::string& message) {
+      try {
+        promise->set_value({ok, message});
+      } catch (const std::future_error&) {
+      }
+    });
+    return true;
+  });
+  if (!started) return loop_timeout();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (future.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+    if (ctx_.stopping.load(std::memory_order_relaxed) || std::chrono::steady_clock::now() >= deadline)
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the switchover did not finish in 10 s");
+  }
+  Outcome o = future.get();
+  if (!o.ok) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, o.message);
+  resp->set_message(o.message);
+  return grpc::Status::OK;
+}
+
+}  // namespace tandem::api

@@ -62,6 +62,7 @@ Server::Server(boost::asio::io_context& io, session::Speaker& speaker, ServerOpt
       bfd_(std::make_unique<BfdServiceImpl>(ctx_, opts_.bfd_status)),
       ha_(std::make_unique<HaServiceImpl>(ctx_)) {
   ctx_.ha_status = opts_.ha_status;
+  ctx_.ha_switchover = opts_.ha_switchover;
 }
 
 Server::~Server() { stop(); }

@@ -34,6 +34,8 @@ struct ServerOptions {
   // HaService: the replicator's status, called on the event loop; unset or nullopt
   // without replication (copied to Context::ha_status).
   std::function<std::optional<replicator::ReplStatus>()> ha_status{};
+  // HaService.Switchover (copied to Context::ha_switchover).
+  std::function<void(std::function<void(bool, const std::string&)>)> ha_switchover{};
 };
 
 class Server {

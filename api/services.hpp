@@ -89,6 +89,7 @@ class HaServiceImpl final : public v1::HaService::Service {
   grpc::Status GetStatus(grpc::ServerContext*, const v1::GetHaStatusRequest*, v1::HaStatus*) override;
   grpc::Status GetTableDigests(grpc::ServerContext*, const v1::GetTableDigestsRequest*,
                                v1::GetTableDigestsResponse*) override;
+  grpc::Status Switchover(grpc::ServerContext*, const v1::SwitchoverRequest*, v1::SwitchoverResponse*) override;
 
  private:
   Context& ctx_;

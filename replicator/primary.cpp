@@ -165,6 +165,9 @@ void PrimaryReplicator::on_message(repl::Envelope&& m) {
   switch (m.body_case()) {
     case repl::Envelope::kStreamAck: return on_ack(m.stream_ack());
     case repl::Envelope::kWindowUpdate: return on_window_update(m.window_update());
+    case repl::Envelope::kSwitchoverReady: return on_switchover_ready();
+    case repl::Envelope::kSwitchoverRefused:
+      return finish_switchover(false, "the standby refused: " + m.switchover_refused().reason());
     case repl::Envelope::kError:
       spdlog::error("replication: the standby refused: {}", m.error().message());
       stats_.last_error = "standby: " + m.error().message();
@@ -175,6 +178,7 @@ void PrimaryReplicator::on_message(repl::Envelope&& m) {
 }
 
 void PrimaryReplicator::on_closed(const std::string& why) {
+  if (sw_.active) finish_switchover(false, "the replication channel closed: " + why);
   spdlog::warn("replication: channel to the standby down ({}); sessions carry on unreplicated", why);
   stats_.last_error = why;
   stats_.channel_state = listener_ ? "listening" : "down";
@@ -389,6 +393,9 @@ uint64_t PrimaryReplicator::outbound_limit(uint64_t id) {
 
 uint64_t PrimaryReplicator::inbound_limit(uint64_t id) {
   auto it = sessions_.find(id);
+  // Switching over: nothing more is read; what arrives waits in the kernel and travels
+  // in the frozen receive queue.
+  if (sw_.active && it != sessions_.end()) return it->second.in_read;
   if (it == sessions_.end() || it->second.sync == Sync::NotReplicated || !replicating()) return UINT64_MAX;
   const Session& s = it->second;
   // Unheld inbound = read but not acknowledged by the standby + waiting in the kernel

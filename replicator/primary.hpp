@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,6 +31,24 @@ class PrimaryReplicator final : public session::SessionTap {
   bool start(std::string& why);
   void stop();
   ReplStatus status() const;
+
+  // ---- planned switchover (primary_switchover.cpp, docs/ha.md) ----
+  // Hand every Established session to the standby: stop reading, drain what was
+  // produced, ask the standby (Prepare), then release the VIPs, freeze the sockets and
+  // send them (Commit). `done(true)` once the Commit is on the wire: this node must now
+  // leave the sessions alone (it restarts as the standby). `done(false, why)` when the
+  // switchover did not happen (no standby, a session not in sync, the standby refused,
+  // a timeout): everything carries on as before.
+  using SwitchoverDone = std::function<void(bool ok, const std::string& why)>;
+  void switchover(SwitchoverDone done);
+  bool switching() const { return sw_.active; }
+  // Nothing left to send to the standby (the Commit has left this process).
+  bool channel_idle() const { return !channel_ || channel_->queued_bytes() == 0; }
+  // Releases the VIPs before the freeze (set by the daemon; none configured: unset).
+  void set_release_vips(std::function<bool(std::string& why)> f) { release_vips_ = std::move(f); }
+  // A node that became primary by a takeover: its sessions were Established before
+  // this replicator existed; a standby that connects gets them in its bulk sync.
+  void adopt(uint64_t id, const wire::IpAddr& peer);
 
   // ---- SessionTap ----
   void on_open(const wire::IpAddr& peer, uint64_t id, const session::Endpoints& ep) override;
@@ -101,6 +120,10 @@ class PrimaryReplicator final : public session::SessionTap {
   void arm_checkpoint_timer();
   void checkpoint(Session& s, bool force);
   SessionReplStatus session_status(const Session& s) const;
+  // Switchover steps.
+  void switchover_step();
+  void on_switchover_ready();
+  void finish_switchover(bool ok, const std::string& why);
 
   session::Speaker& speaker_;
   config::HaConfig ha_;
@@ -120,6 +143,14 @@ class PrimaryReplicator final : public session::SessionTap {
   std::unique_ptr<boost::asio::steady_timer> checkpoint_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   ReplStatus stats_;
+  struct Switchover {
+    bool active = false;
+    bool prepared = false;  // Prepare sent, waiting for Ready
+    SwitchoverDone done;
+    std::chrono::steady_clock::time_point started;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  } sw_;
+  std::function<bool(std::string& why)> release_vips_;
 };
 
 }  // namespace tandem::replicator

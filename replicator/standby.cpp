@@ -55,7 +55,7 @@ void StandbyReplicator::start() {
 
 void StandbyReplicator::stop() {
   stopped_ = true;
-  for (auto* t : {&redial_timer_, &window_timer_, &compare_timer_})
+  for (auto* t : {&redial_timer_, &window_timer_, &compare_timer_, &prepare_.timer})
     if (*t) (*t)->cancel();
   if (channel_) channel_->close("shutting down");
   channel_.reset();
@@ -170,6 +170,8 @@ void StandbyReplicator::on_message(repl::Envelope&& m) {
     case repl::Envelope::kStreamData: return on_stream(std::move(*m.mutable_stream_data()));
     case repl::Envelope::kSessionClosed: return on_session_closed(m.session_closed());
     case repl::Envelope::kCheckpoint: return on_checkpoint(m.checkpoint());
+    case repl::Envelope::kSwitchoverPrepare: return on_switchover_prepare(m.switchover_prepare());
+    case repl::Envelope::kSwitchoverCommit: return on_switchover_commit(m.switchover_commit());
     case repl::Envelope::kError:
       spdlog::error("replication: the primary refused: {}", m.error().message());
       stats_.last_error = "primary: " + m.error().message();

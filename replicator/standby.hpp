@@ -8,6 +8,9 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
+#include <utility>
+#include <vector>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +29,15 @@ class StandbyReplicator {
   StandbyReplicator(session::Speaker& speaker, const config::HaConfig& ha, ChannelIdentity identity,
                     EpochStore& epoch);
   ~StandbyReplicator();
+
+  // ---- takeover (standby_takeover.cpp) ----
+  // Claims the VIPs (add + gratuitous ARP / NA) between the sockets' restore and their
+  // leaving repair mode. Unset: no VIPs configured.
+  void set_claim_vips(std::function<bool(std::string& why)> f) { claim_vips_ = std::move(f); }
+  // After a takeover: this node is the primary now, in `term`, with these sessions
+  // (connection id on this node, peer) live. The daemon switches the replication role.
+  using OnPromoted = std::function<void(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live)>;
+  void set_on_promoted(OnPromoted f) { on_promoted_ = std::move(f); }
 
   void start();  // dial the primary (and re-dial after every failure)
   void stop();
@@ -87,6 +99,11 @@ class StandbyReplicator {
   void arm_compare_timer();
   void compare(Shadow& s);
   SessionReplStatus session_status(const Shadow& s) const;
+  // Switchover (standby_takeover.cpp).
+  void on_switchover_prepare(const repl::SwitchoverPrepare& p);
+  void check_switchover_ready();
+  std::string not_ready_reason();
+  void on_switchover_commit(const repl::SwitchoverCommit& c);
   uint32_t mss(const Shadow& s) const { return s.object.tcp().mss() ? s.object.tcp().mss() : 1460; }
 
   session::Speaker& speaker_;
@@ -105,6 +122,13 @@ class StandbyReplicator {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   ReplStatus stats_;
   std::chrono::steady_clock::time_point snapshot_started_;
+  std::function<bool(std::string& why)> claim_vips_;
+  OnPromoted on_promoted_;
+  struct {
+    bool preparing = false;
+    std::chrono::steady_clock::time_point started;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  } prepare_;
 };
 
 }  // namespace tandem::replicator

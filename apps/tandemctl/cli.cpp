@@ -64,7 +64,8 @@ const char* const kBfdUsage =
 
 const char* const kHaUsage =
     "usage: tandemctl ha                             replication: role, channel, replicated sessions\n"
-    "       tandemctl ha digests [--peer ADDR]       RIB table digests (compare them between the two nodes)\n";
+    "       tandemctl ha digests [--peer ADDR]       RIB table digests (compare them between the two nodes)\n"
+    "       tandemctl ha switchover                  on the primary: hand every session to the standby\n";
 
 // Handles "--opt VALUE" and "--opt=VALUE".
 std::optional<std::string> option_value(const std::vector<std::string>& words, std::size_t& i,

@@ -39,7 +39,8 @@ using Command = std::variant<Help, Version,
                              tandem::v1::WatchEventsRequest,
                              tandem::v1::GetGlobalRequest, tandem::v1::SetGlobalRequest,
                              tandem::v1::ListBfdSessionsRequest,
-                             tandem::v1::GetHaStatusRequest, tandem::v1::GetTableDigestsRequest>;
+                             tandem::v1::GetHaStatusRequest, tandem::v1::GetTableDigestsRequest,
+                             tandem::v1::SwitchoverRequest>;
 
 struct Invocation {
   GlobalOptions options;

@@ -47,6 +47,10 @@ Command parse_ha(Args& args) {
     args.expect_end();
     return tv1::GetHaStatusRequest{};
   }
+  if (w == "switchover") {
+    args.expect_end();
+    return tv1::SwitchoverRequest{};
+  }
   if (w != "digests") args.fail("unknown ha subcommand '" + w + "'");
   tv1::GetTableDigestsRequest request;
   while (!args.empty()) {
@@ -139,6 +143,13 @@ int execute(Context& ctx, const tv1::GetTableDigestsRequest& request) {
   } else {
     render_digests(response, ctx.out);
   }
+  return 0;
+}
+
+int execute(Context& ctx, const tv1::SwitchoverRequest& request) {
+  auto response = call<tv1::HaService, tv1::SwitchoverResponse>(ctx, &tv1::HaService::Stub::Switchover, request);
+  if (ctx.options.json) ctx.out << to_json(response, true) << '\n';
+  else ctx.out << response.message() << '\n';
   return 0;
 }
 

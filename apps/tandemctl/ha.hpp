@@ -21,5 +21,6 @@ void render_digests(const tandem::v1::GetTableDigestsResponse& response, std::os
 
 int execute(Context& ctx, const tandem::v1::GetHaStatusRequest& request);
 int execute(Context& ctx, const tandem::v1::GetTableDigestsRequest& request);
+int execute(Context& ctx, const tandem::v1::SwitchoverRequest& request);
 
 }  // namespace tandemctl

@@ -4,9 +4,15 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
 #include <boost/asio.hpp>
 #include <boost/program_options.hpp>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -31,12 +37,16 @@ using namespace tandem;
 namespace {
 
 constexpr int kExitOk = 0, kExitFailure = 1, kExitUsage = 2;
+// Not an exit code: run() asks main() to start this program again as the standby (the
+// sessions were handed over in a planned switchover).
+constexpr int kRestartAsStandby = -1;
 
 struct Options {
   std::string config;
   std::string check_config;
   std::string log_level;
   std::string log_format;
+  std::string ha_role;  // overrides [ha] role (a restart after a switchover)
 };
 
 std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
@@ -46,7 +56,9 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
       "config,c", po::value(&o.config), "configuration file (TOML)")(
       "check-config", po::value(&o.check_config), "validate a configuration file and exit (0 ok, 2 errors)")(
       "log-level", po::value(&o.log_level), "trace, debug, info, warn, error (overrides the config)")(
-      "log-format", po::value(&o.log_format), "text or json (overrides the config)");
+      "log-format", po::value(&o.log_format), "text or json (overrides the config)")(
+      "ha-role", po::value(&o.ha_role), "primary or standby: overrides [ha] role (tandemd restarts itself with "
+                                        "--ha-role standby after handing its sessions over)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -64,6 +76,11 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
   if (vm.count("version")) {
     std::cout << "tandemd " << TANDEM_VERSION << "\n";
     exit_code = kExitOk;
+    return std::nullopt;
+  }
+  if (!o.ha_role.empty() && o.ha_role != "primary" && o.ha_role != "standby") {
+    std::cerr << "tandemd: --ha-role must be primary or standby\n";
+    exit_code = kExitUsage;
     return std::nullopt;
   }
   if (o.config.empty() && o.check_config.empty()) {
@@ -144,11 +161,16 @@ class Daemon {
       spdlog::error("{}", err);
       return kExitFailure;
     }
+    if (repl_ && !repl_->take_vips(err)) {
+      spdlog::error("replication: {}", err);
+      return kExitFailure;
+    }
     if (!speaker_.start(err, restart.restarting)) {
       spdlog::error("{}", err);
       return kExitFailure;
     }
     if (repl_ && bfd_) bfd_->set_pair_liveness([this](bool up, const std::string& why) { repl_->on_pair_liveness(up, why); });
+    if (repl_) repl_->set_on_handed_over([this] { restart_as_standby(); });
     if (repl_ && !repl_->start(err)) {
       spdlog::error("replication: {}", err);
       return kExitFailure;
@@ -157,6 +179,10 @@ class Daemon {
     api::ServerOptions api_opts{cfg.api, TANDEM_VERSION};
     api_opts.bfd_status = app::BfdWiring::status_fn(bfd_.get());
     api_opts.ha_status = app::ReplicationWiring::status_fn(repl_.get());
+    if (repl_)
+      api_opts.ha_switchover = [this](std::function<void(bool, const std::string&)> done) {
+        repl_->switchover(std::move(done));
+      };
     api_ = std::make_unique<api::Server>(io_, speaker_, std::move(api_opts));
     if (!api_->start(err)) {
       spdlog::error("{}", err);
@@ -179,6 +205,12 @@ class Daemon {
     io_.run();
     stop_api();
     if (mrt_) mrt_->stop();  // flush what was recorded up to the last NOTIFICATION
+    if (restart_as_standby_) {
+      // A handover, not a crash: the next start is no graceful restart.
+      app::remove_restart_marker(cfg.graceful_restart.marker_file);
+      spdlog::info("tandemd: the sessions are with the other node; restarting as the standby");
+      return kRestartAsStandby;
+    }
     // A clean exit: the next start is not a restart (peers were sent Cease).
     app::remove_restart_marker(cfg.graceful_restart.marker_file);
     spdlog::info("tandemd stopped");
@@ -204,6 +236,20 @@ class Daemon {
           return;
       }
       wait_signal();
+    });
+  }
+
+  // After a switchover handed the sessions over: no Cease (the peers' sessions live on
+  // at the other node), BFD says AdminDown (no failure), the loop ends, main() starts
+  // the program again as the standby. A short delay lets the API answer the request.
+  void restart_as_standby() {
+    restart_as_standby_ = true;
+    auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+    t->async_wait([this, t](const boost::system::error_code&) {
+      stop_api();
+      if (bfd_) bfd_->shutdown();
+      signals_.cancel();
+      io_.stop();
     });
   }
 
@@ -255,6 +301,7 @@ class Daemon {
   std::unique_ptr<FibObserver> fib_observer_;
   std::unique_ptr<app::MetricsServer> metrics_;
   std::unique_ptr<app::BfdWiring> bfd_;  // before api_: the API reads it
+  bool restart_as_standby_ = false;
 #ifdef TANDEM_HAVE_API
   std::unique_ptr<api::Server> api_;
 #endif
@@ -284,18 +331,50 @@ int main(int argc, char** argv) {
 
   auto cfg = load(opts->config);
   if (!cfg) return kExitUsage;
+  if (!opts->ha_role.empty()) {
+    if (!cfg->ha.enabled() || (opts->ha_role == "standby" && !cfg->ha.peer) ||
+        (opts->ha_role == "primary" && !cfg->ha.listen)) {
+      std::cerr << "tandemd: --ha-role " << opts->ha_role << ": needs an [ha] section with "
+                << (opts->ha_role == "standby" ? "peer" : "listen") << "\n";
+      return kExitUsage;
+    }
+    cfg->ha.role = opts->ha_role;
+  }
   std::string level = opts->log_level.empty() ? cfg->log_level : opts->log_level;
   std::string format = opts->log_format.empty() ? cfg->log_format : opts->log_format;
   if (auto err = app::setup_logging(level, format)) {
     std::cerr << "tandemd: " << *err << "\n";
     return kExitUsage;
   }
+  int rc = kExitFailure;
   try {
     asio::io_context io(1);
     Daemon daemon(io, std::move(*cfg), *opts);
-    return daemon.run();
+    rc = daemon.run();
   } catch (const std::exception& e) {
     spdlog::critical("fatal: {}", e.what());
     return kExitFailure;
   }
+  if (rc != kRestartAsStandby) return rc;
+  // Everything is torn down (sockets, XDP, API): the same program, the same arguments,
+  // as the standby.
+  std::vector<std::string> args;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--ha-role") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--ha-role=", 0) == 0) continue;
+    args.push_back(a);
+  }
+  args.push_back("--ha-role");
+  args.push_back("standby");
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  spdlog::default_logger()->flush();
+  ::execv("/proc/self/exe", cargs.data());
+  spdlog::critical("cannot restart as the standby: execv: {}", std::strerror(errno));
+  return kExitFailure;
 }

@@ -15,10 +15,17 @@ std::unique_ptr<ReplicationWiring> ReplicationWiring::prepare(session::Speaker& 
     error = "[ha] key_file: " + key.error;
     return nullptr;
   }
-  std::unique_ptr<ReplicationWiring> w(new ReplicationWiring(speaker, ha.epoch_file));
+  std::unique_ptr<ReplicationWiring> w(new ReplicationWiring(speaker, ha, ha.epoch_file));
   if (!w->epoch_.load(error)) {
     error = "[ha] epoch_file: " + error;
     return nullptr;
+  }
+  if (!ha.vips.empty()) {
+    w->vips_ = replicator::vip::VipSet::open(ha.vip_interface, ha.vips, error);
+    if (!w->vips_) {
+      error = "[ha] vips: " + error;
+      return nullptr;
+    }
   }
   replicator::ChannelIdentity id;
   id.node_id = ha.node_id;
@@ -31,15 +38,12 @@ std::unique_ptr<ReplicationWiring> ReplicationWiring::prepare(session::Speaker& 
       error = "[ha] epoch_file: " + error;
       return nullptr;
     }
-    id.role = replicator::repl::ROLE_PRIMARY;
     id.epoch = term;
-    w->primary_ = std::make_unique<replicator::PrimaryReplicator>(speaker, ha, std::move(id));
-    speaker.add_tap(w->primary_.get());
+    w->make_primary(std::move(id));
   } else {
-    id.role = replicator::repl::ROLE_STANDBY;
     id.epoch = w->epoch_.value();
     speaker.set_standby(true);
-    w->standby_ = std::make_unique<replicator::StandbyReplicator>(speaker, ha, std::move(id), w->epoch_);
+    w->make_standby(std::move(id));
   }
   if (ha.heartbeat) {
     w->heartbeat_.state = "down";
@@ -49,13 +53,92 @@ std::unique_ptr<ReplicationWiring> ReplicationWiring::prepare(session::Speaker& 
   return w;
 }
 
+void ReplicationWiring::make_primary(replicator::ChannelIdentity id) {
+  id.role = replicator::repl::ROLE_PRIMARY;
+  identity_ = id;
+  primary_ = std::make_unique<replicator::PrimaryReplicator>(speaker_, ha_, std::move(id));
+  if (vips_) primary_->set_release_vips([this](std::string& why) { return vips_->release(why); });
+  speaker_.add_tap(primary_.get());
+}
+
+void ReplicationWiring::make_standby(replicator::ChannelIdentity id) {
+  id.role = replicator::repl::ROLE_STANDBY;
+  identity_ = id;
+  standby_ = std::make_unique<replicator::StandbyReplicator>(speaker_, ha_, std::move(id), epoch_);
+  if (vips_) standby_->set_claim_vips([this](std::string& why) { return vips_->claim(why); });
+  standby_->set_on_promoted([this](uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live) {
+    on_promoted(term, live);
+  });
+}
+
 bool ReplicationWiring::start(std::string& error) {
   if (primary_) return primary_->start(error);
   if (standby_) standby_->start();
   return true;
 }
 
+bool ReplicationWiring::take_vips(std::string& error) {
+  if (!vips_) return true;
+  std::string why;
+  if (primary_) {
+    if (!vips_->claim(why)) {
+      error = "claiming the VIPs (" + vips_->describe() + "): " + why;
+      return false;
+    }
+    spdlog::info("replication: primary holds the VIPs {}", vips_->describe());
+    return true;
+  }
+  // A standby never holds the VIPs (an old primary restarting as standby may still have
+  // them after a crash): fenced off before anything else.
+  if (!vips_->release(why)) spdlog::error("replication: releasing the VIPs {}: {}", vips_->describe(), why);
+  return true;
+}
+
+void ReplicationWiring::on_promoted(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live) {
+  std::string error;
+  if (!epoch_.store(term, error)) spdlog::error("replication: storing term {}: {}", term, error);
+  if (!speaker_.promote(error)) spdlog::error("replication: opening the BGP listeners after the takeover: {}", error);
+  // We are inside the standby replicator's handler: it is retired after this turn.
+  std::shared_ptr<replicator::StandbyReplicator> old(standby_.release());
+  old->stop();
+  boost::asio::post(speaker_.io(), [old] {});
+  replicator::ChannelIdentity id = identity_;
+  id.epoch = term;
+  make_primary(std::move(id));
+  for (const auto& [conn_id, peer] : live) primary_->adopt(conn_id, peer);
+  if (!primary_->start(error)) spdlog::error("replication: cannot listen for a standby: {}", error);
+  spdlog::info("replication: this node is the primary now (term {}), {} sessions taken over", term, live.size());
+}
+
+void ReplicationWiring::switchover(Done done) {
+  if (!primary_) return done(false, "this node is not the primary");
+  std::weak_ptr<bool> alive = alive_;
+  primary_->switchover([this, alive, done](bool ok, const std::string& why) {
+    if (alive.expired()) return;
+    if (!ok) return done(false, why);
+    wait_channel_idle(done, "sessions handed over to " + (status() ? status()->peer_node : std::string("the standby")) +
+                                "; this node restarts as the standby", 200);
+  });
+}
+
+void ReplicationWiring::wait_channel_idle(Done done, std::string message, int tries) {
+  // The Commit must leave this process before it restarts.
+  if (primary_->channel_idle() || tries <= 0) {
+    done(true, message);
+    if (on_handed_over_) on_handed_over_();
+    return;
+  }
+  if (!idle_timer_) idle_timer_ = std::make_unique<boost::asio::steady_timer>(speaker_.io());
+  idle_timer_->expires_after(std::chrono::milliseconds(5));
+  std::weak_ptr<bool> alive = alive_;
+  idle_timer_->async_wait([this, alive, done, message, tries](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    wait_channel_idle(done, message, tries - 1);
+  });
+}
+
 ReplicationWiring::~ReplicationWiring() {
+  *alive_ = false;
   if (primary_) {
     primary_->stop();
     speaker_.remove_tap(primary_.get());

@@ -15,6 +15,7 @@
 #include "replicator/primary.hpp"
 #include "replicator/standby.hpp"
 #include "replicator/status.hpp"
+#include "replicator/vip/vip_set.hpp"
 
 namespace tandem::app {
 
@@ -24,6 +25,9 @@ class ReplicationWiring {
   // the tap (primary). nullptr + `error` when the key or the term file is unusable.
   static std::unique_ptr<ReplicationWiring> prepare(session::Speaker& speaker, const config::Config& cfg,
                                                     std::string& error);
+  // Before Speaker::start: the primary claims the VIPs ([ha] vips; sessions run from
+  // them), a standby makes sure it does not hold them. False + `error`.
+  bool take_vips(std::string& error);
   // After Speaker::start: listen (primary) or dial (standby). False + `error`.
   bool start(std::string& error);
   ~ReplicationWiring();
@@ -34,16 +38,36 @@ class ReplicationWiring {
   void on_pair_liveness(bool up, const std::string& why);
   // For the API (runs on the event loop): nullopt when `w` is null ([ha] off).
   static std::function<std::optional<replicator::ReplStatus>()> status_fn(const ReplicationWiring* w);
+
+  // Planned switchover (HaService.Switchover), primary only. `done(true, message)` once
+  // the sessions are with the standby and the Commit has left: then `on_handed_over`
+  // (set by the daemon) restarts this node as the standby.
+  using Done = std::function<void(bool ok, const std::string& message)>;
+  void switchover(Done done);
+  void set_on_handed_over(std::function<void()> f) { on_handed_over_ = std::move(f); }
+  bool primary() const { return primary_ != nullptr; }
   // SIGHUP: [ha] changes need a restart; says so.
   static void warn_reload(const config::Config& running, const config::Config& next);
   // --check-config: the key file is usable. Empty when fine or [ha] is off.
   static std::string check(const config::Config& cfg);
 
  private:
-  explicit ReplicationWiring(session::Speaker& speaker, std::string epoch_file)
-      : speaker_(speaker), epoch_(std::move(epoch_file)) {}
+  ReplicationWiring(session::Speaker& speaker, const config::HaConfig& ha, std::string epoch_file)
+      : speaker_(speaker), ha_(ha), epoch_(std::move(epoch_file)) {}
+  void make_primary(replicator::ChannelIdentity id);
+  void make_standby(replicator::ChannelIdentity id);
+  // The standby took the sessions over (switchover): it is the primary from now on.
+  void on_promoted(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live);
+  void wait_channel_idle(Done done, std::string message, int tries);
+
   session::Speaker& speaker_;
+  config::HaConfig ha_;
+  replicator::ChannelIdentity identity_;
   replicator::EpochStore epoch_;
+  std::unique_ptr<replicator::vip::VipSet> vips_;
+  std::function<void()> on_handed_over_;
+  std::unique_ptr<boost::asio::steady_timer> idle_timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::unique_ptr<replicator::PrimaryReplicator> primary_;
   std::unique_ptr<replicator::StandbyReplicator> standby_;
   struct Heartbeat {

@@ -13,6 +13,8 @@
 namespace tandem::config {
 namespace {
 
+bool parse_u32(std::string_view s, uint64_t max, uint32_t& out);
+
 // Thrown inside the parser only; parse_config turns it into a ConfigError.
 struct Failure {
   int line;
@@ -280,6 +282,22 @@ void read_ha(TableReader& r, Config& c) {
            fmt::format("standby_buffer_bytes ({}) must be at least max_unreplicated_bytes ({})",
                        h.standby_buffer_bytes, h.max_unreplicated_bytes));
   }
+  for (auto& [text, n] : r.strings("vips")) {
+    auto slash = text.find('/');
+    auto a = wire::IpAddr::parse(text.substr(0, slash));
+    uint32_t len = 0;
+    const uint32_t max = a && a->is_v6() ? 128 : 32;
+    if (!a || slash == std::string::npos || !parse_u32(std::string_view(text).substr(slash + 1), max, len))
+      r.fail("vips", n, fmt::format("'{}' is not ADDRESS/LENGTH (e.g. \"192.0.2.1/24\")", text));
+    h.vips.emplace_back(*a, static_cast<uint8_t>(len));
+  }
+  if (auto v = r.string("vip_interface")) {
+    if (v->empty() || v->size() > 15 || v->find_first_of("/ \t") != std::string::npos)
+      r.fail("vip_interface", r.get("vip_interface"), fmt::format("'{}' is not an interface name", *v));
+    h.vip_interface = *v;
+  }
+  if (!h.vips.empty() && h.vip_interface.empty())
+    r.fail("vips", r.get("vips"), "needs vip_interface (where the addresses live, e.g. \"eth0\")");
   if (auto v = r.boolean("heartbeat")) h.heartbeat = *v;
   for (auto [key, dst] : {std::pair<const char*, std::optional<wire::IpAddr>*>{"heartbeat_address", &h.heartbeat_address},
                           std::pair<const char*, std::optional<wire::IpAddr>*>{"heartbeat_local_address",

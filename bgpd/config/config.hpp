@@ -156,6 +156,10 @@ struct HaConfig {
   std::optional<wire::IpAddr> heartbeat_local_address;  // our source; default: listen's address
   uint32_t heartbeat_interval_ms = 10;                  // transmit and receive interval
   uint8_t heartbeat_detect_mult = 3;
+  // The addresses the peers talk to, held by whichever node is the primary (moved at a
+  // takeover): address and prefix length, on vip_interface.
+  std::vector<std::pair<wire::IpAddr, uint8_t>> vips;
+  std::string vip_interface;
   bool enabled() const { return role == "primary" || role == "standby"; }
   // The address of the heartbeat session (nullopt when neither heartbeat_address nor peer is set).
   std::optional<wire::IpAddr> heartbeat_peer() const {

@@ -671,6 +671,14 @@ bool Fsm::restore_established(const wire::Open& local, const wire::Open& peer, u
   return true;
 }
 
+std::vector<Action> Fsm::resume_timers() {
+  std::vector<Action> out;
+  if (state_ != State::Established || !negotiated_ || negotiated_->hold_time == 0) return out;
+  Impl::arm(*this, Timer::Hold, negotiated_->hold_time, out);
+  Impl::arm(*this, Timer::Keepalive, negotiated_->keepalive, out);
+  return out;
+}
+
 wire::CodecOptions Fsm::codec() const {
   return negotiated_ ? negotiated_->codec(config_.ebgp()) : wire::CodecOptions{};
 }

@@ -153,6 +153,9 @@ class Fsm {
   // why when the OPENs do not make a session (the same checks as a live OPEN).
   bool restore_established(const wire::Open& local, const wire::Open& peer, uint64_t input_offset,
                            std::string& why);
+  // A shadow becoming the live session (takeover): the Established timers a live
+  // session runs, Hold and Keepalive at the negotiated values (none with hold time 0).
+  std::vector<Action> resume_timers();
   // Messages received on this connection, by type (index: wire::MessageType value,
   // 1 OPEN .. 5 ROUTE-REFRESH; index 0 unused). Counted once framed, before handling.
   const std::array<uint64_t, 6>& received_counts() const { return received_; }

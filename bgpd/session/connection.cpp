@@ -78,6 +78,59 @@ bool Connection::restore_established(const wire::Open& local, const wire::Open& 
   return true;
 }
 
+bool Connection::promote(int fd, SessionTap* tap, std::string& why) {
+  if (!shadow_ || closed_ || fsm_.state() != fsm::State::Established || !endpoints_) {
+    why = "not an Established shadow session";
+    return false;
+  }
+  boost::system::error_code ec;
+  tcp::socket s(io_);
+  s.assign(endpoints_->local.is_v4() ? tcp::v4() : tcp::v6(), fd, ec);
+  if (!ec) s.non_blocking(true, ec);
+  if (ec) {
+    why = "adopting the restored socket: " + ec.message();
+    return false;
+  }
+  s.set_option(tcp::no_delay(true), ec);
+  // Leaving repair mode reset SO_REUSEADDR; the BGP listener on *:179 is bound after
+  // this and must not conflict (an accepted socket inherits it from the listener).
+  s.set_option(asio::socket_base::reuse_address(true), ec);
+  socket_.emplace(std::move(s));
+  ++sock_gen_;
+  shadow_ = false;
+  shadow_sink_ = nullptr;
+  tap_ = tap;
+  rx_buf_.resize(kReadChunk);
+  peer_.speaker().register_connection(id_, weak_from_this());
+  for (auto& a : fsm_.resume_timers()) apply(a);
+  // The peer hears from the new primary at once (and its hold timer restarts).
+  feed(fsm::ev::TimerExpired{fsm::Timer::Keepalive});
+  do_read();
+  return true;
+}
+
+std::optional<FrozenTcp> Connection::freeze_for_handoff(std::string& why) {
+  if (!socket_ || closed_ || shadow_) {
+    why = "no live socket";
+    return std::nullopt;
+  }
+  auto frozen = session::freeze(socket_->native_handle(), why);
+  if (!frozen) return std::nullopt;
+  // Closed for this process only: no tap close (the standby takes the session over),
+  // no FSM event (the Peer must not take the session down and withdraw its routes).
+  closed_ = true;
+  ++sock_gen_;
+  for (auto& t : timers_)
+    if (t) t->cancel();
+  if (flush_timer_) flush_timer_->cancel();
+  if (send_hold_timer_) send_hold_timer_->cancel();
+  boost::system::error_code ec;
+  socket_->close(ec);  // in repair mode: silent
+  socket_.reset();
+  peer_.speaker().unregister_connection(id_);
+  return frozen;
+}
+
 void Connection::shadow_receive(std::span<const uint8_t> bytes) {
   if (closed_ || !shadow_) return;
   rx_offset_ += bytes.size();

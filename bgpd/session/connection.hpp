@@ -15,6 +15,7 @@
 #include "bgpd/config/config.hpp"
 #include "bgpd/fsm/fsm.hpp"
 #include "bgpd/session/tap.hpp"
+#include "bgpd/session/tcp_repair.hpp"
 #include "bgpd/session/tcp_state.hpp"
 
 namespace tandem::session {
@@ -62,6 +63,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The primary's session ended: the shadow's transport is gone too.
   void shadow_closed();
   bool shadow() const { return shadow_; }
+  // Takeover: the shadow becomes the live session on `fd`, a socket restored from the
+  // primary's frozen one (tcp_repair.hpp) carrying this very TCP connection. The FSM
+  // stays Established; Hold and Keepalive start, a KEEPALIVE goes out at once, reading
+  // begins (the restored receive queue first). `tap`: the speaker's taps from now on.
+  bool promote(int fd, SessionTap* tap, std::string& why);
+
+  // ---- planned switchover (primary) ----
+  // Nothing queued or being written: what the session produced has reached the socket.
+  bool drained() const { return !writing_ && tx_pending_.empty() && outbound_written() == tx_offset_; }
+  // Freeze the socket (TCP_REPAIR) and give it up without a sound: the connection is
+  // closed for this process (no NOTIFICATION, no FIN: close() in repair mode sends
+  // nothing) and its state returned for the standby. nullopt + why (then nothing changed).
+  std::optional<FrozenTcp> freeze_for_handoff(std::string& why);
 
   // ---- for the taps (replication) ----
   // A tap's limit moved: write and read what the limits now allow.

@@ -550,6 +550,21 @@ void Peer::reset_shadow(const std::string& why) {
   speaker_.rib().peer_down(id_);
 }
 
+bool Peer::promote_shadow(int fd, std::string& why) {
+  if (!established_ || !established_->shadow()) {
+    why = "no Established shadow session";
+    return false;
+  }
+  if (!established_->promote(fd, speaker_.tap(), why)) return false;
+  spdlog::info("peer {}: took over the session ({}): the peer saw no change", name_, established_->describe());
+  return true;
+}
+
+void Peer::start_after_promotion() {
+  if (established_ || !config_.enabled || stopping_) return;
+  start();
+}
+
 void Peer::ensure_outgoing() {
   if (stopping_ || config_.passive || !config_.enabled || outgoing_ || incoming_ || established_ || liveness_down_ ||
       held_down_ || speaker_.standby())

@@ -80,6 +80,13 @@ class Peer {
   // Standby: forget the shadow sessions and every route they brought (no graceful
   // restart: the mirror is rebuilt from a new bulk sync).
   void reset_shadow(const std::string& why);
+  // Takeover: the Established shadow becomes the live session on `fd` (a socket
+  // restored in repair mode and finished; see Connection::promote). False + why.
+  bool promote_shadow(int fd, std::string& why);
+  // The live session's connection (nullptr when not Established).
+  Connection* established_connection() { return established_; }
+  // After a promotion with no session to take over: start dialling as a live peer would.
+  void start_after_promotion();
   Speaker& speaker() { return speaker_; }
 
   rib::PeerId id() const { return id_; }

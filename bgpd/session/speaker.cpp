@@ -54,6 +54,15 @@ void Speaker::gate_moved(uint64_t connection_id) {
   if (auto c = find_connection(connection_id)) c->gate_moved();
 }
 
+bool Speaker::promote(std::string& error) {
+  if (!standby_) return true;
+  if (!open_listeners(config_.listen, error)) return false;
+  standby_ = false;
+  spdlog::info("standby node promoted: listening for BGP; peers without a session taken over start now");
+  for (auto& [address, p] : peers_) p->start_after_promotion();
+  return true;
+}
+
 Peer* Speaker::find_peer(const wire::IpAddr& address) {
   auto it = peers_.find(address);
   return it == peers_.end() ? nullptr : it->second.get();

@@ -180,6 +180,25 @@ TEST(HaConfig, Heartbeat) {
   EXPECT_NE(e.message.find("heartbeat"), std::string::npos) << e.to_string();
 }
 
+// The VIPs: held by whichever node is the primary.
+TEST(HaConfig, Vips) {
+  const std::string p = kPrimary;  // lines 6..8
+  Config c = ok(p + "vips = [\"192.0.2.1/24\", \"2001:db8::1/64\"]\nvip_interface = \"eth0\"\n");
+  ASSERT_EQ(c.ha.vips.size(), 2u);
+  EXPECT_EQ(c.ha.vips[0].first.to_string(), "192.0.2.1");
+  EXPECT_EQ(c.ha.vips[0].second, 24);
+  EXPECT_EQ(c.ha.vips[1].first.to_string(), "2001:db8::1");
+  EXPECT_EQ(c.ha.vips[1].second, 64);
+  EXPECT_EQ(c.ha.vip_interface, "eth0");
+  EXPECT_TRUE(ok(p).ha.vips.empty());
+  expect_error_at(p + "vips = [\"192.0.2.1\"]\nvip_interface = \"eth0\"\n", 9, "ha.vips", "ADDRESS/LENGTH");
+  expect_error_at(p + "vips = [\"192.0.2.1/33\"]\nvip_interface = \"eth0\"\n", 9, "ha.vips", "ADDRESS/LENGTH");
+  expect_error_at(p + "vips = [\"2001:db8::1/129\"]\nvip_interface = \"eth0\"\n", 9, "ha.vips", "ADDRESS/LENGTH");
+  expect_error_at(p + "vips = [\"x/24\"]\nvip_interface = \"eth0\"\n", 9, "ha.vips", "ADDRESS/LENGTH");
+  expect_error_at(p + "vips = [\"192.0.2.1/24\"]\n", 9, "ha.vips", "vip_interface");
+  expect_error_at(p + "vip_interface = \"a b\"\n", 9, "ha.vip_interface", "not an interface name");
+}
+
 TEST(HaConfig, UnknownKeyIsRejected) {
   expect_error_at(std::string(kPrimary) + "keyfile = \"/etc/tandem/ha.key\"\n", 9, "ha.keyfile", "unknown key");
   expect_error_at("[ha.extra]\nx = 1\n", 6, "ha.extra", "unknown key");

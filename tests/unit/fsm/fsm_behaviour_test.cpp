@@ -736,3 +736,34 @@ TEST(FsmCollision, EqualIdentifiersTieBreakOnAs) {  // RFC 6286 §2.3
 
 }  // namespace
 }  // namespace tandem::fsm::test
+
+namespace tandem::fsm::test {
+namespace {
+
+// A shadow (restore_established) runs no timers; once it becomes the live session
+// (takeover) resume_timers() starts Hold and Keepalive at the negotiated values.
+TEST(FsmShadow, ResumeTimersAfterRestore) {
+  Fsm idle(make_config());
+  EXPECT_TRUE(idle.resume_timers().empty());  // not Established: nothing
+  Fsm f(make_config());
+  std::string why;
+  wire::Open local = make_peer_open(65000, 90, 0x01020304);
+  ASSERT_TRUE(f.restore_established(local, make_peer_open(kRemoteAs, 60), 120, why)) << why;
+  EXPECT_EQ(f.state(), State::Established);
+  EXPECT_FALSE(f.timer_armed(Timer::Hold));
+  auto as = f.resume_timers();
+  auto arms = find_actions<act::ArmTimer>(as);
+  ASSERT_EQ(arms.size(), 2u);
+  EXPECT_EQ(arms[0]->timer, Timer::Hold);
+  EXPECT_EQ(arms[0]->seconds, 60u);  // the smaller of 90 and the peer's 60
+  EXPECT_EQ(arms[1]->timer, Timer::Keepalive);
+  EXPECT_EQ(arms[1]->seconds, 20u);
+  EXPECT_TRUE(f.timer_armed(Timer::Hold));
+  // Hold time 0 negotiated: no timers at all.
+  Fsm z(make_config());
+  ASSERT_TRUE(z.restore_established(local, make_peer_open(kRemoteAs, 0), 0, why)) << why;
+  EXPECT_TRUE(z.resume_timers().empty());
+}
+
+}  // namespace
+}  // namespace tandem::fsm::test

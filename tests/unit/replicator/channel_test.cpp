@@ -334,14 +334,15 @@ TEST_F(ReplChannel, SilentClientTimesOutTheHandshake) {
 
 TEST_F(ReplChannel, KeepalivesHoldAnIdleChannelAndADeadPeerIsDetected) {
   ChannelOptions opts;
-  opts.dead_after = 600ms;
+  // Long enough that a loaded 2-core CI machine does not stall past it (seen at 600 ms).
+  opts.dead_after = 1200ms;
   auto listener = listen(identity("b", repl::ROLE_STANDBY), opts);
   auto proxy = std::make_shared<Proxy>(io_, listener->local_endpoint());
   proxy->start();
   auto client = dial(proxy->endpoint(), identity("a", repl::ROLE_PRIMARY), opts);
   ASSERT_TRUE(run_until([&] { return client->remote && !servers_.empty() && servers_[0]->remote; }));
   // Idle for 2.5 x dead_after: the Keepalives (not surfaced as messages) keep it up.
-  run_for(1500ms);
+  run_for(3000ms);
   EXPECT_FALSE(client->closed) << *client->closed;
   EXPECT_FALSE(servers_[0]->closed) << *servers_[0]->closed;
   EXPECT_TRUE(client->messages.empty());

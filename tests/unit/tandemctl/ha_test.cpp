@@ -35,6 +35,10 @@ TEST(CtlHa, Parse) {
   EXPECT_EQ(std::get<Help>(inv.command).topic, "ha");
   inv = parse_invocation({"help", "ha"}, nullptr);
   EXPECT_EQ(std::get<Help>(inv.command).topic, "ha");
+  inv = parse_invocation({"ha", "switchover"}, nullptr);
+  EXPECT_TRUE(std::holds_alternative<tv1::SwitchoverRequest>(inv.command));
+  EXPECT_THROW(parse_invocation({"ha", "switchover", "now"}, nullptr), UsageError);
+  EXPECT_NE(usage("ha").find("tandemctl ha switchover"), std::string::npos);
   EXPECT_THROW(parse_invocation({"ha", "nonsense"}, nullptr), UsageError);
   EXPECT_THROW(parse_invocation({"ha", "status", "extra"}, nullptr), UsageError);
   EXPECT_THROW(parse_invocation({"ha", "digests", "--peer"}, nullptr), UsageError);

@@ -1,0 +1,41 @@
+#include "replicator/vip/vip_set.hpp"
+
+namespace tandem::replicator::vip {
+
+std::unique_ptr<VipSet> VipSet::open(const std::string& ifname, const std::vector<std::pair<wire::IpAddr, uint8_t>>& vips,
+                                     std::string& error) {
+  std::unique_ptr<VipSet> s(new VipSet());
+  s->ifname_ = ifname;
+  for (const auto& [a, len] : vips) s->vips_.push_back(IfAddr{a, len});
+  s->rtnl_ = Rtnl::open(error);
+  if (!s->rtnl_) return nullptr;
+  s->ifindex_ = s->rtnl_->ifindex(ifname, error);
+  if (s->ifindex_ == 0) return nullptr;
+  s->announcer_ = Announcer::open(ifname, error);
+  if (!s->announcer_) return nullptr;
+  return s;
+}
+
+bool VipSet::claim(std::string& error) {
+  for (const auto& v : vips_)
+    if (rtnl_->add_address(ifindex_, v, error) == Outcome::Failed) return false;
+  error.clear();
+  for (const auto& v : vips_)
+    if (!announcer_->announce(v.addr, error)) return false;
+  return true;
+}
+
+bool VipSet::release(std::string& error) {
+  for (const auto& v : vips_)
+    if (rtnl_->remove_address(ifindex_, v, error) == Outcome::Failed) return false;
+  error.clear();
+  return true;
+}
+
+std::string VipSet::describe() const {
+  std::string s;
+  for (const auto& v : vips_) s += (s.empty() ? "" : ", ") + v.to_string();
+  return s + " on " + ifname_;
+}
+
+}  // namespace tandem::replicator::vip

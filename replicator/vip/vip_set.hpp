@@ -1,0 +1,38 @@
+// The pair's VIPs ([ha] vips on vip_interface) as one unit for the daemon: claimed by
+// the node that is the primary (address added, then announced: gratuitous ARP /
+// unsolicited NA), released by the one that stops being it. The netlink and packet
+// sockets are opened once, at start, and kept (closing a packet socket costs ~15 ms).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "replicator/vip/garp.hpp"
+#include "replicator/vip/vip.hpp"
+
+namespace tandem::replicator::vip {
+
+class VipSet {
+ public:
+  // nullptr + error when the interface is unknown or a socket cannot be opened.
+  static std::unique_ptr<VipSet> open(const std::string& ifname, const std::vector<std::pair<wire::IpAddr, uint8_t>>& vips,
+                                      std::string& error);
+  // Adds every VIP (already there: fine) and announces each once. False + error on the
+  // first failure (the addresses added so far stay).
+  bool claim(std::string& error);
+  // Removes every VIP (already gone: fine). False + error on the first failure.
+  bool release(std::string& error);
+  std::string describe() const;  // "192.0.2.1/24, 2001:db8::1/64 on eth0"
+
+ private:
+  VipSet() = default;
+  std::string ifname_;
+  std::vector<IfAddr> vips_;
+  std::unique_ptr<Rtnl> rtnl_;
+  std::unique_ptr<Announcer> announcer_;
+  int ifindex_ = 0;
+};
+
+}  // namespace tandem::replicator::vip
