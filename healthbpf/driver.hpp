@@ -3,8 +3,8 @@
 //  - one HealthSource: the XDP health table when the program loads (and attaches to the
 //    configured interfaces), else the user-space UDP receiver (receive_path decides);
 //  - one bfd::Session per peer (unique non-zero local discriminators), each with its
-//    UdpSender (TTL 255, source port 49152-65535) and an Asio timer for the jittered
-//    periodic transmission;
+//    UdpSender (TTL 255, source port 49152-65535); their jittered periodic
+//    transmissions share one Asio timer (a queue of deadlines on a 0.25 ms grid);
 //  - the table's fd, waited on with a stream_descriptor, and a timer for
 //    next_deadline() (user-space detection; the XDP path detects in the kernel).
 // Table events are demultiplexed to sessions: DISC-keyed slots by our local
@@ -18,6 +18,7 @@
 #include <boost/asio.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -117,6 +118,9 @@ class Driver {
   void on_event(const hb_event& e, uint64_t now);
   void apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t now);
   void arm_tx(Session& s, uint64_t deadline_ns);
+  void unschedule_tx(Session& s);
+  void rearm_tx_timer();
+  void on_tx_timer();
   Session* by_disc(uint32_t disc);
   Session* by_addr(const uint8_t (&addr)[16]);
 
@@ -128,6 +132,12 @@ class Driver {
   std::unique_ptr<boost::asio::posix::stream_descriptor> fd_;
   boost::asio::steady_timer deadline_;
   std::vector<std::unique_ptr<Session>> sessions_;
+  // Transmissions due, by time (CLOCK_MONOTONIC ns), and the one timer for them.
+  using TxQueue = std::multimap<uint64_t, Session*>;
+  static constexpr uint64_t kTxGrainNs = 250'000;
+  TxQueue tx_queue_;
+  boost::asio::steady_timer tx_timer_;
+  uint64_t tx_timer_at_ = 0;  // when it is armed for, 0: not armed
   uint32_t next_discriminator_ = 0;
   uint64_t unknown_events_ = 0;
   bool running_ = false;

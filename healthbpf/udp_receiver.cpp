@@ -57,19 +57,26 @@ std::unique_ptr<UdpReceiver> UdpReceiver::open(const UdpReceiverOptions& o, std:
     ::close(fd);
     return nullptr;
   }
+  if (o.receive_buffer_bytes > 0) {
+    int bytes = static_cast<int>(o.receive_buffer_bytes);
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
+      (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);  // best effort
+  }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     error = sys_error(("bind " + o.bind_address + " port " + std::to_string(o.port)).c_str());
     ::close(fd);
     return nullptr;
   }
-  return std::unique_ptr<UdpReceiver>(new UdpReceiver(fd));
+  auto r = std::unique_ptr<UdpReceiver>(new UdpReceiver(fd));
+  r->max_per_call_ = o.max_per_call ? o.max_per_call : 1;
+  return r;
 }
 
 UdpReceiver::~UdpReceiver() { ::close(fd_); }
 
 size_t UdpReceiver::process(uint64_t now_ns, const std::function<void(const hb_event&)>& on_event) {
   pending_.clear();
-  for (;;) {
+  for (size_t i = 0; i < max_per_call_; ++i) {
     std::array<uint8_t, 128> buf{};  // a control packet is 24..(24+auth) bytes
     sockaddr_storage from{};
     alignas(cmsghdr) std::array<char, 128> control{};

@@ -21,6 +21,7 @@
 #include "apps/tandemd/logging.hpp"
 #include "apps/tandemd/metrics.hpp"
 #include "apps/tandemd/mrt_recorder.hpp"
+#include "apps/tandemd/privileges.hpp"
 #include "apps/tandemd/replication_wiring.hpp"
 #include "apps/tandemd/restart_detection.hpp"
 #include "apps/tandemd/state_dump.hpp"
@@ -47,6 +48,7 @@ struct Options {
   std::string log_level;
   std::string log_format;
   std::string ha_role;  // overrides [ha] role (a restart after a switchover)
+  bool keep_capabilities = false;  // debugging: no least-privilege reduction after start-up
 };
 
 std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
@@ -58,7 +60,9 @@ std::optional<Options> parse_args(int argc, char** argv, int& exit_code) {
       "log-level", po::value(&o.log_level), "trace, debug, info, warn, error (overrides the config)")(
       "log-format", po::value(&o.log_format), "text or json (overrides the config)")(
       "ha-role", po::value(&o.ha_role), "primary or standby: overrides [ha] role (tandemd restarts itself with "
-                                        "--ha-role standby after handing its sessions over)");
+                                        "--ha-role standby after handing its sessions over)")(
+      "keep-capabilities", po::bool_switch(&o.keep_capabilities),
+      "debugging: keep every capability after start-up (by default only those the configuration needs)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -197,6 +201,14 @@ class Daemon {
         return kExitFailure;
       }
       spdlog::info("metrics: Prometheus text on http://{}/metrics", cfg.metrics.listen);
+    }
+    // Everything that needs full root is set up: keep only what the configuration needs.
+    if (opts_.keep_capabilities) {
+      spdlog::warn("privileges: --keep-capabilities: every capability kept");
+    } else if (!app::drop_privileges(cfg, err)) {
+      spdlog::error("{}", err);
+      stop_api();
+      return kExitFailure;
     }
     spdlog::info("tandemd {} started: router id {}, AS {}, {} peers, config {}", TANDEM_VERSION,
                  wire::IpAddr::v4(cfg.router_id).to_string(), cfg.local_as, cfg.peers.size(), cfg.file);

@@ -1,5 +1,6 @@
 #include "bgpd/session/tcp_repair.hpp"
 
+
 #include <arpa/inet.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <random>
 
+#include "bgpd/session/sockopt.hpp"
 #include "bgpd/session/tcp_state.hpp"
 
 namespace tandem::session {
@@ -31,24 +33,9 @@ constexpr uint8_t kEstablished = 1;
 constexpr uint32_t kOptMss = 2, kOptWindow = 3, kOptSackPerm = 4, kOptTimestamp = 8;
 constexpr uint8_t kFlagRst = 0x04, kFlagAck = 0x10;
 
-std::string errno_text(const char* what, int e = errno) { return std::string(what) + ": " + std::strerror(e); }
-
-bool set_tcp(int fd, int opt, int value, const char* what, std::string& error) {
-  if (::setsockopt(fd, IPPROTO_TCP, opt, &value, sizeof value) == 0) return true;
-  error = errno_text(what);
-  return false;
-}
-
-bool get_tcp_u32(int fd, int opt, uint32_t& out, const char* what, std::string& error) {
-  uint32_t v = 0;
-  socklen_t len = sizeof v;
-  if (::getsockopt(fd, IPPROTO_TCP, opt, &v, &len) != 0) {
-    error = errno_text(what);
-    return false;
-  }
-  out = v;
-  return true;
-}
+using sockopt::errno_text;
+using sockopt::get_tcp_u32;
+using sockopt::set_tcp;
 
 bool get_sol_u32(int fd, int opt, uint32_t& out, const char* what, std::string& error) {
   int v = 0;

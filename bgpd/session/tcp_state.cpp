@@ -1,5 +1,6 @@
 #include "bgpd/session/tcp_state.hpp"
 
+
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
@@ -9,6 +10,8 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+
+#include "bgpd/session/sockopt.hpp"
 
 namespace tandem::session {
 namespace {
@@ -30,24 +33,8 @@ bool fin_sent(uint8_t st) { return st == kFinWait1 || st == kFinWait2 || st == k
 bool fin_received(uint8_t st) { return st == kCloseWait || st == kLastAck || st == kClosing; }
 bool synchronized(uint8_t st) { return st == kEstablished || fin_sent(st) || fin_received(st); }
 
-std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+using sockopt::errno_text;
 
-bool set_int(int fd, int opt, int value, const char* what, std::string& error) {
-  if (::setsockopt(fd, IPPROTO_TCP, opt, &value, sizeof value) == 0) return true;
-  error = errno_text(what);
-  return false;
-}
-
-bool get_u32(int fd, int opt, uint32_t& out, const char* what, std::string& error) {
-  uint32_t v = 0;
-  socklen_t len = sizeof v;
-  if (::getsockopt(fd, IPPROTO_TCP, opt, &v, &len) != 0) {
-    error = errno_text(what);
-    return false;
-  }
-  out = v;
-  return true;
-}
 
 bool ioctl_u32(int fd, unsigned long req, uint32_t& out, const char* what, std::string& error) {
   int v = 0;
@@ -85,9 +72,9 @@ bool get_state(int fd, uint8_t& state, std::string& error) {
 
 // The reads done while in repair mode. Returns false with `error` set.
 bool read_in_repair(int fd, uint8_t& state, uint32_t& write_seq, uint32_t& copied_seq, std::string& error) {
-  if (!set_int(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE=send", error) ||
-      !get_u32(fd, TCP_QUEUE_SEQ, write_seq, "TCP_QUEUE_SEQ (send)", error) ||
-      !set_int(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE=recv", error))
+  if (!sockopt::set_tcp(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "TCP_REPAIR_QUEUE=send", error) ||
+      !sockopt::get_tcp_u32(fd, TCP_QUEUE_SEQ, write_seq, "TCP_QUEUE_SEQ (send)", error) ||
+      !sockopt::set_tcp(fd, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "TCP_REPAIR_QUEUE=recv", error))
     return false;
   // Segments keep arriving (softirq) between our calls; the application does not read,
   // so copied_seq is fixed and an unchanged SIOCINQ (and state) around the read of
@@ -96,7 +83,7 @@ bool read_in_repair(int fd, uint8_t& state, uint32_t& write_seq, uint32_t& copie
     uint8_t st1 = 0, st2 = 0;
     uint32_t inq1 = 0, inq2 = 0, rcv_nxt = 0;
     if (!get_state(fd, st1, error) || !ioctl_u32(fd, SIOCINQ, inq1, "SIOCINQ", error) ||
-        !get_u32(fd, TCP_QUEUE_SEQ, rcv_nxt, "TCP_QUEUE_SEQ (recv)", error) ||
+        !sockopt::get_tcp_u32(fd, TCP_QUEUE_SEQ, rcv_nxt, "TCP_QUEUE_SEQ (recv)", error) ||
         !ioctl_u32(fd, SIOCINQ, inq2, "SIOCINQ", error) || !get_state(fd, st2, error))
       return false;
     if (inq1 != inq2 || st1 != st2) continue;
@@ -126,8 +113,8 @@ std::optional<SeqBases> read_seq_bases(int fd, uint64_t bytes_written, uint64_t 
   bool ok = read_in_repair(fd, state, write_seq, copied_seq, error);
   // Always leave repair mode, even after a failed read; report the first error.
   std::string off_error;
-  bool off = set_int(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "TCP_REPAIR_QUEUE=none", off_error);
-  off = set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF, "TCP_REPAIR=off", off_error) && off;
+  bool off = sockopt::set_tcp(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "TCP_REPAIR_QUEUE=none", off_error);
+  off = sockopt::set_tcp(fd, TCP_REPAIR, TCP_REPAIR_OFF, "TCP_REPAIR=off", off_error) && off;
   if (!ok) return std::nullopt;
   if (!off) {
     error = off_error;
@@ -175,13 +162,13 @@ std::optional<TcpInfo> read_tcp_info(int fd, std::string& error) {
     std::memcpy(&out.rcv_window, raw.bytes + kRcvWnd, sizeof(uint32_t));
     out.rcv_window_known = true;
   }
-  if (!get_u32(fd, TCP_WINDOW_CLAMP, out.window_clamp, "TCP_WINDOW_CLAMP", error)) return std::nullopt;
+  if (!sockopt::get_tcp_u32(fd, TCP_WINDOW_CLAMP, out.window_clamp, "TCP_WINDOW_CLAMP", error)) return std::nullopt;
   return out;
 }
 
 std::optional<uint32_t> read_tsval(int fd, std::string& error) {
   uint32_t v = 0;
-  if (!get_u32(fd, TCP_TIMESTAMP, v, "TCP_TIMESTAMP", error)) return std::nullopt;
+  if (!sockopt::get_tcp_u32(fd, TCP_TIMESTAMP, v, "TCP_TIMESTAMP", error)) return std::nullopt;
   return v;
 }
 
@@ -190,7 +177,7 @@ bool set_window_clamp(int fd, uint32_t bytes, std::string& error) {
     error = "TCP_WINDOW_CLAMP: value too large";
     return false;
   }
-  return set_int(fd, TCP_WINDOW_CLAMP, static_cast<int>(bytes), "TCP_WINDOW_CLAMP", error);
+  return sockopt::set_tcp(fd, TCP_WINDOW_CLAMP, static_cast<int>(bytes), "TCP_WINDOW_CLAMP", error);
 }
 
 bool set_receive_buffer(int fd, uint32_t bytes, std::string& error) {

@@ -1,13 +1,16 @@
 // Writes the seed corpora under tests/fuzz/corpus/<target>/ from messages built with the
 // codec itself plus a few hand-made malformed ones. Run once by hand:
 //   gen_seeds <path-to-tests/fuzz/corpus>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "bgpd/wire/message.hpp"
+#include "healthbpf/bfd_packet.hpp"
 
 using namespace tandem::wire;
 using Bytes = std::vector<uint8_t>;
@@ -19,6 +22,10 @@ void write(const fs::path& dir, const std::string& name, const Bytes& b) {
   fs::create_directories(dir);
   std::ofstream f(dir / name, std::ios::binary);
   f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+void write_text(const fs::path& dir, const std::string& name, const std::string& text) {
+  write(dir, name, Bytes(text.begin(), text.end()));
 }
 
 Bytes body(const Bytes& msg) { return Bytes(msg.begin() + kHeaderLen, msg.end()); }
@@ -132,6 +139,127 @@ int main(int argc, char** argv) {
   write(root / "fuzz_update", "overrun", prefixed(0, Bytes{0, 0, 0, 7, 0x40, 1, 1, 0, 0xC0, 8, 20, 8, 10}));
   write(root / "fuzz_update", "bad_as_path",
         prefixed(0, Bytes{0, 0, 0, 0x0B, 0x40, 1, 1, 0, 0x40, 2, 4, 2, 3, 0, 1, 8, 10}));
+  // Configuration texts: the example files under etc/ and hand-written edge cases.
+  const fs::path etc = fs::path(TANDEM_SOURCE_DIR) / "etc";
+  for (const char* f : {"tandemd.toml", "primary.toml", "standby.toml", "lab/tandemd.toml"}) {
+    std::ifstream in(etc / f, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string name = std::string("etc_") + f;
+    std::replace(name.begin(), name.end(), '/', '_');
+    if (!text.empty()) write_text(root / "fuzz_config", name, text);
+  }
+  const std::string minimal = "[global]\nrouter_id = \"192.0.2.1\"\nlocal_as = 65001\n";
+  write_text(root / "fuzz_config", "empty", "");
+  write_text(root / "fuzz_config", "minimal", minimal);
+  write_text(root / "fuzz_config", "nested_tables",
+             "[a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p]\nx = 1\ny = [[[[[[[[1]]]]]]]]\n"
+             "z = {a = {b = {c = {d = {e = {f = 1}}}}}}\n" + minimal);
+  write_text(root / "fuzz_config", "huge_integers",
+             minimal + "port = 9223372036854775807\n[fib]\ntable = -9223372036854775808\n"
+                       "metric = 0x7fffffffffffffff\nprotocol = 18446744073709551616\n");
+  write_text(root / "fuzz_config", "unicode_keys",
+             minimal + "\"r\u00e9seau\" = \"\u00fc\"\n[\"\u2603\"]\n\"\xf0\x9f\x90\xa7\" = \"\\u0000\"\n");
+  write_text(root / "fuzz_config", "peers_networks",
+             minimal + "[bfd]\nenabled = true\n[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 65001\n"
+                       "route_reflector_client = true\nbfd = true\nmax_prefixes = 10\n"
+                       "[[peer]]\naddress = \"2001:db8::2\"\nremote_as = 4200000000\nfamilies = [\"ipv6-unicast\"]\n"
+                       "[[network]]\nprefix = \"198.51.100.0/24\"\ncommunities = [\"65001:1\"]\n"
+                       "large_communities = [\"4200000000:1:2\"]\norigin = \"egp\"\n");
+  write_text(root / "fuzz_config", "bad_syntax", "[global\nrouter_id = \n\"unterminated\r\n");
+
+  // BFD datagram payloads (byte 0 = mode: 0 codec, 1 SoftTable script).
+  auto bfd_bytes = [](const tandem::bfd::ControlPacket& p) {
+    auto a = tandem::bfd::encode(p);
+    return Bytes(a.begin(), a.end());
+  };
+  tandem::bfd::ControlPacket up;
+  up.diag = tandem::bfd::Diag::NeighborSignaledDown;
+  up.state = tandem::bfd::State::Up;
+  up.poll = up.control_plane_independent = true;
+  up.detect_mult = 5;
+  up.my_discriminator = 0x01020304;
+  up.your_discriminator = 0xa0b0c0d0;
+  up.desired_min_tx_us = 10'000;
+  up.required_min_rx_us = 20'000;
+  up.required_min_echo_rx_us = 0x11223344;
+  const fs::path bfd = root / "fuzz_bfd_packet";
+  for (auto st : {tandem::bfd::State::AdminDown, tandem::bfd::State::Down, tandem::bfd::State::Init,
+                  tandem::bfd::State::Up}) {
+    tandem::bfd::ControlPacket p = up;
+    p.state = st;
+    if (st == tandem::bfd::State::Down) p.your_discriminator = 0;  // first packet of a session
+    write(bfd, std::string("state_") + tandem::bfd::to_string(st), prefixed(0, bfd_bytes(p)));
+  }
+  tandem::bfd::ControlPacket fin = up;
+  fin.poll = false;
+  fin.final = fin.demand = true;
+  write(bfd, "final_demand", prefixed(0, bfd_bytes(fin)));
+  // The malformed cases of tests/unit/healthbpf/bfd_packet_test.cpp.
+  struct Bad {
+    const char* name;
+    void (*mutate)(Bytes&);
+  };
+  const Bad bad[] = {
+      {"empty", [](Bytes& b) { b.clear(); }},
+      {"23_bytes", [](Bytes& b) { b.resize(23); }},
+      {"version_0", [](Bytes& b) { b[0] &= 0x1f; }},
+      {"version_2", [](Bytes& b) { b[0] = static_cast<uint8_t>((2 << 5) | (b[0] & 0x1f)); }},
+      {"length_23", [](Bytes& b) { b[3] = 23; }},
+      {"length_0", [](Bytes& b) { b[3] = 0; }},
+      {"length_beyond", [](Bytes& b) { b[3] = 25; }},
+      {"detect_mult_0", [](Bytes& b) { b[2] = 0; }},
+      {"multipoint", [](Bytes& b) { b[1] |= 0x01; }},
+      {"my_disc_0", [](Bytes& b) { b[4] = b[5] = b[6] = b[7] = 0; }},
+      {"your_disc_0_up", [](Bytes& b) { b[8] = b[9] = b[10] = b[11] = 0; }},
+      {"your_disc_0_init",
+       [](Bytes& b) {
+         b[1] = static_cast<uint8_t>((2 << 6) | (b[1] & 0x3f));
+         b[8] = b[9] = b[10] = b[11] = 0;
+       }},
+      {"auth", [](Bytes& b) { b[1] |= 0x04; }},
+      {"auth_len_26",
+       [](Bytes& b) {
+         b[1] |= 0x04;
+         b[3] = 26;
+         b.push_back(1);
+         b.push_back(2);
+       }},
+      {"trailing_bytes", [](Bytes& b) { b.push_back(0xee); }},
+  };
+  for (const Bad& c : bad) {
+    Bytes b = bfd_bytes(up);
+    c.mutate(b);
+    write(bfd, std::string("bad_") + c.name, prefixed(0, b));
+  }
+  // SoftTable script: a Down packet from an address (ADDR slot), then Up with Your
+  // Discriminator (DISC slot), arm detection, let it expire, recover, release; plus a
+  // bad TTL and a malformed datagram. Record: op, then per op (see fuzz_bfd_packet.cpp).
+  {
+    tandem::bfd::ControlPacket down = up;
+    down.state = tandem::bfd::State::Down;
+    down.your_discriminator = 0;
+    down.poll = false;
+    Bytes script{1};
+    auto datagram = [&](uint8_t op, uint8_t ttl_sel, uint8_t src_sel, const Bytes& payload) {
+      script.insert(script.end(), {op, ttl_sel, src_sel, static_cast<uint8_t>(payload.size())});
+      script.insert(script.end(), payload.begin(), payload.end());
+    };
+    const uint8_t disc_slot = (2 << 1) | 1;  // the slot of the third event (the Up packet's)
+    datagram(4 * 10, 0, 0, bfd_bytes(down));
+    datagram(4 * 10, 0, 5, bfd_bytes(down));
+    datagram(4 * 10, 0, 0, bfd_bytes(up));
+    script.insert(script.end(), {2, disc_slot, 20});  // arm: 5 x 20 ms
+    script.push_back(4 * 63 + 1);                     // expire at +63 ms: nothing
+    script.push_back(4 * 63 + 1);                     // +126 ms: EXPIRED
+    datagram(4 * 1, 0, 0, bfd_bytes(up));
+    datagram(4 * 1, 0x80 | 64, 0, bfd_bytes(up));  // TTL 192
+    Bytes truncated = bfd_bytes(up);
+    truncated.resize(10);
+    datagram(4 * 1, 0, 1, truncated);
+    script.insert(script.end(), {3, disc_slot});  // release
+    write(bfd, "table_script", script);
+  }
+
   std::printf("seeds written to %s\n", root.c_str());
   return 0;
 }

@@ -21,6 +21,7 @@ expect "neighbor" tandemctl --socket /tmp/x.sock ne
 expect "add del enable disable reset help" tandemctl neighbor ""
 expect "" tandemctl neighbor add ""
 expect "as" tandemctl neighbor add 192.0.2.1 a
+expect "bfd bfd-tx bfd-rx bfd-mult" tandemctl neighbor add 192.0.2.1 as 1 bf
 expect "ipv4-unicast ipv6-unicast" tandemctl neighbor add 192.0.2.1 as 1 families ""
 expect "soft-in soft-out soft" tandemctl neighbor reset 192.0.2.1 so
 expect "communication" tandemctl neighbor disable 192.0.2.1 c
@@ -33,7 +34,7 @@ expect "--peer --peer-state" tandemctl events --peer
 expect "router-id" tandemctl global set r
 expect "neighbor rib events global bfd ha" tandemctl help ""
 expect "--json" tandemctl bfd --
-expect "digests status help" tandemctl ha ""
+expect "digests status switchover help" tandemctl ha ""
 expect "digests" tandemctl ha d
 expect "--peer --json" tandemctl ha digests --
 expect "--peer" tandemctl ha digests --p

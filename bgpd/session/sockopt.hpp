@@ -1,0 +1,34 @@
+// Small socket-option helpers shared by tcp_state.cpp and tcp_repair.cpp: each returns
+// false with "WHAT: strerror" in `error` on failure.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+namespace tandem::session::sockopt {
+
+inline std::string errno_text(const char* what, int e = errno) { return std::string(what) + ": " + std::strerror(e); }
+
+inline bool set_tcp(int fd, int opt, int value, const char* what, std::string& error) {
+  if (::setsockopt(fd, IPPROTO_TCP, opt, &value, sizeof value) == 0) return true;
+  error = errno_text(what);
+  return false;
+}
+
+inline bool get_tcp_u32(int fd, int opt, uint32_t& out, const char* what, std::string& error) {
+  uint32_t v = 0;
+  socklen_t len = sizeof v;
+  if (::getsockopt(fd, IPPROTO_TCP, opt, &v, &len) != 0) {
+    error = errno_text(what);
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+}  // namespace tandem::session::sockopt
