@@ -32,8 +32,10 @@ healthbpf::DriverOptions bfd_driver_options(const config::Config& cfg) {
   o.receive_path = cfg.bfd.receive_path;
   o.interfaces = cfg.bfd.interfaces;
   o.xdp_mode = cfg.bfd.xdp_mode;
-  for (const auto& p : cfg.peers)
-    if (p.bfd) o.peers.push_back(bfd_session(cfg, p));
+  // A standby talks to no BGP peer: its peers' BFD sessions start when it is promoted.
+  if (cfg.ha.role != "standby")
+    for (const auto& p : cfg.peers)
+      if (p.bfd) o.peers.push_back(bfd_session(cfg, p));
   if (auto hb = heartbeat_session(cfg)) o.peers.push_back(*hb);
   return o;
 }
@@ -51,8 +53,9 @@ std::unique_ptr<BfdWiring> BfdWiring::start(boost::asio::io_context& io, session
     spdlog::info("bfd: heartbeat with the other node {} ({} ms x {}): the node-liveness signal of the pair",
                  hb->address, cfg.ha.heartbeat_interval_ms, unsigned(cfg.ha.heartbeat_detect_mult));
   }
-  for (const auto& p : cfg.peers)
-    if (p.bfd) w->peer_sessions_[p.address.to_string()] = bfd_session(cfg, p);
+  if (!speaker.standby())
+    for (const auto& p : cfg.peers)
+      if (p.bfd) w->peer_sessions_[p.address.to_string()] = bfd_session(cfg, p);
   w->driver_->start();
   if (w->peer_sessions_.empty() && !w->pair_address_) spdlog::info("bfd: enabled, but no peer has bfd = true");
   speaker.add_observer(self);
@@ -95,8 +98,9 @@ void BfdWiring::on_peers_changed() {
 void BfdWiring::reconcile() {
   const config::Config& cfg = speaker_.config();
   std::map<std::string, healthbpf::DriverPeer> want;
-  for (const auto& p : cfg.peers)
-    if (p.bfd) want[p.address.to_string()] = bfd_session(cfg, p);
+  if (!speaker_.standby())  // promoted: the peers' sessions start now
+    for (const auto& p : cfg.peers)
+      if (p.bfd) want[p.address.to_string()] = bfd_session(cfg, p);
   for (auto it = peer_sessions_.begin(); it != peer_sessions_.end();) {
     auto w = want.find(it->first);
     if (w != want.end() && w->second == it->second) {

@@ -161,12 +161,13 @@ class Daemon {
       speaker_.add_observer(mrt_.get());
       mrt_->start();
     }
-    if (cfg.bfd.enabled && !(bfd_ = app::BfdWiring::start(io_, speaker_, cfg, err))) {
-      spdlog::error("{}", err);
-      return kExitFailure;
-    }
+    // The VIPs first: BGP and BFD sessions are bound to them.
     if (repl_ && !repl_->take_vips(err)) {
       spdlog::error("replication: {}", err);
+      return kExitFailure;
+    }
+    if (cfg.bfd.enabled && !(bfd_ = app::BfdWiring::start(io_, speaker_, cfg, err))) {
+      spdlog::error("{}", err);
       return kExitFailure;
     }
     if (!speaker_.start(err, restart.restarting)) {

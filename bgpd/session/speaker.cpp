@@ -60,6 +60,7 @@ bool Speaker::promote(std::string& error) {
   standby_ = false;
   spdlog::info("standby node promoted: listening for BGP; peers without a session taken over start now");
   for (auto& [address, p] : peers_) p->start_after_promotion();
+  for (auto* o : observers_) o->on_peers_changed();  // e.g. BFD sessions with the peers start
   return true;
 }
 

@@ -18,6 +18,9 @@ Checked, with the peers' own view as the judge:
 3. The sessions work on B: FRR announces more prefixes, B learns them and BIRD gets
    them from B; B's RIB digests equal A's (now the standby).
 4. Switch back (`tandemctl ha switchover` on B): the same checks, A primary again.
+BFD with FRR's bfdd (tandemd: `bfd = true` for FRR v4, 50 ms x 3; FRR's BGP is not
+coupled to it): the old primary's session says AdminDown, the new primary's comes Up
+with a new discriminator; the standby runs none.
 Figures (printed): the switchover's steps from both daemons' logs.
 """
 
@@ -30,6 +33,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lab import Lab, log, wait_until  # noqa: E402
+from lab.bfdd import Bfdd, bfdd_binary  # noqa: E402
 from lab.harness import check, main  # noqa: E402
 from lab.tandem import TandemNode, default_tandemctl, require_tandemctl  # noqa: E402
 from lab.topology import BIRD, FRR, STANDBY, TANDEM, StandardLab, add_host  # noqa: E402
@@ -135,6 +139,7 @@ def switchover(frm, to, frr, bird, what):
 
 def body(args):
     tandemctl = require_tandemctl(args.tandemctl or default_tandemctl())
+    bfdd_binary()
     with Lab("switchover", keep=args.keep) as lab:
         top = StandardLab(lab, args.tandemd, tandem_networks=True)
         frr, bird, a = top.frr, top.bird, top.tandem
@@ -150,11 +155,19 @@ def body(args):
         a.tables["ha"] = ha_table("primary", akey, os.path.join(a.dir, "epoch"), NODE_A[0], STANDBY.v4)
         for p in a.peers:  # the sessions run from the VIPs
             p["local_address"] = TANDEM.v4 if ":" not in p["address"] else TANDEM.v6
+            if p["address"] == FRR.v4:
+                p["bfd"] = True
+        a.tables["bfd"] = {"enabled": True, "receive_path": "user-space", "desired_min_tx_ms": 50,
+                           "required_min_rx_ms": 50, "detect_mult": 3}
         v4 = frr_prefixes(N_FRR + N_MORE)
         for p in v4[:N_FRR]:
             frr.add_network(p)
         bird.add_static("st4", [f"10.200.{i // 256}.{i % 256}/32" for i in range(N_BIRD_V4)])
         top.start(timeout=90)
+        bfdd = Bfdd(frr)
+        bfdd.add_peer(TANDEM.v4, local_address=FRR.v4, interval_ms=50, multiplier=3)
+        bfdd.start()
+        bfdd.wait_status(TANDEM.v4, "up", timeout=20)
         wait_until(lambda: frr_count(frr) >= 0 and bird_imported(bird) > 0, 30, "BIRD importing from tandemd")
         wait_until(lambda: TandemNode.prefix_counters(a.neighbor(FRR.v4)).get("ipv4-unicast", {}).get("received", 0)
                    == N_FRR, 120, f"node A learning FRR's {N_FRR} prefixes")
@@ -173,7 +186,15 @@ def body(args):
         log(f"B mirrors A (term {term0}); peers: {peers_view(frr, bird)}")
 
         # --- 2. A -> B -------------------------------------------------------------------
+        check(not any(x.get("peer") == FRR.v4 for x in b.ctl("bfd").get("sessions", [])),
+              "the standby runs no BFD session with the peers")
+        disc_a = int(bfdd.peer(TANDEM.v4).get("remote-id", 0))
         term1 = switchover(a, b, frr, bird, "A -> B")
+        bfdd.wait_status(TANDEM.v4, "up", timeout=20)
+        disc_b = int(bfdd.peer(TANDEM.v4).get("remote-id", 0))
+        check(disc_b != disc_a and any(int(x.get("local_discriminator", 0)) == disc_b
+                                       for x in b.ctl("bfd").get("sessions", [])),
+              f"FRR's bfdd is Up with the new primary's session ({disc_a} -> {disc_b})")
         check(term1 == term0 + 1, f"B took term {term0 + 1}: {term1}")
         check(TANDEM.v4 in bnode.exec(["ip", "addr", "show", "dev", "eth0"]).stdout, "B holds the IPv4 VIP")
         check(TANDEM.v4 not in top.tnode.exec(["ip", "addr", "show", "dev", "eth0"]).stdout, "A released the VIP")
