@@ -76,7 +76,9 @@ UdpReceiver::~UdpReceiver() { ::close(fd_); }
 
 size_t UdpReceiver::process(uint64_t now_ns, const std::function<void(const hb_event&)>& on_event) {
   pending_.clear();
-  for (size_t i = 0; i < max_per_call_; ++i) {
+  more_ = false;
+  size_t i = 0;
+  for (; i < max_per_call_; ++i) {
     std::array<uint8_t, 128> buf{};  // a control packet is 24..(24+auth) bytes
     sockaddr_storage from{};
     alignas(cmsghdr) std::array<char, 128> control{};
@@ -111,6 +113,7 @@ size_t UdpReceiver::process(uint64_t now_ns, const std::function<void(const hb_e
     table_.on_datagram(std::span<const uint8_t>(buf.data(), size), source, ttl, 0, now_ns,
                        pending_);
   }
+  more_ = i == max_per_call_;
   table_.expire(now_ns, pending_);
   for (const hb_event& e : pending_) on_event(e);
   return pending_.size();

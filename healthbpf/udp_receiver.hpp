@@ -41,13 +41,19 @@ class UdpReceiver : public HealthSource {
   void release(uint32_t index) override { table_.release(index); }
   int fd() const override { return fd_; }
   size_t process(uint64_t now_ns, const std::function<void(const hb_event&)>& on_event) override;
-  std::optional<uint64_t> next_deadline() const override { return table_.next_deadline(); }
+  // Also "now" when the last process() stopped at max_per_call with datagrams left:
+  // the owner's readiness wait may be edge-triggered (Asio's epoll) and would not wake
+  // for datagrams already queued.
+  std::optional<uint64_t> next_deadline() const override {
+    return more_ ? std::optional<uint64_t>(monotonic_ns()) : table_.next_deadline();
+  }
   Counters counters() const override { return table_.counters(); }
 
  private:
   explicit UdpReceiver(int fd) : fd_(fd) {}
   int fd_;
   size_t max_per_call_ = 4096;
+  bool more_ = false;  // the last process() stopped at max_per_call_
   SoftTable table_;
   std::vector<hb_event> pending_;
 };

@@ -33,11 +33,16 @@ DriverOptions options(uint16_t port, uint16_t remote_port, uint32_t interval_us)
 class DriverTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // ctest runs each test as its own process, possibly at the same time: ports per test
+    // (two sockets bound to one UDP port with SO_REUSEADDR would share its datagrams).
+    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    port_a_ = name == "UpThenSilenceIsDetected" ? 47841 : name == "ShutdownSignalsAdminDown" ? 47861 : 47871;
+    port_b_ = static_cast<uint16_t>(port_a_ + 1);
     std::string error;
-    a_ = Driver::create(io_, options(47841, 47842, 20'000), [this](const StateChange& c) { changes_a_.push_back(c); },
+    a_ = Driver::create(io_, options(port_a_, port_b_, 20'000), [this](const StateChange& c) { changes_a_.push_back(c); },
                         error);
     ASSERT_TRUE(a_) << error;
-    b_ = Driver::create(io_, options(47842, 47841, 20'000), [this](const StateChange& c) { changes_b_.push_back(c); },
+    b_ = Driver::create(io_, options(port_b_, port_a_, 20'000), [this](const StateChange& c) { changes_b_.push_back(c); },
                         error);
     ASSERT_TRUE(b_) << error;
   }
@@ -50,6 +55,7 @@ class DriverTest : public ::testing::Test {
   }
 
   asio::io_context io_{1};
+  uint16_t port_a_ = 0, port_b_ = 0;
   std::unique_ptr<Driver> a_, b_;
   std::vector<StateChange> changes_a_, changes_b_;
 };
@@ -144,7 +150,7 @@ TEST_F(DriverTest, ShutdownSignalsAdminDown) {
 // Sessions added and removed while the driver runs (API peers, reload).
 TEST_F(DriverTest, SessionsAddedAndRemovedAtRunTime) {
   a_.reset();  // C takes A's place (and port), talking to B
-  DriverOptions o = options(47841, 47842, 20'000);
+  DriverOptions o = options(port_a_, port_b_, 20'000);
   DriverPeer peer = o.peers[0];
   o.peers.clear();
   std::string error;

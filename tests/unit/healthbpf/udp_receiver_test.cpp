@@ -39,14 +39,17 @@ TEST(UdpReceiver, BoundedWorkPerCallAndALargeBuffer) {
     ASSERT_EQ(::sendto(s, junk, sizeof junk, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 24);
   ::close(s);
   auto bad_ttl = [&] { return r->counters()[HB_CNT_BAD_TTL]; };
+  EXPECT_FALSE(r->next_deadline());  // nothing armed, nothing left
   r->process(1, [](const hb_event&) {});
   EXPECT_EQ(bad_ttl(), 10u);
+  EXPECT_TRUE(r->next_deadline());  // stopped at the cap: come back at once
   r->process(2, [](const hb_event&) {});
   EXPECT_EQ(bad_ttl(), 20u);
   r->process(3, [](const hb_event&) {});
   EXPECT_EQ(bad_ttl(), 25u);
   r->process(4, [](const hb_event&) {});
   EXPECT_EQ(bad_ttl(), 25u);
+  EXPECT_FALSE(r->next_deadline());
 }
 
 }  // namespace

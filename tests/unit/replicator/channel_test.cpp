@@ -352,8 +352,12 @@ TEST_F(ReplChannel, KeepalivesHoldAnIdleChannelAndADeadPeerIsDetected) {
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(run_until([&] { return client->closed && servers_[0]->closed; }, 6000ms));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  EXPECT_TRUE(contains(client->closed, "peer dead")) << *client->closed;
-  EXPECT_TRUE(contains(servers_[0]->closed, "peer dead")) << *servers_[0]->closed;
+  // The first end to time out closes its side; the proxy then passes that close on, so
+  // the other end may learn it that way rather than from its own timer.
+  EXPECT_TRUE(contains(client->closed, "peer dead") || contains(servers_[0]->closed, "peer dead"))
+      << *client->closed << " / " << *servers_[0]->closed;
+  for (const auto* c : {&client->closed, &servers_[0]->closed})
+    EXPECT_TRUE(contains(*c, "peer dead") || contains(*c, "peer closed")) << **c;
 }
 
 TEST_F(ReplChannel, ConnectFailureReportsClosed) {
