@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 namespace tandem::app {
 
 healthbpf::DriverPeer bfd_session(const config::Config& cfg, const config::PeerConfig& p) {
@@ -27,37 +29,38 @@ std::optional<healthbpf::DriverPeer> heartbeat_session(const config::Config& cfg
   return d;
 }
 
-healthbpf::DriverOptions bfd_driver_options(const config::Config& cfg) {
-  healthbpf::DriverOptions o;
-  o.receive_path = cfg.bfd.receive_path;
-  o.interfaces = cfg.bfd.interfaces;
-  o.xdp_mode = cfg.bfd.xdp_mode;
-  // A standby talks to no BGP peer: its peers' BFD sessions start when it is promoted.
-  if (cfg.ha.role != "standby")
-    for (const auto& p : cfg.peers)
-      if (p.bfd) o.peers.push_back(bfd_session(cfg, p));
-  if (auto hb = heartbeat_session(cfg)) o.peers.push_back(*hb);
-  return o;
+std::map<std::string, healthbpf::DriverPeer> peer_sessions(const config::Config& cfg, bool standby) {
+  std::map<std::string, healthbpf::DriverPeer> out;
+  // A standby talks to no BGP peer: its peers' sessions start when it is promoted.
+  if (standby) return out;
+  for (const auto& p : cfg.peers)
+    if (p.bfd) out[p.address.to_string()] = bfd_session(cfg, p);
+  return out;
 }
 
 std::unique_ptr<BfdWiring> BfdWiring::start(boost::asio::io_context& io, session::Speaker& speaker,
                                             const config::Config& cfg, std::string& error) {
   std::unique_ptr<BfdWiring> w(new BfdWiring(io, speaker));
   BfdWiring* self = w.get();
-  auto opts = bfd_driver_options(cfg);
-  w->driver_ = healthbpf::Driver::create(
-      io, opts, [self](const healthbpf::StateChange& c) { self->on_change(c); }, error);
-  if (!w->driver_) return nullptr;
+  // The driver starts with the heartbeat only; the BGP peers' sessions are added by
+  // the same reconcile() that follows the peer list later.
+  healthbpf::DriverOptions o;
+  o.receive_path = cfg.bfd.receive_path;
+  o.interfaces = cfg.bfd.interfaces;
+  o.xdp_mode = cfg.bfd.xdp_mode;
   if (auto hb = heartbeat_session(cfg)) {
+    o.peers.push_back(*hb);
     w->pair_address_ = hb->address;
     spdlog::info("bfd: heartbeat with the other node {} ({} ms x {}): the node-liveness signal of the pair",
                  hb->address, cfg.ha.heartbeat_interval_ms, unsigned(cfg.ha.heartbeat_detect_mult));
   }
-  if (!speaker.standby())
-    for (const auto& p : cfg.peers)
-      if (p.bfd) w->peer_sessions_[p.address.to_string()] = bfd_session(cfg, p);
+  w->driver_ = healthbpf::Driver::create(
+      io, o, [self](const healthbpf::StateChange& c) { self->on_change(c); }, error);
+  if (!w->driver_) return nullptr;
+  // At start a session that cannot be opened (e.g. an unusable local address) is fatal.
+  if (!w->reconcile(error)) return nullptr;
   w->driver_->start();
-  if (w->peer_sessions_.empty() && !w->pair_address_) spdlog::info("bfd: enabled, but no peer has bfd = true");
+  if (w->peer_sessions_.empty() && !w->pair_address_) spdlog::info("bfd: enabled, but no session to run");
   speaker.add_observer(self);
   return w;
 }
@@ -91,16 +94,13 @@ void BfdWiring::on_peers_changed() {
   boost::asio::post(io_, [this, alive] {
     if (alive.expired()) return;
     reconcile_posted_ = false;
-    reconcile();
+    std::string error;
+    reconcile(error);  // logged there; the other sessions carry on
   });
 }
 
-void BfdWiring::reconcile() {
-  const config::Config& cfg = speaker_.config();
-  std::map<std::string, healthbpf::DriverPeer> want;
-  if (!speaker_.standby())  // promoted: the peers' sessions start now
-    for (const auto& p : cfg.peers)
-      if (p.bfd) want[p.address.to_string()] = bfd_session(cfg, p);
+bool BfdWiring::reconcile(std::string& error) {
+  const auto want = peer_sessions(speaker_.config(), speaker_.standby());
   for (auto it = peer_sessions_.begin(); it != peer_sessions_.end();) {
     auto w = want.find(it->first);
     if (w != want.end() && w->second == it->second) {
@@ -111,15 +111,19 @@ void BfdWiring::reconcile() {
     driver_->remove_session(it->first);
     it = peer_sessions_.erase(it);
   }
-  for (auto& [address, session] : want) {
+  bool ok = true;
+  for (const auto& [address, session] : want) {
     if (peer_sessions_.count(address)) continue;
-    std::string error;
-    if (!driver_->add_session(session, error)) {
-      spdlog::error("bfd: peer {}: cannot start its BFD session: {}", address, error);
+    std::string why;
+    if (!driver_->add_session(session, why)) {
+      spdlog::error("bfd: peer {}: cannot start its BFD session: {}", address, why);
+      error = why;
+      ok = false;
       continue;
     }
     peer_sessions_[address] = session;
   }
+  return ok;
 }
 
 std::function<std::optional<healthbpf::DriverStatus>()> BfdWiring::status_fn(const BfdWiring* w) {

@@ -22,10 +22,10 @@
 
 namespace tandem::app {
 
-// The driver's options for a configuration: one session per peer with bfd = true, plus
-// the [ha] heartbeat session when configured.
-healthbpf::DriverOptions bfd_driver_options(const config::Config& cfg);
-// The heartbeat's session (nullopt without [ha] heartbeat = true).
+// The BFD sessions of a configuration: one per BGP peer with bfd = true (none on a
+// standby: it talks to no peer), keyed by the peer's address; and the [ha] heartbeat's
+// (nullopt without heartbeat = true).
+std::map<std::string, healthbpf::DriverPeer> peer_sessions(const config::Config& cfg, bool standby);
 std::optional<healthbpf::DriverPeer> heartbeat_session(const config::Config& cfg);
 healthbpf::DriverPeer bfd_session(const config::Config& cfg, const config::PeerConfig& p);
 
@@ -59,7 +59,9 @@ class BfdWiring : public session::SpeakerObserver {
  private:
   BfdWiring(boost::asio::io_context& io, session::Speaker& speaker) : io_(io), speaker_(speaker) {}
   void on_change(const healthbpf::StateChange& c);
-  void reconcile();
+  // Adds and removes sessions until they match peer_sessions(); false + the last
+  // error when a session could not be opened (the others are applied).
+  bool reconcile(std::string& error);
 
   boost::asio::io_context& io_;
   session::Speaker& speaker_;

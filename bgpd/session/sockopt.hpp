@@ -1,8 +1,9 @@
-// Small socket-option helpers shared by tcp_state.cpp and tcp_repair.cpp: each returns
+// Small socket-option and ioctl helpers shared by tcp_state.cpp and tcp_repair.cpp: each returns
 // false with "WHAT: strerror" in `error` on failure.
 #pragma once
 
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -28,6 +29,17 @@ inline bool get_tcp_u32(int fd, int opt, uint32_t& out, const char* what, std::s
     return false;
   }
   out = v;
+  return true;
+}
+
+// An int-valued ioctl (SIOCINQ, SIOCOUTQ, ...).
+inline bool ioctl_u32(int fd, unsigned long req, uint32_t& out, const char* what, std::string& error) {
+  int v = 0;
+  if (::ioctl(fd, req, &v) != 0) {
+    error = errno_text(what);
+    return false;
+  }
+  out = static_cast<uint32_t>(v);
   return true;
 }
 

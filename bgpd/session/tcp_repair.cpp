@@ -35,22 +35,13 @@ constexpr uint8_t kFlagRst = 0x04, kFlagAck = 0x10;
 
 using sockopt::errno_text;
 using sockopt::get_tcp_u32;
+using sockopt::ioctl_u32;
 using sockopt::set_tcp;
 
 bool get_sol_u32(int fd, int opt, uint32_t& out, const char* what, std::string& error) {
   int v = 0;
   socklen_t len = sizeof v;
   if (::getsockopt(fd, SOL_SOCKET, opt, &v, &len) != 0) {
-    error = errno_text(what);
-    return false;
-  }
-  out = static_cast<uint32_t>(v);
-  return true;
-}
-
-bool ioctl_u32(int fd, unsigned long req, uint32_t& out, const char* what, std::string& error) {
-  int v = 0;
-  if (::ioctl(fd, req, &v) != 0) {
     error = errno_text(what);
     return false;
   }

@@ -34,17 +34,7 @@ bool fin_received(uint8_t st) { return st == kCloseWait || st == kLastAck || st 
 bool synchronized(uint8_t st) { return st == kEstablished || fin_sent(st) || fin_received(st); }
 
 using sockopt::errno_text;
-
-
-bool ioctl_u32(int fd, unsigned long req, uint32_t& out, const char* what, std::string& error) {
-  int v = 0;
-  if (::ioctl(fd, req, &v) != 0) {
-    error = errno_text(what);
-    return false;
-  }
-  out = static_cast<uint32_t>(v);
-  return true;
-}
+using sockopt::ioctl_u32;
 
 // TCP_INFO into a buffer larger than this header's struct tcp_info: a newer kernel
 // returns its longer struct (fields are only ever appended), `len` says how much.

@@ -34,8 +34,14 @@
 #include "bgpd/session/tcp_state.hpp"
 #include "bgpd/wire/types.hpp"
 
+#include "tests/unit/session/socket_probe.hpp"
+
 namespace tandem::session {
 namespace {
+
+using test::so_error;
+using test::tcp_int;
+using test::tcp_state_of;
 
 using Bytes = std::vector<uint8_t>;
 using Clock = std::chrono::steady_clock;
@@ -102,27 +108,6 @@ TcpQueues queues(int fd) {
   auto q = read_queues(fd, err);
   EXPECT_TRUE(q) << err;
   return q.value_or(TcpQueues{});
-}
-
-int tcp_int(int fd, int opt) {
-  int v = -1;
-  socklen_t len = sizeof v;
-  EXPECT_EQ(::getsockopt(fd, IPPROTO_TCP, opt, &v, &len), 0);
-  return v;
-}
-
-uint8_t state_of(int fd) {
-  struct tcp_info ti{};
-  socklen_t len = sizeof ti;
-  EXPECT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
-  return ti.tcpi_state;
-}
-
-int so_error(int fd) {
-  int e = -1;
-  socklen_t len = sizeof e;
-  EXPECT_EQ(::getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len), 0);
-  return e;
 }
 
 TcpEndpoint ep(const char* ip, uint16_t port) {
@@ -248,8 +233,8 @@ void verify_and_continue(int a, int b, Streams& st) {
   EXPECT_TRUE(got_a == more_b) << got_a.size();
   EXPECT_EQ(so_error(a), 0);
   EXPECT_EQ(so_error(b), 0);
-  EXPECT_EQ(state_of(a), 1);
-  EXPECT_EQ(state_of(b), 1);
+  EXPECT_EQ(tcp_state_of(a), 1);
+  EXPECT_EQ(tcp_state_of(b), 1);
   // Nothing extra after the expected bytes.
   uint8_t x;
   EXPECT_EQ(::recv(a, &x, 1, MSG_DONTWAIT), -1);
@@ -352,7 +337,7 @@ void round_trip(const LoopNet& n, Scenario sc, bool keep_listener) {
   ASSERT_GE(a2, 0) << err;
   EXPECT_EQ(tcp_int(a2, TCP_REPAIR), 1);
   ASSERT_EQ(std::system((std::string(n.ip) + " route replace local " + n.vip_cidr + " dev lo table local").c_str()), 0);
-  const uint8_t b_state_before_finish = state_of(b);
+  const uint8_t b_state_before_finish = tcp_state_of(b);
   t0 = Clock::now();
   const bool finished = finish_restore(a2, *f, ro, err);
   ASSERT_TRUE(finished) << err << " (peer state before finish: " << int(b_state_before_finish) << ")";
@@ -360,12 +345,12 @@ void round_trip(const LoopNet& n, Scenario sc, bool keep_listener) {
   // b may have noted a soft error (its segments were blackholed meanwhile); no hard one.
   const int berr = so_error(b);
   EXPECT_TRUE(berr == 0 || berr == EINVAL || berr == ENETUNREACH || berr == EHOSTUNREACH) << std::strerror(berr);
-  EXPECT_EQ(state_of(b), 1);
+  EXPECT_EQ(tcp_state_of(b), 1);
   std::printf("[timing] %s %s: freeze %lld us (%zu+%zu bytes), restore %lld us\n", n.vip,
               sc == Scenario::kUnsent ? "unsent" : "lost", static_cast<long long>(freeze_us), f->send_queue.size(),
               f->recv_queue.size(), static_cast<long long>(restore_us));
   EXPECT_EQ(tcp_int(a2, TCP_REPAIR), 0);
-  EXPECT_EQ(state_of(a2), 1);
+  EXPECT_EQ(tcp_state_of(a2), 1);
   {  // The negotiated options came back.
     auto info = read_tcp_info(a2, err);
     ASSERT_TRUE(info) << err;
@@ -593,7 +578,7 @@ void rst_test(const char* loopback) {
   ASSERT_TRUE(send_rst(f->local, f->remote, f->snd_nxt + 0x80000000u, err)) << err;
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(so_error(b), 0);
-  EXPECT_EQ(state_of(b), 1);
+  EXPECT_EQ(tcp_state_of(b), 1);
   write_all(a, x);
   ASSERT_EQ(read_exact(b, x.size()), x);
   write_all(b, x);
@@ -815,7 +800,7 @@ void handoff_with_probe(const Net& n, int a, int b, Streams& st, bool ts_option)
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(watch.rsts(), 0) << "a RST crossed the bridge";
   EXPECT_EQ(so_error(b), 0);
-  EXPECT_EQ(state_of(b), 1);
+  EXPECT_EQ(tcp_state_of(b), 1);
 
   // Standby: restore (address not local yet), take the VIP, then leave repair mode.
   int a2 = -1;
@@ -980,7 +965,7 @@ TEST_F(TcpRepairAcross, ControlProbeWithVipLocalResetsThePeer) {
   });
   ASSERT_TRUE(pr) << err;
   EXPECT_TRUE(eventually([&] { return watch.rsts() > 0; }, 1000)) << "expected the standby's kernel to send a RST";
-  EXPECT_TRUE(eventually([&] { return state_of(b) != 1; }, 1000));
+  EXPECT_TRUE(eventually([&] { return tcp_state_of(b) != 1; }, 1000));
   close_fd(b);
 }
 

@@ -21,8 +21,13 @@
 
 #include "../private_netns.hpp"
 
+#include "tests/unit/session/socket_probe.hpp"
+
 namespace tandem::session {
 namespace {
+
+using test::so_error;
+using test::tcp_state_of;
 
 // A connected pair on 127.0.0.1: a = the connecting side, b = the accepted one.
 struct Pair {
@@ -115,26 +120,7 @@ TcpQueues queues(int fd) {
   return q.value_or(TcpQueues{});
 }
 
-bool in_repair(int fd) {
-  int v = -1;
-  socklen_t len = sizeof v;
-  EXPECT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &v, &len), 0);
-  return v != 0;
-}
-
-uint8_t tcp_state_of(int fd) {
-  struct tcp_info ti{};
-  socklen_t len = sizeof ti;
-  EXPECT_EQ(::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
-  return ti.tcpi_state;
-}
-
-int so_error(int fd) {
-  int e = -1;
-  socklen_t len = sizeof e;
-  EXPECT_EQ(::getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len), 0);
-  return e;
-}
+bool in_repair(int fd) { return test::tcp_int(fd, TCP_REPAIR) != 0; }
 
 // kernel release >= major.minor
 bool kernel_at_least(int major, int minor) {
