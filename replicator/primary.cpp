@@ -57,6 +57,7 @@ bool PrimaryReplicator::start(std::string& why) {
   boost::asio::ip::tcp::endpoint ep(session::to_asio(ha_.listen->first), ha_.listen->second);
   ChannelOptions opts;
   opts.dead_after = std::chrono::milliseconds(ha_.channel_dead_ms);
+  if (ha_.heartbeat) opts.keepalive_every = std::chrono::milliseconds(ha_.heartbeat_interval_ms);
   std::string error;
   listener_ = ChannelListener::listen(
       speaker_.io(), ep, identity_, [this](const boost::asio::ip::tcp::endpoint&) { return handlers(); },
@@ -166,6 +167,9 @@ void PrimaryReplicator::on_message(repl::Envelope&& m) {
     case repl::Envelope::kStreamAck: return on_ack(m.stream_ack());
     case repl::Envelope::kWindowUpdate: return on_window_update(m.window_update());
     case repl::Envelope::kSwitchoverReady: return on_switchover_ready();
+    case repl::Envelope::kTakeoverNotice:
+      return fence("the standby " + stats_.peer_node + " took the sessions over in term " +
+                   std::to_string(m.takeover_notice().term()) + " (" + m.takeover_notice().reason() + ")");
     case repl::Envelope::kSwitchoverRefused:
       return finish_switchover(false, "the standby refused: " + m.switchover_refused().reason());
     case repl::Envelope::kError:
@@ -325,6 +329,7 @@ void PrimaryReplicator::on_established(uint64_t id) {
   if (it == sessions_.end() || !conn) return;
   Session& s = it->second;
   s.established = true;
+  guard(id, true);
   std::vector<uint8_t> early = std::move(s.early_inbound);
   s.early_inbound = {};
   if (!replicating()) return;  // the next bulk sync covers it
@@ -370,6 +375,16 @@ void PrimaryReplicator::on_bytes(uint64_t id, session::Direction dir, uint64_t o
                              ? end - s.last_checkpoint.inbound_offset()
                              : end - s.last_checkpoint.outbound_acked();
   if (moved > ha_.checkpoint_threshold_bytes) checkpoint(s, true);
+}
+
+void PrimaryReplicator::before_close(uint64_t id) { guard(id, false); }
+
+void PrimaryReplicator::guard(uint64_t id, bool protect) {
+  if (!guard_) return;
+  auto it = sessions_.find(id);
+  auto conn = speaker_.find_connection(id);
+  if (it == sessions_.end() || !it->second.established || !conn) return;
+  if (auto ep = conn->endpoints()) guard_(*ep, protect);
 }
 
 void PrimaryReplicator::on_close(uint64_t id) {

@@ -46,6 +46,19 @@ class PrimaryReplicator final : public session::SessionTap {
   bool channel_idle() const { return !channel_ || channel_->queued_bytes() == 0; }
   // Releases the VIPs before the freeze (set by the daemon; none configured: unset).
   void set_release_vips(std::function<bool(std::string& why)> f) { release_vips_ = std::move(f); }
+  // Fencing (primary_fence.cpp): the other node took the sessions over (TakeoverNotice),
+  // or this node is cut off from the peers. Every session socket is closed silently
+  // (TCP_REPAIR: no FIN, no RST, nothing queued leaves), the VIPs are released, then
+  // on_fenced(why): the daemon restarts as the standby. This node never writes again.
+  void fence(const std::string& why);
+  void set_on_fenced(std::function<void(const std::string& why)> f) { on_fenced_ = std::move(f); }
+  // The crash guard (replicator/guard): every Established session's connection is
+  // protected (its kernel may not send FIN/RST for it should this process die) until
+  // this process closes it on purpose. `protect` false = unprotect.
+  using GuardFn = std::function<void(const session::Endpoints& ep, bool protect)>;
+  void set_guard(GuardFn f) { guard_ = std::move(f); }
+  void before_close(uint64_t id) override;
+  bool fenced() const { return fenced_; }
   // A node that became primary by a takeover: its sessions were Established before
   // this replicator existed; a standby that connects gets them in its bulk sync.
   void adopt(uint64_t id, const wire::IpAddr& peer);
@@ -151,6 +164,10 @@ class PrimaryReplicator final : public session::SessionTap {
     std::unique_ptr<boost::asio::steady_timer> timer;
   } sw_;
   std::function<bool(std::string& why)> release_vips_;
+  std::function<void(const std::string& why)> on_fenced_;
+  GuardFn guard_;
+  void guard(uint64_t id, bool protect);
+  bool fenced_ = false;
 };
 
 }  // namespace tandem::replicator

@@ -29,6 +29,7 @@ void PrimaryReplicator::adopt(uint64_t id, const wire::IpAddr& peer) {
   s.established = true;
   s.in_read = s.in_sent = s.in_acked = conn->inbound_offset();
   s.out_queued = s.out_sent = s.out_acked = conn->outbound_offset();
+  guard(id, true);
 }
 
 void PrimaryReplicator::switchover(SwitchoverDone done) {

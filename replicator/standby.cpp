@@ -55,7 +55,7 @@ void StandbyReplicator::start() {
 
 void StandbyReplicator::stop() {
   stopped_ = true;
-  for (auto* t : {&redial_timer_, &window_timer_, &compare_timer_, &prepare_.timer})
+  for (auto* t : {&redial_timer_, &window_timer_, &compare_timer_, &prepare_.timer, &lost_timer_})
     if (*t) (*t)->cancel();
   if (channel_) channel_->close("shutting down");
   channel_.reset();
@@ -68,6 +68,7 @@ void StandbyReplicator::dial() {
   identity_.epoch = epoch_.value();
   ChannelOptions opts;
   opts.dead_after = std::chrono::milliseconds(ha_.channel_dead_ms);
+  if (ha_.heartbeat) opts.keepalive_every = std::chrono::milliseconds(ha_.heartbeat_interval_ms);
   boost::asio::ip::tcp::endpoint ep(session::to_asio(ha_.peer->first), ha_.peer->second);
   stats_.channel_state = "connecting";
   config_ok_ = false;
@@ -136,7 +137,16 @@ void StandbyReplicator::refuse(repl::Error::Code code, const std::string& why) {
 
 void StandbyReplicator::on_closed(const std::string& why) {
   if (!channel_) return;  // refused: already handled
+  const bool vanished = channel_->peer_vanished() && !primary_refused_;
   channel_.reset();
+  if (vanished) {
+    // FIN or RST from the primary's kernel without a Closing frame: its process is gone.
+    spdlog::warn("replication: the primary's process ended ({})", why);
+    stats_.last_error = why;
+    stats_.channel_state = "down";
+    take_over_unplanned("the primary's process ended (" + why + ")");
+    if (took_over_) return;
+  }
   spdlog::warn("replication: channel to the primary down ({}); shadows kept as they are, re-dialling", why);
   stats_.last_error = why;
   stats_.channel_state = "down";
@@ -173,6 +183,7 @@ void StandbyReplicator::on_message(repl::Envelope&& m) {
     case repl::Envelope::kSwitchoverPrepare: return on_switchover_prepare(m.switchover_prepare());
     case repl::Envelope::kSwitchoverCommit: return on_switchover_commit(m.switchover_commit());
     case repl::Envelope::kError:
+      primary_refused_ = true;
       spdlog::error("replication: the primary refused: {}", m.error().message());
       stats_.last_error = "primary: " + m.error().message();
       return;
@@ -339,6 +350,8 @@ void StandbyReplicator::on_stream(repl::StreamData&& d) {
     if (!s.sent_by_primary.feed(as_bytes(d.data()), why))
       spdlog::warn("replication: session {} ({}): the primary's outbound stream does not parse: {}",
                    s.peer.to_string(), s.id, why);
+    if (s.out_retained.empty()) s.out_retained_start = d.offset();
+    s.out_retained.push_back(std::move(*d.mutable_data()));
   }
 }
 
@@ -456,6 +469,15 @@ void StandbyReplicator::on_checkpoint(const repl::Checkpoint& c) {
   it->second.checkpoint = c;
   it->second.has_checkpoint = true;
   ++it->second.checkpoints;
+  trim_retained(it->second, c.outbound_acked());
+}
+
+// The peer acknowledged everything before `acked`: no takeover will resend it.
+void StandbyReplicator::trim_retained(Shadow& s, uint64_t acked) {
+  while (!s.out_retained.empty() && s.out_retained_start + s.out_retained.front().size() <= acked) {
+    s.out_retained_start += s.out_retained.front().size();
+    s.out_retained.pop_front();
+  }
 }
 
 // ---- comparison ----

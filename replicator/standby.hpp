@@ -31,9 +31,20 @@ class StandbyReplicator {
   ~StandbyReplicator();
 
   // ---- takeover (standby_takeover.cpp) ----
-  // Claims the VIPs (add + gratuitous ARP / NA) between the sockets' restore and their
-  // leaving repair mode. Unset: no VIPs configured.
-  void set_claim_vips(std::function<bool(std::string& why)> f) { claim_vips_ = std::move(f); }
+  // The VIPs, for the takeovers. Unset members: no VIPs configured.
+  struct VipHooks {
+    // Add + gratuitous ARP / NA: between the sockets' restore and their leaving repair mode.
+    std::function<bool(std::string& why)> claim;
+    // Unplanned takeover, before the sequence probes: announce without adding.
+    std::function<bool(std::string& why)> announce_only;
+    // The peers' segment is reachable from this node (a node cut off never takes over).
+    std::function<bool()> link_up;
+  };
+  void set_vip_hooks(VipHooks h) { vips_ = std::move(h); }
+  // The pair's heartbeat with the primary went down (node death, hang, cut off) or up:
+  // take the sessions over once the replication channel is silent too, if this node may
+  // (standby_failover.cpp).
+  void on_primary_heartbeat(bool up, const std::string& why);
   // After a takeover: this node is the primary now, in `term`, with these sessions
   // (connection id on this node, peer) live. The daemon switches the replication role.
   using OnPromoted = std::function<void(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live)>;
@@ -68,6 +79,10 @@ class StandbyReplicator {
     repl::Checkpoint checkpoint;
     bool has_checkpoint = false;
     uint64_t checkpoints = 0;
+    // Outbound bytes the peer may not have acknowledged yet (from the last checkpoint's
+    // outbound_acked on): an unplanned takeover re-queues what the peer lacks.
+    std::deque<std::string> out_retained;
+    uint64_t out_retained_start = 0;     // stream offset of out_retained.front()[0]
   };
 
   void dial();
@@ -105,6 +120,11 @@ class StandbyReplicator {
   std::string not_ready_reason();
   void on_switchover_commit(const repl::SwitchoverCommit& c);
   uint32_t mss(const Shadow& s) const { return s.object.tcp().mss() ? s.object.tcp().mss() : 1460; }
+  // Unplanned takeover (standby_failover.cpp).
+  std::string takeover_refusal() const;  // empty: this node may take over
+  void take_over_unplanned(const std::string& why);
+  void trim_retained(Shadow& s, uint64_t acked);
+  void check_primary_lost();
 
   session::Speaker& speaker_;
   config::HaConfig ha_;
@@ -122,7 +142,12 @@ class StandbyReplicator {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   ReplStatus stats_;
   std::chrono::steady_clock::time_point snapshot_started_;
-  std::function<bool(std::string& why)> claim_vips_;
+  VipHooks vips_;
+  bool took_over_ = false;
+  bool heartbeat_lost_ = false;
+  std::string heartbeat_why_;
+  std::unique_ptr<boost::asio::steady_timer> lost_timer_;
+  bool primary_refused_ = false;  // the primary sent an Error on this channel
   OnPromoted on_promoted_;
   struct {
     bool preparing = false;

@@ -123,7 +123,7 @@ void StandbyReplicator::on_switchover_commit(const repl::SwitchoverCommit& c) {
   }
   const uint64_t restore_us = us_since(t0);
   std::string why;
-  if (claim_vips_ && !claim_vips_(why)) spdlog::error("switchover: claiming the VIPs: {}", why);
+  if (vips_.claim && !vips_.claim(why)) spdlog::error("switchover: claiming the VIPs: {}", why);
   std::vector<std::pair<uint64_t, wire::IpAddr>> live;
   for (auto& r : restored) {
     session::Peer* peer = speaker_.find_peer(r.shadow->peer);

@@ -60,6 +60,11 @@ std::vector<CapabilityNeed> needed_capabilities(const config::Config& cfg, bool 
                       "unsolicited neighbour advertisements for the VIPs)");
   }
   if (cfg.bfd.enabled) need(CAP_NET_ADMIN, "[bfd]: SO_RCVBUFFORCE on the BFD receive socket");
+  if (cfg.ha.enabled() && cfg.ha.crash_guard && !cfg.ha.vip_interface.empty()) {
+    // Loaded at start with every capability; later only its map is written.
+    if (has_cap_bpf) need(kCapBpf, "[ha] crash_guard: bpf(2) on the guard's map (kernels before 6.5 need it)");
+    else need(CAP_SYS_ADMIN, "[ha] crash_guard: bpf(2) on the guard's map (no CAP_BPF on this kernel)");
+  }
   if (xdp_configured(cfg)) {
     need(CAP_NET_ADMIN, "[bfd] XDP: attaching the program to the interfaces");
     const char* bpf_why =

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bgpd/session/sock_destroy.hpp"
 #include "replicator/channel/key.hpp"
 
 namespace tandem::app {
@@ -27,6 +28,7 @@ std::unique_ptr<ReplicationWiring> ReplicationWiring::prepare(session::Speaker& 
       return nullptr;
     }
   }
+  w->open_guard();
   replicator::ChannelIdentity id;
   id.node_id = ha.node_id;
   id.key = std::move(key.key);
@@ -53,11 +55,56 @@ std::unique_ptr<ReplicationWiring> ReplicationWiring::prepare(session::Speaker& 
   return w;
 }
 
+// The crash guard outlives this process (docs/ha.md, "The crash guard"). A node that
+// starts as the standby finds the tuples its previous run protected: their sockets are
+// gone or dying (orphans retransmit FIN for a while), so they are let go after 2 min.
+void ReplicationWiring::open_guard() {
+  if (!ha_.crash_guard || ha_.vip_interface.empty()) return;
+  std::string error;
+  guard_ = replicator::guard::EgressGuard::open({ha_.vip_interface}, ha_.crash_guard_pin_dir, error);
+  if (!guard_) {
+    spdlog::error("replication: crash guard unavailable ({}): should this process die, its kernel would reset the "
+                  "peers' sessions before the standby takes them",
+                  error);
+    return;
+  }
+  const auto stale = guard_->protected_tuples();
+  spdlog::info("replication: crash guard on {} (pinned in {}){}", ha_.vip_interface, ha_.crash_guard_pin_dir,
+               stale.empty() ? "" : fmt::format("; {} connections of a previous run still guarded", stale.size()));
+  if (stale.empty() || ha_.role != "standby") return;
+  // A standby holds no session: these are the previous run's. Their orphaned sockets
+  // (FIN_WAIT, FIN dropped) would block the 4-tuple of a later takeover on this node:
+  // destroyed while still guarded (the RST that makes is dropped), then let go.
+  size_t destroyed = 0;
+  for (const auto& [local, remote] : stale) {
+    std::string why;
+    if (session::destroy_socket(local, remote, why)) ++destroyed;
+    else if (!why.empty()) spdlog::warn("replication: destroying the orphan {}: {}", remote.to_string(), why);
+    guard_->unprotect(local, remote, why);
+  }
+  spdlog::info("replication: crash guard: {} connections of the previous run let go ({} orphaned sockets destroyed)",
+               stale.size(), destroyed);
+}
+
+void ReplicationWiring::guard_connection(const session::Endpoints& ep, bool protect) {
+  if (!guard_) return;
+  auto local = session::TcpEndpoint::parse(ep.local.to_string(), ep.local_port);
+  auto remote = session::TcpEndpoint::parse(ep.remote.to_string(), ep.remote_port);
+  std::string why;
+  if (!local || !remote) return;
+  if (!(protect ? guard_->protect(*local, *remote, why) : guard_->unprotect(*local, *remote, why)))
+    spdlog::error("replication: crash guard: {} {}: {}", protect ? "protecting" : "releasing", remote->to_string(), why);
+}
+
 void ReplicationWiring::make_primary(replicator::ChannelIdentity id) {
   id.role = replicator::repl::ROLE_PRIMARY;
   identity_ = id;
   primary_ = std::make_unique<replicator::PrimaryReplicator>(speaker_, ha_, std::move(id));
   if (vips_) primary_->set_release_vips([this](std::string& why) { return vips_->release(why); });
+  primary_->set_guard([this](const session::Endpoints& ep, bool protect) { guard_connection(ep, protect); });
+  primary_->set_on_fenced([this](const std::string&) {
+    if (on_handed_over_) on_handed_over_();  // restart as the standby
+  });
   speaker_.add_tap(primary_.get());
 }
 
@@ -65,7 +112,10 @@ void ReplicationWiring::make_standby(replicator::ChannelIdentity id) {
   id.role = replicator::repl::ROLE_STANDBY;
   identity_ = id;
   standby_ = std::make_unique<replicator::StandbyReplicator>(speaker_, ha_, std::move(id), epoch_);
-  if (vips_) standby_->set_claim_vips([this](std::string& why) { return vips_->claim(why); });
+  if (vips_)
+    standby_->set_vip_hooks({[this](std::string& why) { return vips_->claim(why); },
+                             [this](std::string& why) { return vips_->announce_only(why); },
+                             [this] { return vips_->link_up(); }});
   standby_->set_on_promoted([this](uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live) {
     on_promoted(term, live);
   });
@@ -175,6 +225,14 @@ void ReplicationWiring::on_pair_liveness(bool up, const std::string& why) {
     spdlog::warn("replication: heartbeat with the other node lost ({}; channel {}): the other node is dead, hung or "
                  "cut off from this one",
                  why, channel);
+  if (standby_) standby_->on_primary_heartbeat(up, why);
+  if (up) return;
+  if (primary_ && vips_ && !vips_->link_up()) {
+    // Cut off from the peers and from the standby: the standby takes over; this node
+    // must never write on the sessions again (docs/ha.md, "Fencing").
+    primary_->fence("this node's link to the peers (" + ha_.vip_interface + ") is down and the heartbeat is lost");
+    return;
+  }
 }
 
 std::function<std::optional<replicator::ReplStatus>()> ReplicationWiring::status_fn(const ReplicationWiring* w) {

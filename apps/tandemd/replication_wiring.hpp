@@ -15,6 +15,7 @@
 #include "replicator/primary.hpp"
 #include "replicator/standby.hpp"
 #include "replicator/status.hpp"
+#include "replicator/guard/egress_guard.hpp"
 #include "replicator/vip/vip_set.hpp"
 
 namespace tandem::app {
@@ -65,6 +66,9 @@ class ReplicationWiring {
   replicator::ChannelIdentity identity_;
   replicator::EpochStore epoch_;
   std::unique_ptr<replicator::vip::VipSet> vips_;
+  std::unique_ptr<replicator::guard::EgressGuard> guard_;
+  void open_guard();
+  void guard_connection(const session::Endpoints& ep, bool protect);
   std::function<void()> on_handed_over_;
   std::unique_ptr<boost::asio::steady_timer> idle_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -275,6 +275,18 @@ void read_ha(TableReader& r, Config& c) {
   u32("max_unreplicated_bytes", 16384, 1u << 30, h.max_unreplicated_bytes);
   u32("checkpoint_interval_ms", 1, 600000, h.checkpoint_interval_ms);
   u32("checkpoint_threshold_bytes", 1, 1u << 30, h.checkpoint_threshold_bytes);
+  if (auto v = r.string("takeover")) {
+    if (*v != "nsr" && *v != "graceful-restart" && *v != "none")
+      r.fail("takeover", r.get("takeover"),
+             fmt::format("'{}' is not \"nsr\", \"graceful-restart\" or \"none\"", *v));
+    h.takeover = *v;
+  }
+  u32("takeover_probe_timeout_ms", 10, 10000, h.takeover_probe_timeout_ms);
+  if (auto v = r.boolean("crash_guard")) h.crash_guard = *v;
+  if (auto v = r.string("crash_guard_pin_dir")) {
+    if (v->empty() || (*v)[0] != '/') r.fail("crash_guard_pin_dir", r.get("crash_guard_pin_dir"), "must be an absolute path");
+    h.crash_guard_pin_dir = *v;
+  }
   // The standby must be able to hold everything the primary may have acknowledged.
   if (h.standby_buffer_bytes < h.max_unreplicated_bytes) {
     const char* key = r.get("standby_buffer_bytes") ? "standby_buffer_bytes" : "max_unreplicated_bytes";

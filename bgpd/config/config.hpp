@@ -150,6 +150,17 @@ struct HaConfig {
   // Checkpoints (primary -> standby).
   uint32_t checkpoint_interval_ms = 100;
   uint32_t checkpoint_threshold_bytes = 16u << 10;  // also when a sequence number moved this far
+  // Unplanned takeover by the standby when the primary's process ends or its heartbeat
+  // is lost: "nsr" (carry each session on where the sequence probe proves it in sync,
+  // else the graceful-restart path), "graceful-restart" (always: RST to the peer, then
+  // reconnect as the restarting speaker), "none" (only the planned switchover).
+  std::string takeover = "nsr";
+  uint32_t takeover_probe_timeout_ms = 200;  // how long to wait for a peer's probe reply
+  // The crash guard: a tc-egress BPF program on vip_interface that drops the FIN/RST a
+  // dying primary's kernel would send for the sessions (it outlives the process; its
+  // table is pinned under crash_guard_pin_dir). Needs vip_interface.
+  bool crash_guard = true;
+  std::string crash_guard_pin_dir = "/sys/fs/bpf/tandem";
   // Node liveness: a BFD session with the other node (needs [bfd] enabled).
   bool heartbeat = false;
   std::optional<wire::IpAddr> heartbeat_address;        // the other node; default: peer's address

@@ -532,6 +532,7 @@ void Connection::finish_disconnect() {
   if (flush_timer_) flush_timer_->cancel();
   writing_ = false;
   if (socket_) {
+    if (tap_ && endpoints_) tap_->before_close(id_);  // e.g. the crash guard lets this FIN go
     boost::system::error_code ec;
     socket_->shutdown(tcp::socket::shutdown_both, ec);
     socket_->close(ec);
@@ -554,6 +555,7 @@ void Connection::close() {
   if (flush_timer_) flush_timer_->cancel();
   if (send_hold_timer_) send_hold_timer_->cancel();
   if (socket_) {
+    if (tap_ && endpoints_) tap_->before_close(id_);
     boost::system::error_code ec;
     socket_->close(ec);
     socket_.reset();

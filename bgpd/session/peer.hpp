@@ -94,6 +94,9 @@ class Peer {
   const std::string& name() const { return name_; }  // "192.0.2.2" for logs
   PeerStatus status() const;
   bool gr_enabled() const;  // [graceful_restart].enabled, or this peer's override
+  // Unplanned takeover on the graceful-restart path: the next session's OPEN carries the
+  // Restart State bit (RFC 4724 §4.1: we restarted), cleared once it is Established.
+  void set_restarting_after_takeover() { restart_bit_ = true; }
 
   // ---- called by Connection ----
   void on_state_changed(Connection& c, const fsm::act::StateChanged& change);
@@ -164,6 +167,8 @@ class Peer {
   std::array<uint64_t, 6> sent_{};
   uint32_t established_transitions_ = 0;
   // Graceful restart (helper).
+  bool restart_bit_ = false;     // set_restarting_after_takeover
+  bool gr_own_restart_ = false;  // the stale routes are kept because we restarted
   GrHelperState gr_state_ = GrHelperState::None;
   std::vector<wire::Family> gr_stale_families_;
   std::vector<wire::Family> session_families_;           // negotiated, current/last session

@@ -31,7 +31,7 @@ void Peer::gr_capabilities(fsm::Config& c) const {
   wire::GracefulRestartCap gr;
   // R bit: we restarted and are still deferring selection (RFC 4724 §4.1), so the peer
   // must not wait for our End-of-RIB before sending its own.
-  gr.restart_state = speaker_.deferral().active();
+  gr.restart_state = speaker_.deferral().active() || restart_bit_;
   gr.notification = g.notification;
   gr.restart_time = g.restart_time;
   // Listing a family says we can be a restarting speaker for it; its F bit, that our
@@ -49,6 +49,7 @@ void Peer::gr_capabilities(fsm::Config& c) const {
 }
 
 void Peer::gr_on_established(Connection& c, const fsm::Negotiated& n) {
+  restart_bit_ = false;  // the OPEN that said we restarted has gone
   gr_peer_cap_ = n.peer_graceful_restart;
   gr_peer_llgr_ = n.peer_llgr;
   const auto& ours = c.fsm().local_open().caps.graceful_restart;
@@ -145,6 +146,23 @@ std::vector<wire::Family> Peer::gr_families_to_keep(const std::optional<wire::No
 
 void Peer::gr_session_down(const std::string& reason) {
   auto& rib = speaker_.rib();
+  if (restart_bit_ && gr_enabled() && !stopping_ && !session_families_.empty()) {
+    // Our own restart (an unplanned takeover on the graceful-restart path): the peer did
+    // not restart, we did; what it sent us is what we relearn, kept stale meanwhile
+    // whatever its capability lists, bounded by our restart time.
+    rib.peer_down_graceful(id_, session_families_);
+    gr_stale_families_ = session_families_;
+    gr_own_restart_ = true;
+    llgr_deadlines_.clear();
+    size_t stale = 0;
+    for (auto f : session_families_) stale += rib.stale_count(id_, f);
+    spdlog::warn("peer {}: graceful restart: this node restarts the session ({}): keeping the peer's {} routes as "
+                 "stale until it sends them again (End-of-RIB) or for {} s",
+                 name_, reason, stale, speaker_.config().graceful_restart.restart_time);
+    gr_state_ = GrHelperState::WaitingRestart;
+    gr_arm(speaker_.config().graceful_restart.restart_time);
+    return;
+  }
   std::string why;
   std::vector<wire::Family> keep = gr_families_to_keep(down_notification_, why);
   if (keep.empty()) {
@@ -210,6 +228,11 @@ void Peer::gr_reestablished(const fsm::Negotiated& n) {
   const auto& cap = *n.peer_graceful_restart;
   std::vector<wire::Family> remaining;
   for (auto f : gr_stale_families_) {
+    if (gr_own_restart_) {  // we restarted, not the peer: its F bit says nothing here
+      if (n.has_family(f)) remaining.push_back(f);
+      else gr_sweep(f, "the family was not negotiated on the re-established session");
+      continue;
+    }
     // The F bit of the new OPEN: from the GR capability, else from the LLGR one.
     std::optional<bool> fwd;
     for (const auto& a : cap.families)
@@ -232,6 +255,7 @@ void Peer::gr_reestablished(const fsm::Negotiated& n) {
   gr_stale_families_ = remaining;
   if (remaining.empty()) {
     gr_state_ = GrHelperState::None;
+    gr_own_restart_ = false;
     return;
   }
   gr_state_ = GrHelperState::WaitingEor;
@@ -275,6 +299,7 @@ void Peer::gr_reset_state() {
   gr_stale_families_.clear();
   llgr_deadlines_.clear();
   gr_state_ = GrHelperState::None;
+  gr_own_restart_ = false;
 }
 
 void Peer::gr_arm(uint32_t seconds) { gr_arm_at(std::chrono::steady_clock::now() + std::chrono::seconds(seconds)); }

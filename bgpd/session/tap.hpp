@@ -31,6 +31,8 @@ class SessionTap {
   virtual void on_bytes(uint64_t connection_id, Direction dir, uint64_t offset,
                         std::span<const uint8_t> bytes) = 0;
   virtual void on_close(uint64_t connection_id) = 0;
+  // This process is about to close the socket on purpose (its FIN / RST is meant).
+  virtual void before_close(uint64_t /*connection_id*/) {}
   // The connection reached Established; its Fsm has the OPENs and the offset.
   virtual void on_established(uint64_t /*connection_id*/) {}
   // Flow control by the tap (replication): a connection hands the socket outbound bytes
@@ -58,6 +60,9 @@ class TapSet final : public SessionTap {
   }
   void on_established(uint64_t id) override {
     for (auto* t : taps_) t->on_established(id);
+  }
+  void before_close(uint64_t id) override {
+    for (auto* t : taps_) t->before_close(id);
   }
   uint64_t outbound_limit(uint64_t id) override {
     uint64_t limit = UINT64_MAX;

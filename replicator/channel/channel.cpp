@@ -22,6 +22,7 @@ static_assert(static_cast<int>(HandshakeErrorCode::Protocol) == repl::Error::COD
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr int kLingerMs = 200;  // how long a closing channel tries to deliver its Closing frame
 
 std::string describe(const asio::ip::tcp::endpoint& ep) {
   const auto a = ep.address();
@@ -149,6 +150,10 @@ void Channel::read() {
                             self->guarded([&] {
                               if (self->closed_) return;
                               if (ec) {
+                                const bool gone = ec == asio::error::eof || ec == asio::error::connection_reset;
+                                // No Closing frame came before it: the other process ended.
+                                if (gone && self->ready_) self->peer_vanished_ = true;
+                                self->transport_failed_ = true;
                                 self->close(ec == asio::error::eof ? std::string("peer closed the connection")
                                                                    : "read failed: " + ec.message());
                                 return;
@@ -198,6 +203,12 @@ bool Channel::on_payload(const std::vector<uint8_t>& payload) {
   switch (env.body_case()) {
     case repl::Envelope::kHello: refuse("protocol error: second Hello"); return false;
     case repl::Envelope::kKeepalive: return true;  // only there to keep the channel alive
+    case repl::Envelope::kClosing:
+      spdlog::info("replication channel {}: the other node closes it: {}", remote_description(),
+                   env.closing().reason());
+      transport_failed_ = true;  // nothing more to say to it
+      shut("the other node closed the channel: " + env.closing().reason());
+      return false;
     case repl::Envelope::kError:
       spdlog::warn("replication channel {}: peer reports error {}: {}", remote_description(),
                    repl::Error::Code_Name(env.error().code()), env.error().message());
@@ -275,8 +286,9 @@ void Channel::write() {
                     [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
                       self->guarded([&] {
                         self->write_in_flight_ = false;
-                        if (self->closed_) return;
+                        if (self->closed_) return self->finish_shut();
                         if (ec) {
+                          self->transport_failed_ = true;
                           self->close("write failed: " + ec.message());
                           return;
                         }
@@ -294,7 +306,7 @@ void Channel::write() {
 // ---- liveness --------------------------------------------------------------------
 
 void Channel::arm_watchdog() {
-  const auto tick = std::max(options_.dead_after / 3, std::chrono::milliseconds(1));
+  const auto tick = watchdog_tick();
   watchdog_.expires_after(tick);
   watchdog_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->closed_) return;
@@ -302,17 +314,32 @@ void Channel::arm_watchdog() {
   });
 }
 
+std::chrono::milliseconds Channel::watchdog_tick() const {
+  auto tick = options_.dead_after / 3;
+  if (options_.keepalive_every.count() > 0) tick = std::min(tick, options_.keepalive_every);
+  return std::max(tick, std::chrono::milliseconds(1));
+}
+
+size_t Channel::bytes_waiting() const {
+  boost::system::error_code ec;
+  const size_t n = const_cast<asio::ip::tcp::socket&>(socket_).available(ec);
+  return ec ? 0 : n;
+}
+
 void Channel::on_watchdog() {
   const auto now = std::chrono::steady_clock::now();
   const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_rx_);
-  if (silent >= options_.dead_after) {
+  // Frames waiting unread mean the other node is alive and this process was not
+  // running (stopped, starved): read them before judging.
+  if (silent >= options_.dead_after && connected_ && bytes_waiting() > 0) last_rx_ = now;
+  else if (silent >= options_.dead_after) {
     refuse(!connected_ ? fmt::format("connect timed out after {} ms", silent.count())
            : !ready_   ? fmt::format("handshake timed out: no Hello within {} ms", silent.count())
                        : fmt::format("peer dead: nothing received for {} ms", silent.count()));
     return;
   }
   // Half a tick of slack: a Keepalive goes out on every tick when idle, not every other.
-  const auto tick = std::max(options_.dead_after / 3, std::chrono::milliseconds(1));
+  const auto tick = watchdog_tick();
   if (ready_ && !write_in_flight_ && out_.empty() && now - last_tx_ >= tick / 2) {
     repl::Envelope ka;
     ka.mutable_keepalive()->set_time_us(realtime_us());
@@ -336,11 +363,33 @@ void Channel::close(const std::string& why) {
 }
 
 void Channel::shut(const std::string& why) {
+  const bool say_closing = ready_ && connected_ && !transport_failed_;
   closed_ = true;
-  boost::system::error_code ec;
   watchdog_.cancel();
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  if (say_closing) {
+    repl::Envelope e;
+    e.mutable_closing()->set_reason(why);
+    const std::string bytes = e.SerializeAsString();
+    queue_frame(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+    lingering_ = true;
+    if (!write_in_flight_) {
+      write_in_flight_ = true;  // write() refuses once closed: this last one is ours
+      writing_.swap(out_);
+      out_.clear();
+      asio::async_write(socket_, asio::buffer(writing_),
+                        [self = shared_from_this()](const boost::system::error_code&, size_t) {
+                          self->write_in_flight_ = false;
+                          self->finish_shut();
+                        });
+    }
+    // Never wait long for a slow reader.
+    watchdog_.expires_after(std::chrono::milliseconds(kLingerMs));
+    watchdog_.async_wait([self = shared_from_this()](const boost::system::error_code& e2) {
+      if (!e2) self->finish_shut();
+    });
+  } else {
+    finish_shut();
+  }
   pending_.clear();
   pending_bytes_ = 0;
   // Posted, so that close() never re-enters the caller; the handlers die with it (they
@@ -356,6 +405,27 @@ void Channel::shut(const std::string& why) {
       spdlog::error("replication channel {}: on_closed threw", self->remote_description());
     }
   });
+}
+
+void Channel::finish_shut() {
+  if (!socket_.is_open()) return;
+  if (lingering_ && write_in_flight_) return;  // its completion comes back here
+  if (lingering_ && !out_.empty()) {
+    // The write in flight at close() ended; the Closing frame is still queued.
+    write_in_flight_ = true;
+    writing_.swap(out_);
+    out_.clear();
+    asio::async_write(socket_, asio::buffer(writing_), [self = shared_from_this()](const boost::system::error_code&, size_t) {
+      self->write_in_flight_ = false;
+      self->finish_shut();
+    });
+    return;
+  }
+  lingering_ = false;
+  boost::system::error_code ec;
+  watchdog_.cancel();
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
 }
 
 std::string Channel::remote_description() const {

@@ -38,6 +38,10 @@ struct ChannelOptions {
   // Nothing received for this long (handshake included) closes the channel; a Keepalive
   // is sent every dead_after / 3 when nothing else was.
   std::chrono::milliseconds dead_after{3000};
+  // Send a Keepalive at least this often when idle (0: dead_after / 3). With the pair's
+  // heartbeat on, the heartbeat interval: silence on the channel then means something
+  // within the heartbeat's detection time (a heartbeat path failure is not a dead node).
+  std::chrono::milliseconds keepalive_every{0};
   // on_drained is called after a write completes leaving fewer bytes queued than this.
   size_t low_water = 64 * 1024;
 };
@@ -69,8 +73,17 @@ class Channel : public std::enable_shared_from_this<Channel> {
   size_t queued_bytes() const;  // for back-pressure by the caller
   bool ready() const { return ready_ && !closed_; }
   bool closed() const { return closed_; }
-  // No callbacks after this except on_closed(why), once (posted).
+  // No callbacks after this except on_closed(why), once (posted). When the channel is
+  // ready, a Closing frame goes out first (best effort, after what is queued, within
+  // kLingerMs): the other node then knows this was on purpose, not a dead process.
   void close(const std::string& why);
+  // The other node's process is gone: the connection ended (FIN or RST from its kernel)
+  // without a Closing frame. Meaningful once closed().
+  bool peer_vanished() const { return peer_vanished_; }
+  // Bytes from the other node waiting in the kernel, not read yet: it was alive lately
+  // even if this process did not look (e.g. it was stopped itself).
+  size_t bytes_waiting() const;
+  std::chrono::steady_clock::time_point last_rx() const { return last_rx_; }
   std::string remote_description() const;  // "10.0.0.2:40000 (node b)"
   Counters counters() const { return counters_; }
 
@@ -91,9 +104,11 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void queue_frame(const std::vector<uint8_t>& payload);
   void write();
   void arm_watchdog();
+  std::chrono::milliseconds watchdog_tick() const;
   void on_watchdog();
   void refuse(const std::string& why);  // close, logged as a warning
   void shut(const std::string& why);    // close without logging
+  void finish_shut();                   // the socket itself, once the Closing frame left
   template <class F>
   void guarded(F&& f);
 
@@ -108,6 +123,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   bool connected_ = false;
   bool ready_ = false;
   bool closed_ = false;
+  bool lingering_ = false;     // closed, the Closing frame still being written
+  bool peer_vanished_ = false;
+  bool transport_failed_ = false;  // the socket failed or the other side closed: say nothing
   std::string remote_addr_;
 
   FrameEncoder encoder_;

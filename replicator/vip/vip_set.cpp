@@ -1,5 +1,9 @@
 #include "replicator/vip/vip_set.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
 namespace tandem::replicator::vip {
 
 std::unique_ptr<VipSet> VipSet::open(const std::string& ifname, const std::vector<std::pair<wire::IpAddr, uint8_t>>& vips,
@@ -30,6 +34,27 @@ bool VipSet::release(std::string& error) {
     if (rtnl_->remove_address(ifindex_, v, error) == Outcome::Failed) return false;
   error.clear();
   return true;
+}
+
+bool VipSet::announce_only(std::string& error) {
+  for (const auto& v : vips_)
+    if (!announcer_->announce(v.addr, error)) return false;
+  return true;
+}
+
+void VipSet::keep_warm(const std::vector<wire::IpAddr>& peers) {
+  for (const auto& p : peers) {
+    std::string why;
+    if (!rtnl_->warm_neighbour(ifindex_, p, why, 0, true))
+      spdlog::warn("replication: keeping the neighbour entry of {} on {} resolved: {}", p.to_string(), ifname_, why);
+  }
+}
+
+bool VipSet::link_up() const {
+  std::ifstream f("/sys/class/net/" + ifname_ + "/operstate");
+  std::string state;
+  f >> state;
+  return state == "up" || state == "unknown";  // "unknown": e.g. a loopback or tun without carrier reporting
 }
 
 std::string VipSet::describe() const {

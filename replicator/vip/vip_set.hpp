@@ -24,6 +24,17 @@ class VipSet {
   bool claim(std::string& error);
   // Removes every VIP (already gone: fine). False + error on the first failure.
   bool release(std::string& error);
+  // Unplanned takeover: points the peers' neighbour entries for the VIPs at this node
+  // (gratuitous ARP / NA) WITHOUT adding the addresses, so that the replies to the
+  // sequence probes arrive here while the kernel, not owning the VIPs yet, drops the
+  // rest silently (an owned VIP without the sockets would answer the peers with RST).
+  bool announce_only(std::string& error);
+  // Keeps this node's neighbour entries for the BGP peers resolved (a standby, ahead of
+  // a takeover: the first probe must not wait for ARP / ND). Best effort: logs failures.
+  void keep_warm(const std::vector<wire::IpAddr>& peers);
+  // Whether the interface is up and running (carrier): a node cut off from the peers'
+  // segment must neither take over nor keep writing as the primary.
+  bool link_up() const;
   std::string describe() const;  // "192.0.2.1/24, 2001:db8::1/64 on eth0"
 
  private:

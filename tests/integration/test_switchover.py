@@ -137,10 +137,11 @@ def switchover(frm, to, frr, bird, what):
     return int(st.get("epoch", 0))
 
 
-def body(args):
-    tandemctl = require_tandemctl(args.tandemctl or default_tandemctl())
-    bfdd_binary()
-    with Lab("switchover", keep=args.keep) as lab:
+class Pair:
+    """The lab of this test and of test_takeover: FRR, BIRD, node A (primary) and node B
+    (standby) mirroring it; `ha_extra` goes into both nodes' [ha]."""
+
+    def __init__(self, args, lab, tandemctl, ha_extra=None):
         top = StandardLab(lab, args.tandemd, tandem_networks=True)
         frr, bird, a = top.frr, top.bird, top.tandem
         a.tandemctl = tandemctl
@@ -152,15 +153,16 @@ def body(args):
         akey, bkey = os.path.join(a.dir, "ha.key"), os.path.join(lab.workdir, "b.key")
         write_key(akey, key)
         write_key(bkey, key)
-        a.tables["ha"] = ha_table("primary", akey, os.path.join(a.dir, "epoch"), NODE_A[0], STANDBY.v4)
+        a.tables["ha"] = dict(ha_table("primary", akey, os.path.join(a.dir, "epoch"), NODE_A[0], STANDBY.v4),
+                              **(ha_extra or {}))
         for p in a.peers:  # the sessions run from the VIPs
             p["local_address"] = TANDEM.v4 if ":" not in p["address"] else TANDEM.v6
             if p["address"] == FRR.v4:
                 p["bfd"] = True
         a.tables["bfd"] = {"enabled": True, "receive_path": "user-space", "desired_min_tx_ms": 50,
                            "required_min_rx_ms": 50, "detect_mult": 3}
-        v4 = frr_prefixes(N_FRR + N_MORE)
-        for p in v4[:N_FRR]:
+        self.v4 = frr_prefixes(N_FRR + N_MORE)
+        for p in self.v4[:N_FRR]:
             frr.add_network(p)
         bird.add_static("st4", [f"10.200.{i // 256}.{i % 256}/32" for i in range(N_BIRD_V4)])
         top.start(timeout=90)
@@ -178,10 +180,21 @@ def body(args):
         b.peers = [dict(p) for p in a.peers]
         b.networks = [dict(n) for n in a.networks]
         b.tables = {k: dict(v) for k, v in a.tables.items() if k != "ha"}
-        b.tables["ha"] = ha_table("standby", bkey, os.path.join(b.dir, "epoch"), STANDBY.v4, NODE_A[0])
+        b.tables["ha"] = dict(ha_table("standby", bkey, os.path.join(b.dir, "epoch"), STANDBY.v4, NODE_A[0]),
+                              **(ha_extra or {}))
         b.start()
         b.wait_api()
         wait_mirrored(a, b, N_SESSIONS, "B mirroring A", timeout=120)
+        self.top, self.frr, self.bird, self.a, self.b, self.bnode, self.bfdd = top, frr, bird, a, b, bnode, bfdd
+
+
+def body(args):
+    tandemctl = require_tandemctl(args.tandemctl or default_tandemctl())
+    bfdd_binary()
+    with Lab("switchover", keep=args.keep) as lab:
+        pair = Pair(args, lab, tandemctl)
+        top, frr, bird, a, b, bnode, bfdd, v4 = (pair.top, pair.frr, pair.bird, pair.a, pair.b, pair.bnode, pair.bfdd,
+                                                 pair.v4)
         term0 = int(ha(a).get("epoch", 0))
         log(f"B mirrors A (term {term0}); peers: {peers_view(frr, bird)}")
 

@@ -182,12 +182,24 @@ class TandemNode:
         gr = dict(doc.get("graceful_restart", {}))
         gr.setdefault("marker_file", self.marker_file)
         doc["graceful_restart"] = gr
+        ha = doc.get("ha")
+        if ha and ha.get("vip_interface") and "crash_guard_pin_dir" not in ha:
+            # The bpffs is shared by every namespace: each node's crash guard gets its own
+            # pins (as on separate hosts), removed with the lab.
+            doc["ha"] = dict(ha, crash_guard_pin_dir=self.crash_guard_pins())
         doc["peer_defaults"] = self.peer_defaults
         if self.peers:
             doc["peer"] = self.peers
         if self.networks:
             doc["network"] = self.networks
         return render_toml(doc, comments=["rendered by tests/integration/lab/tandem.py"])
+
+    def crash_guard_pins(self):
+        path = f"/sys/fs/bpf/tandem-test-{os.path.basename(self.node.lab.workdir)}-{self.node.name}-{self.name}"
+        if not getattr(self, "_pins_registered", False):
+            self._pins_registered = True
+            self.node.lab.cleanups.append(lambda: remove_pins(path))
+        return path
 
     def write_config(self):
         with open(self.conf, "w") as f:
@@ -412,6 +424,15 @@ class TandemNode:
                           f"{self.name} log line matching {patterns}")
 
 
+
+
+def remove_pins(path):
+    """Removes a bpffs pin directory (files are unlinked like any file)."""
+    if not os.path.isdir(path):
+        return
+    for name in os.listdir(path):
+        os.unlink(os.path.join(path, name))
+    os.rmdir(path)
 
 
 _LOG_TS_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:?\d\d)")

@@ -1,0 +1,311 @@
+// The standby's unplanned takeover (docs/ha.md, "Unplanned takeover"): the primary's
+// process ended (the channel closed without a Closing frame) or the pair's heartbeat was
+// lost. Per session, best first:
+//   NSR:  a probe (an out-of-window ACK from the VIP) draws the peer's duplicate ACK,
+//         whose SEQ is the peer's snd_nxt and ACK its rcv_nxt. If this node holds every
+//         inbound byte the peer sent (SEQ = the replicated inbound end) and every
+//         outbound byte the peer lacks (ACK within the retained outbound bytes), the
+//         socket is rebuilt at exactly that point and the shadow goes live: the peer
+//         sees nothing. Anything else would corrupt the byte stream.
+//   GR:   otherwise a RST with the peer's rcv_nxt (probed, else the replicated outbound
+//         end) drops the peer's session at once; it keeps our routes (helper) while the
+//         new primary reconnects with the Restart State bit set, sends its whole
+//         Adj-RIB-Out, then End-of-RIB. This node keeps the peer's routes meanwhile
+//         (its own helper role), until the peer's End-of-RIB.
+#include <unistd.h>
+
+#include <future>
+#include <spdlog/spdlog.h>
+
+#include "bgpd/session/connection.hpp"
+#include "bgpd/session/peer.hpp"
+#include "bgpd/session/sock_destroy.hpp"
+#include "bgpd/session/tcp_repair.hpp"
+#include "replicator/standby.hpp"
+
+namespace tandem::replicator {
+
+namespace {
+
+uint64_t us_since(std::chrono::steady_clock::time_point t) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count());
+}
+
+// What the probe and the mirror say about one session.
+struct Plan {
+  uint64_t id = 0;
+  wire::IpAddr peer;
+  session::TcpEndpoint local, remote;
+  std::optional<session::ProbeResult> probe;
+  std::string probe_error;
+  std::optional<session::FrozenTcp> frozen;  // set: NSR
+  std::string fallback_why;                  // set: GR path
+  bool diff = false;                         // the shadow's output differs from what the peer got
+};
+
+}  // namespace
+
+std::string StandbyReplicator::takeover_refusal() const {
+  if (stopped_) return "this node is stopping";
+  if (took_over_) return "already taken over";
+  if (ha_.takeover == "none") return "[ha] takeover = \"none\": only a planned switchover moves the sessions";
+  if (!config_ok_ || stats_.snapshots == 0)
+    return "this node was never in sync with the primary: it holds no mirror to take over from";
+  if (vips_.link_up && !vips_.link_up())
+    return "this node's own link to the peers (vip_interface) is down: it is the one cut off";
+  return "";
+}
+
+void StandbyReplicator::on_primary_heartbeat(bool up, const std::string& why) {
+  heartbeat_lost_ = !up;
+  heartbeat_why_ = why;
+  if (!up) check_primary_lost();
+}
+
+// Heartbeat lost: the primary is gone only if the replication channel is silent too
+// (the primary sends on it at least every heartbeat interval): a heartbeat path failure
+// alone must not make two speakers. Checked again when the silence would be long enough.
+void StandbyReplicator::check_primary_lost() {
+  if (!heartbeat_lost_ || took_over_ || stopped_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto detect = std::chrono::milliseconds(uint64_t{ha_.heartbeat_interval_ms} * ha_.heartbeat_detect_mult);
+  if (channel_ && channel_->bytes_waiting() > 0) {
+    // Its frames wait unread: the primary was alive lately, this process was not running.
+    spdlog::warn("takeover: heartbeat lost ({}) but frames from the primary wait to be read: not taking over",
+                 heartbeat_why_);
+    return;
+  }
+  if (channel_ && now - channel_->last_rx() < detect) {
+    if (!lost_timer_) lost_timer_ = std::make_unique<boost::asio::steady_timer>(speaker_.io());
+    lost_timer_->expires_at(channel_->last_rx() + detect + std::chrono::milliseconds(1));
+    std::weak_ptr<bool> alive = alive_;
+    lost_timer_->async_wait([this, alive](const boost::system::error_code& ec) {
+      if (!ec && !alive.expired()) check_primary_lost();
+    });
+    return;
+  }
+  take_over_unplanned("the primary's heartbeat was lost (" + heartbeat_why_ + ") and the replication channel is silent");
+}
+
+void StandbyReplicator::take_over_unplanned(const std::string& why) {
+  if (std::string refusal = takeover_refusal(); !refusal.empty()) {
+    spdlog::warn("takeover: not taking over after \"{}\": {}", why, refusal);
+    return;
+  }
+  took_over_ = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t term = std::max<uint64_t>(identity_.epoch, epoch_.value()) + 1;
+  spdlog::warn("takeover: {}: taking over {} sessions in term {} (mode {})", why, shadows_.size(), term, ha_.takeover);
+  prepare_.preparing = false;
+  consume();  // every replicated inbound byte goes to the shadows first
+
+  // The peers' replies must come here: point their neighbour entries at this node
+  // without owning the VIPs yet (no RST from a VIP without sockets).
+  std::string error;
+  if (vips_.announce_only && !vips_.announce_only(error)) spdlog::error("takeover: announcing the VIPs: {}", error);
+
+  std::vector<Plan> plans;
+  for (auto& [id, s] : shadows_) {
+    Plan p;
+    p.id = id;
+    p.peer = s.peer;
+    const auto& ep = s.object.endpoints();
+    auto local = session::TcpEndpoint::parse(ep.local_address(), static_cast<uint16_t>(ep.local_port()));
+    auto remote = session::TcpEndpoint::parse(ep.remote_address(), static_cast<uint16_t>(ep.remote_port()));
+    if (local) p.local = *local;
+    if (remote) p.remote = *remote;
+    if (s.closed_by_primary || !s.conn) continue;  // ends as on the primary
+    if (!local || !remote) p.fallback_why = "no endpoints replicated";
+    else if (s.broken) p.fallback_why = "the mirror is broken (a stream gap)";
+    else if (!s.snapshot_done) p.fallback_why = "its bulk sync had not finished";
+    else if (!s.object.tcp().seq_known()) p.fallback_why = "no TCP sequence numbers: " + s.object.tcp().seq_error();
+    else if (s.buffered > 0 || s.consumed < s.in_next) p.fallback_why = "the shadow could not consume every byte";
+    else if (ha_.takeover == "graceful-restart") p.fallback_why = "[ha] takeover = \"graceful-restart\"";
+    plans.push_back(std::move(p));
+  }
+
+  // Probe every session at once (each probe waits for its reply on its own thread).
+  const auto probe_timeout = std::chrono::milliseconds(ha_.takeover_probe_timeout_ms);
+  std::vector<std::future<void>> probes;
+  for (auto& p : plans) {
+    if (p.local.family == 0 || p.remote.family == 0) continue;
+    const uint32_t out_end = shadows_[p.id].object.tcp().send_seq_base() + static_cast<uint32_t>(shadows_[p.id].out_next);
+    probes.push_back(std::async(std::launch::async, [&p, out_end, probe_timeout] {
+      session::ProbeOptions o;
+      o.seq = out_end + 0x80000000u;  // as far from the peer's window as it gets
+      o.resend_every = std::chrono::milliseconds(50);
+      p.probe = session::probe_peer(p.local, p.remote, probe_timeout, p.probe_error, o);
+    }));
+  }
+  for (auto& f : probes) f.wait();
+  const uint64_t probe_us = us_since(t0);
+
+  for (auto& p : plans) {
+    Shadow& s = shadows_[p.id];
+    const auto& tcp = s.object.tcp();
+    const uint32_t in_end = tcp.recv_seq_base() + static_cast<uint32_t>(s.in_next);
+    const uint32_t out_end = tcp.send_seq_base() + static_cast<uint32_t>(s.out_next);
+    if (p.probe && p.probe->rst()) {
+      p.fallback_why = "the peer has no such connection any more (it answered the probe with RST)";
+      p.probe.reset();
+    }
+    if (!p.fallback_why.empty()) continue;
+    if (!p.probe) {
+      p.fallback_why = "no reply to the sequence probe (" + p.probe_error + ")";
+      continue;
+    }
+    const int32_t in_gap = static_cast<int32_t>(p.probe->seq - in_end);
+    const int32_t out_missing = static_cast<int32_t>(out_end - p.probe->ack);
+    if (in_gap != 0) {
+      p.fallback_why = in_gap > 0 ? std::to_string(in_gap) +
+                                        " inbound bytes the peer sent are not held here (acknowledged by the dead "
+                                        "primary, or in flight)"
+                                  : "the peer is behind the replicated inbound stream by " + std::to_string(-in_gap) +
+                                        " bytes (impossible: the mirror is wrong)";
+      continue;
+    }
+    if (out_missing < 0) {
+      p.fallback_why = "the peer acknowledged " + std::to_string(-out_missing) + " outbound bytes this node never held";
+      continue;
+    }
+    const uint64_t from = s.out_next - static_cast<uint64_t>(out_missing);
+    if (from < s.out_retained_start && out_missing > 0) {
+      p.fallback_why = "the peer lacks outbound bytes from offset " + std::to_string(from) +
+                       ", no longer retained here (from " + std::to_string(s.out_retained_start) + ")";
+      continue;
+    }
+    // Exactly where the peer is: rebuild there.
+    session::FrozenTcp f;
+    f.local = p.local;
+    f.remote = p.remote;
+    f.write_seq = out_end;
+    f.snd_una = f.snd_nxt = p.probe->ack;  // what the peer lacks is sent again at once
+    uint64_t at = s.out_retained_start;
+    for (const auto& chunk : s.out_retained) {
+      for (size_t i = 0; i < chunk.size(); ++i, ++at)
+        if (at >= from) f.send_queue.push_back(static_cast<uint8_t>(chunk[i]));
+    }
+    f.rcv_nxt = in_end;
+    f.mss = mss(s);
+    f.wscale = tcp.snd_wscale() > 0 || tcp.rcv_wscale() > 0;
+    f.snd_wscale = static_cast<uint8_t>(tcp.snd_wscale());
+    f.rcv_wscale = static_cast<uint8_t>(tcp.rcv_wscale());
+    f.sack = tcp.sack();
+    f.timestamps = tcp.timestamps();
+    f.tsval = tcp.tsval();
+    f.taken = std::chrono::steady_clock::now();
+    const uint32_t peer_window = static_cast<uint32_t>(p.probe->window) << f.snd_wscale;
+    f.window = {p.probe->seq, peer_window, peer_window, std::max<uint32_t>(tcp.rcv_window(), 65535), in_end};
+    p.frozen = std::move(f);
+    std::vector<std::string> examples;
+    p.diff = AdvertisedTable::diff(s.sent_by_primary, s.would_send, examples, 1) > 0;
+  }
+
+  // Rebuild the NSR sessions in repair mode, then own the VIPs, then go live.
+  struct Restored {
+    Plan* plan;
+    session::RestoreOptions options;
+    int fd;
+  };
+  std::vector<Restored> restored;
+  for (auto& p : plans) {
+    if (!p.frozen) continue;
+    session::Peer* peer = speaker_.find_peer(p.peer);
+    if (!peer) {
+      p.fallback_why = "no such peer here";
+      continue;
+    }
+    session::RestoreOptions o;
+    o.leave_repair = false;
+    // PAWS: never below what the peer last accepted (its TSecr), whatever the clocks.
+    if (p.frozen->timestamps && p.probe->has_timestamp) o.tsval = p.probe->tsecr + 1000;
+    const config::PeerConfig pc = peer->config();
+    o.prepare = [pc](int fd, std::string& e) {
+      e = session::protect(fd, pc);
+      return e.empty();
+    };
+    std::string why_not;
+    int fd = session::restore(*p.frozen, o, why_not);
+    if (fd < 0 && why_not.find("Cannot assign requested address") != std::string::npos) {
+      // This node's own orphan of the 4-tuple (it was the primary before a crash): gone now.
+      std::string e;
+      if (session::destroy_socket(p.local, p.remote, e)) {
+        spdlog::info("takeover: session {}: destroyed this node's orphaned socket of the connection", p.peer.to_string());
+        fd = session::restore(*p.frozen, o, why_not);
+      }
+    }
+    if (fd < 0) {
+      p.fallback_why = "restore failed: " + why_not;
+      p.frozen.reset();
+      continue;
+    }
+    restored.push_back({&p, std::move(o), fd});
+  }
+  if (vips_.claim && !vips_.claim(error)) spdlog::error("takeover: claiming the VIPs: {}", error);
+  std::vector<std::pair<uint64_t, wire::IpAddr>> live;
+  std::vector<wire::IpAddr> resend;
+  for (auto& r : restored) {
+    Plan& p = *r.plan;
+    Shadow& s = shadows_[p.id];
+    session::Peer* peer = speaker_.find_peer(p.peer);
+    std::string why_not;
+    if (!session::finish_restore(r.fd, *p.frozen, r.options, why_not) || !peer || !peer->promote_shadow(r.fd, why_not)) {
+      ::close(r.fd);  // still in repair mode after a failed finish: silent
+      p.fallback_why = "cannot go live: " + why_not;
+      p.frozen.reset();
+      continue;
+    }
+    s.conn.reset();  // the Peer owns the live connection now
+    if (auto* conn = peer->established_connection()) live.emplace_back(conn->id(), p.peer);
+    if (p.diff) resend.push_back(p.peer);
+    spdlog::info("takeover: session {}: non-stop: rebuilt at the peer's snd_nxt {} / rcv_nxt {}, {} bytes re-queued{}",
+                 p.peer.to_string(), p.probe->seq, p.probe->ack, p.frozen->send_queue.size(),
+                 p.diff ? "; the primary died before sending all its output: the table is sent again" : "");
+  }
+
+  // The rest: RST, then a graceful restart as the restarting speaker.
+  size_t fallbacks = 0;
+  for (auto& p : plans) {
+    if (p.frozen) continue;
+    Shadow& s = shadows_[p.id];
+    ++fallbacks;
+    const uint32_t out_end = s.object.tcp().send_seq_base() + static_cast<uint32_t>(s.out_next);
+    std::string rst_note = "no RST (no endpoints)";
+    if (p.local.family != 0 && p.remote.family != 0 && !(p.probe && p.probe->rst())) {
+      // RFC 5961: only the peer's exact rcv_nxt resets; an in-window miss draws a challenge ACK.
+      const uint32_t seq = p.probe ? p.probe->ack : out_end;
+      std::string rst_error;
+      if (session::send_rst(p.local, p.remote, seq, rst_error))
+        rst_note = "RST sent with seq " + std::to_string(seq) + (p.probe ? " (probed)" : " (replicated outbound end)");
+      else
+        rst_note = "RST failed: " + rst_error;
+    }
+    spdlog::warn("takeover: session {}: graceful-restart path: {}; {}", p.peer.to_string(), p.fallback_why, rst_note);
+    session::Peer* peer = speaker_.find_peer(p.peer);
+    if (peer) peer->set_restarting_after_takeover();
+    // The session ends here as a transport failure: the peer's routes stay, stale, until
+    // it sends them again (our helper role), and nothing is withdrawn elsewhere.
+    if (s.conn) s.conn->shadow_closed();
+    s.conn.reset();
+  }
+  spdlog::warn("takeover: {} sessions non-stop, {} by graceful restart; {} us after the decision (probes {} us)",
+               live.size(), fallbacks, us_since(t0), probe_us);
+  // Tell a primary that is only hung (its kernel still reads the channel): it must
+  // never write again. Sent before the channel closes with the old replicator.
+  if (channel_) {
+    repl::Envelope e;
+    e.mutable_takeover_notice()->set_term(term);
+    e.mutable_takeover_notice()->set_reason(why);
+    channel_->send(e);
+  }
+  shadows_.clear();
+  identity_.epoch = term;
+  if (on_promoted_) on_promoted_(term, live);
+  // Where the primary died before sending all it had decided, send the table again
+  // (implicit replacements: harmless where the peer has it already).
+  for (const auto& a : resend)
+    speaker_.reset_peer(a, session::ResetKind::SoftOut, {}, "");
+}
+
+}  // namespace tandem::replicator
