@@ -76,20 +76,28 @@ std::unique_ptr<UdpSender> UdpSender::open(const std::string& local, const std::
     else reinterpret_cast<sockaddr_in6*>(&src)->sin6_port = htons(candidate);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&src), src_len) == 0) port = candidate;
   }
-  if (port == 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&dst), dst_len) != 0) {
+  bool connected = port != 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&dst), dst_len) == 0;
+  const bool no_route = !connected && port != 0 && (errno == ENETUNREACH || errno == EHOSTUNREACH);
+  if (!connected && !no_route) {
     error = std::string(port == 0 ? "bind: " : "connect: ") + std::strerror(errno);
     ::close(fd);
     return nullptr;
   }
-  return std::unique_ptr<UdpSender>(new UdpSender(fd, port));
+  std::unique_ptr<UdpSender> s(new UdpSender(fd, port));
+  s->connected_ = connected;
+  s->dst_ = dst;
+  s->dst_len_ = dst_len;
+  return s;
 }
 
 UdpSender::~UdpSender() { ::close(fd_); }
 
 bool UdpSender::send(const bfd::ControlPacket& packet) {
   auto bytes = bfd::encode(packet);
-  if (::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT) == static_cast<ssize_t>(bytes.size()))
-    return true;
+  const ssize_t n = connected_ ? ::send(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT)
+                               : ::sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT,
+                                          reinterpret_cast<const sockaddr*>(&dst_), dst_len_);
+  if (n == static_cast<ssize_t>(bytes.size())) return true;
   ++errors_;
   return false;
 }

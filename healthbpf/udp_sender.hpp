@@ -2,6 +2,8 @@
 // hop limit 255, source port in 49152-65535, connected to the remote on port 3784.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <memory>
 #include <string>
 
@@ -27,6 +29,12 @@ class UdpSender {
   UdpSender(int fd, uint16_t port) : fd_(fd), source_port_(port) {}
   int fd_;
   uint16_t source_port_;
+  // No route to the peer at creation (e.g. a node starting with its link down): the
+  // socket stays unconnected and each packet goes out with sendto(), failing (counted)
+  // until the route is there.
+  bool connected_ = true;
+  sockaddr_storage dst_{};
+  socklen_t dst_len_ = 0;
   uint64_t errors_ = 0;
 };
 

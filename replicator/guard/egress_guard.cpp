@@ -254,10 +254,12 @@ __u32 filter_prog_id(int ifindex) {
 // Whether program `id` (a filter's) is a guard: ours (`own_id`, no privilege needed) or
 // one named EG_PROG_NAME (a previous process's; reading it needs CAP_SYS_ADMIN). `name`
 // gets the program's name when it was read.
-bool is_guard(__u32 id, __u32 own_id, const std::string& ifname, bool& guard, std::string& name,
+// `pinned_id`: the program a previous process pinned (kProgramPin), a guard too, known
+// by its id without CAP_SYS_ADMIN (e.g. tandemd re-executed with fewer capabilities).
+bool is_guard(__u32 id, __u32 own_id, __u32 pinned_id, const std::string& ifname, bool& guard, std::string& name,
               std::string& error) {
   guard = false;
-  if (id == own_id) {
+  if (id == own_id || (pinned_id != 0 && id == pinned_id)) {
     guard = true;
     return true;
   }
@@ -270,7 +272,7 @@ bool is_guard(__u32 id, __u32 own_id, const std::string& ifname, bool& guard, st
   return true;
 }
 
-bool attach_one(int ifindex, int prog_fd, __u32 own_id, std::string& error) {
+bool attach_one(int ifindex, int prog_fd, __u32 own_id, __u32 pinned_id, std::string& error) {
   const std::string name = ifname_of(ifindex);
   bpf_tc_hook hook = egress_hook(ifindex);
   int err = bpf_tc_hook_create(&hook);
@@ -281,7 +283,7 @@ bool attach_one(int ifindex, int prog_fd, __u32 own_id, std::string& error) {
   if (__u32 id = filter_prog_id(ifindex); id != 0) {
     bool guard = false;
     std::string other;
-    if (!is_guard(id, own_id, name, guard, other, error)) return false;
+    if (!is_guard(id, own_id, pinned_id, name, guard, other, error)) return false;
     if (!guard) {
       error = name + ": the tc egress filter at handle 0x7467 priority 1 is another program ('" +
               other + "', id " + std::to_string(id) + ")";
@@ -307,7 +309,7 @@ bool detach_one(int ifindex, __u32 own_id, std::string& error, bool* removed = n
   if (id == 0) return true;
   bool guard = false;
   std::string name;
-  if (!is_guard(id, own_id, ifname_of(ifindex), guard, name, error)) return false;
+  if (!is_guard(id, own_id, 0, ifname_of(ifindex), guard, name, error)) return false;
   if (!guard) return true;
   bpf_tc_hook hook = egress_hook(ifindex);
   bpf_tc_opts opts = guard_opts();
@@ -460,8 +462,13 @@ std::unique_ptr<EgressGuard> EgressGuard::open(const std::vector<std::string>& i
   }
   const int prog_fd = bpf_program__fd(skel->progs.tandem_guard);
   guard->prog_id_ = prog_id_of(prog_fd);
+  __u32 pinned_id = 0;
+  if (int old_fd = bpf_obj_get(pin(kProgramPin).c_str()); old_fd >= 0) {
+    pinned_id = prog_id_of(old_fd);
+    ::close(old_fd);
+  }
   for (int idx : ifindexes) {
-    if (!attach_one(idx, prog_fd, guard->prog_id_, error)) return fail();
+    if (!attach_one(idx, prog_fd, guard->prog_id_, pinned_id, error)) return fail();
     attached.push_back(idx);
   }
   // The program pin shows the latest program (the filters hold theirs anyway).

@@ -87,6 +87,16 @@ def peers_view(frr, bird):
     return v
 
 
+def same_view(before, after, what):
+    """Checks that the peers' view (peers_view) did not change."""
+    for k in before:
+        if k.endswith("established at"):
+            same = all(abs(x - y) <= 1 for x, y in zip(before[k], after[k]))
+        else:
+            same = before[k] == after[k]
+        check(same, f"{what}: {k} unchanged: {before[k]} -> {after[k]}")
+
+
 def frr_keepalives_in(frr, addr=TANDEM.v4):
     return int(frr.neighbor(addr).get("messageStats", {}).get("keepalivesRecv", 0))
 
@@ -118,12 +128,7 @@ def switchover(frm, to, frr, bird, what):
     wait_until(restarted_as_standby, 30, f"{frm.name} back as the standby")
     wait_mirrored(to, frm, N_SESSIONS, f"{frm.name} mirroring {to.name}", timeout=120)
     after = peers_view(frr, bird)
-    for k in before:
-        if k.endswith("established at"):
-            same = all(abs(x - y) <= 1 for x, y in zip(before[k], after[k]))
-        else:
-            same = before[k] == after[k]
-        check(same, f"{what}: {k} unchanged across the switchover: {before[k]} -> {after[k]}")
+    same_view(before, after, what)
     check(all(v[0] == "Established" for k, v in after.items() if k.startswith("frr") and not k.endswith("at")),
           f"FRR sessions: {after}")
     check(all(v[2] == "Established" for k, v in after.items() if k.startswith("bird")), f"BIRD sessions: {after}")

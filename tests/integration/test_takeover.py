@@ -6,7 +6,7 @@ number and reconnects as the graceful-restart restarting speaker (no route withd
 
 Lab: test_switchover's (FRR iBGP with N_FRR prefixes, BIRD eBGP, each over IPv4 and
 IPv6, to the VIPs; node A primary, node B standby), plus the pair's heartbeat (BFD,
-10 ms x 3) on the peers' segment and the crash guard.
+10 ms x 5) on the peers' segment and the crash guard.
 
 Checked, with the peers' own view as the judge:
 1. SIGKILL of the primary A (its process is gone; the channel closes at once): B takes
@@ -24,6 +24,9 @@ Checked, with the peers' own view as the judge:
    keeps B's routes as stale meanwhile
    (FRR's and BIRD's route counts never fall), B reconnects with the Restart State bit,
    sends its table and End-of-RIB; the peers end with the same routes.
+4. The primary B cut off (its eth0 down): A takes over on the heartbeat, non-stop; B
+   sees its own link down and fences itself (sockets closed silently, restart as the
+   standby); when its link is back it mirrors A, and the peers saw nothing of B.
 Figures (printed): detection and takeover times from the daemons' logs.
 """
 
@@ -40,18 +43,12 @@ from lab.harness import check, main  # noqa: E402
 from lab.tandem import default_tandemctl, log_time, require_tandemctl  # noqa: E402
 from lab.topology import FRR, TANDEM  # noqa: E402
 from test_replication import ha, wait_mirrored  # noqa: E402
-from test_switchover import N_SESSIONS, Pair, bird_imported, frr_count, frr_keepalives_in, peers_view  # noqa: E402
+from test_switchover import (N_SESSIONS, Pair, bird_imported, frr_count, frr_keepalives_in, peers_view,  # noqa: E402
+                             same_view)
 
-HEARTBEAT = {"heartbeat": True, "heartbeat_interval_ms": 10, "heartbeat_detect_mult": 3}
-
-
-def same_view(before, after, what):
-    for k in before:
-        if k.endswith("established at"):
-            same = all(abs(x - y) <= 1 for x, y in zip(before[k], after[k]))
-        else:
-            same = before[k] == after[k]
-        check(same, f"{what}: {k} unchanged: {before[k]} -> {after[k]}")
+# 10 ms x 5: a loaded 2-core CI machine stalls a process for 30 ms now and then, which
+# 10 ms x 3 would take for a dead primary (bench/heartbeat judges the tight bound).
+HEARTBEAT = {"heartbeat": True, "heartbeat_interval_ms": 10, "heartbeat_detect_mult": 5}
 
 
 class RouteSampler:
@@ -197,6 +194,18 @@ def body(args):
               "FRR counted exactly one dropped connection")
         for line in takeover_lines(b, off):
             log(f"  {line.split('] ', 2)[-1][:200]}")
+
+        # --- 4. The primary B cut off (its link down): A takes over, B fences itself ---------
+        a.tables["ha"]["role"] = "standby"
+        a.start()
+        wait_mirrored(b, a, N_SESSIONS, "A (restarted) mirroring B", timeout=120)
+        wait_until(lambda: ha(b).get("heartbeat") == "up", 10, "the heartbeat up again")
+        off_b = b.log_offset()
+        view = nonstop(pair, b, a, lambda n: n.node.exec(["ip", "link", "set", "eth0", "down"]), "B's link down")
+        wait_until(lambda: b.log_lines(r"fencing: .*closed silently", since=off_b), 10, "B fencing itself")
+        pair.bnode.exec(["ip", "link", "set", "eth0", "up"])
+        wait_mirrored(a, b, N_SESSIONS, "B (fenced, link up again) mirroring A", timeout=120)
+        same_view(view, peers_view(frr, bird), "after B's link came back")
 
 
 if __name__ == "__main__":
