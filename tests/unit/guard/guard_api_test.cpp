@@ -9,6 +9,7 @@
 #include <net/if.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -213,8 +214,16 @@ TEST_F(GuardApiTest, OwnGuardNeedsNoCapSysAdmin) {
     g = EgressGuard::open({"g0"}, pin, error);  // leaves a guard behind
     if (!g) return "second open: " + error;
     g.reset();
+    // A previous process's guard is recognised by its pinned program (tandemd re-executed
+    // as the standby holds no CAP_SYS_ADMIN).
     g = EgressGuard::open({"g0"}, pin, error);
-    if (g) return "recognised another process's filter without CAP_SYS_ADMIN?";
+    if (!g) return "third open (the pinned program should identify the filter): " + error;
+    if (!g->reused()) return "third open did not reuse the pinned map";
+    g.reset();
+    // Without the program's pin, another process's filter cannot be identified.
+    if (::unlink((pin + "/" + EgressGuard::kProgramPin).c_str()) != 0) return "unlink the program pin";
+    g = EgressGuard::open({"g0"}, pin, error);
+    if (g) return "recognised an unpinned filter without CAP_SYS_ADMIN?";
     return error;
   });
   if (out.find("open: ") == 0 && out.find("CAP_BPF") != std::string::npos) GTEST_SKIP() << out;

@@ -232,7 +232,9 @@ TEST_F(ReplChannel, GoodPairExchangesMessagesBothWays) {
   EXPECT_FALSE(client->ch->ready());
   ASSERT_TRUE(run_until([&] { return client->closed && server->closed; }));
   EXPECT_EQ(*client->closed, "test over");
-  EXPECT_EQ(*server->closed, "peer closed the connection");
+  // A close on purpose says so first: the other side knows the process is alive.
+  EXPECT_EQ(*server->closed, "the other node closed the channel: test over");
+  EXPECT_FALSE(server->ch->peer_vanished());
   run_for(50ms);
   EXPECT_EQ(client->closed_calls, 1);
   EXPECT_EQ(server->closed_calls, 1);
