@@ -11,8 +11,9 @@ arrived. Then tandemd is killed (SIGKILL) and started again: the peers, graceful
 helpers, must keep every route and tandemd's kernel routes must stay (issue 4).
 Needs root (namespaces); the lab library lives in tests/integration/lab.
 
-The demo is a list of scenes run in order (SCENES below); a later scene (standby +
-failover) is one more function taking the Demo object.
+The demo is a list of scenes run in order (SCENES below), then the pair (failover()):
+a primary and a standby with FRR's full table and BIRD, the primary killed, and what the
+peers saw before and after (sessions, uptime, routes: unchanged).
 """
 
 import argparse
@@ -250,6 +251,53 @@ SCENES = [scene_build, scene_start, scene_converge, scene_tandem_view, scene_pee
           scene_stop]
 
 
+def failover(tandemd_bin, tandemctl_bin, keep):
+    """The pair (issue 7): primary A and standby B (heartbeat 10 ms x 5, crash guard)
+    with FRR's full table (test_switchover's lab: 50,000 prefixes) and BIRD, the VIPs
+    for the peers; A is killed (SIGKILL) and B takes every session over. Shows the
+    peers' own view before and after: sessions, established times, route counts."""
+    import test_switchover as sw
+    from test_replication import ha
+
+    class Args:
+        tandemd, tandemctl = tandemd_bin, tandemctl_bin
+
+    with Lab("demo-ha", keep=keep) as lab:
+        banner(f"The pair: primary A, standby B, FRR with {sw.N_FRR} prefixes and BIRD (bulk sync)")
+        pair = sw.Pair(Args, lab, tandemctl_bin,
+                       ha_extra={"heartbeat": True, "heartbeat_interval_ms": 10, "heartbeat_detect_mult": 5})
+        wait_until(lambda: ha(pair.a).get("heartbeat") == "up", 10, "the pair's heartbeat")
+        before = sw.peers_view(pair.frr, pair.bird)
+        routes_before = (sw.frr_count(pair.frr), sw.bird_imported(pair.bird))
+        banner("Failover: SIGKILL of the primary A")
+        off = pair.b.log_offset()
+        pair.a.kill()
+        wait_until(lambda: ha(pair.b).get("role") == "primary", 10, "B taking over")
+        wait_until(lambda: pair.b.log_lines(r"takeover: .* sessions non-stop", since=off), 5, "B's takeover outcome")
+        time.sleep(1.0)
+        for line in pair.b.log_lines(r"takeover:", since=off):
+            print("  B: " + line.split("] ", 2)[-1][:150])
+        after = sw.peers_view(pair.frr, pair.bird)
+        routes_after = (sw.frr_count(pair.frr), sw.bird_imported(pair.bird))
+        rows = [[k, str(before[k]), str(after[k])] for k in before]
+        rows.append(["routes from tandem (FRR, BIRD)", str(routes_before), str(routes_after)])
+        banner("What the peers saw (before -> after the failover)")
+        table(["peer view", "before", "after"], rows)
+        problems = []
+        for k in before:
+            same = (all(abs(x - y) <= 1 for x, y in zip(before[k], after[k])) if k.endswith("established at")
+                    else before[k] == after[k])
+            if not same:
+                problems.append(f"{k} changed: {before[k]} -> {after[k]}")
+        if routes_after != routes_before:
+            problems.append(f"route counts changed {routes_before} -> {routes_after}")
+        print("failover: " + ("the peers saw nothing: same sessions, same uptime, same routes" if not problems
+                              else "; ".join(problems)))
+        if problems:
+            lab.failed = True
+        return problems
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build", help="build directory (default: build)")
@@ -295,6 +343,9 @@ def main():
                 input()
             if not d.ok:
                 lab.failed = True
+        if d.ok and tandemctl and os.path.exists(tandemctl):
+            d.problems += failover(tandemd, tandemctl, args.keep)
+            d.ok = not d.problems
     except KeyboardInterrupt:
         print("\ndemo: interrupted; lab torn down", file=sys.stderr)
         return 130
