@@ -76,9 +76,13 @@ void StandbyReplicator::check_primary_lost() {
                  heartbeat_why_);
     return;
   }
-  if (channel_ && now - channel_->last_rx() < detect) {
+  // Silent for the detection time, then confirmed once more a detection time later: a
+  // standby that was itself stopped or starved (its own loss of the heartbeat) reads the
+  // primary's frames and sees the heartbeat come back within that second period.
+  const auto silent = channel_ ? now - channel_->last_rx() : detect * 2;
+  if (silent < detect * 2) {
     if (!lost_timer_) lost_timer_ = std::make_unique<boost::asio::steady_timer>(speaker_.io());
-    lost_timer_->expires_at(channel_->last_rx() + detect + std::chrono::milliseconds(1));
+    lost_timer_->expires_at((channel_ ? channel_->last_rx() : now) + detect * 2 + std::chrono::milliseconds(1));
     std::weak_ptr<bool> alive = alive_;
     lost_timer_->async_wait([this, alive](const boost::system::error_code& ec) {
       if (!ec && !alive.expired()) check_primary_lost();
