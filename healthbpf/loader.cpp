@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "healthbpf/libbpf_log.hpp"
 #include "healthbpf/health_table.hpp"
 #include "heartbeat.skel.h"
 
@@ -20,17 +21,6 @@ namespace tandem::healthbpf {
 const char* to_string(XdpMode m) { return m == XdpMode::Native ? "xdp-native" : "xdp-generic"; }
 
 namespace {
-
-// libbpf's own messages (verifier log included) go to spdlog at debug level.
-int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  char buf[1024];
-  int n = std::vsnprintf(buf, sizeof buf, format, args);
-  std::string_view line(buf, n > 0 ? std::min<size_t>(size_t(n), sizeof buf - 1) : 0);
-  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-  spdlog::debug("libbpf: {}", line);
-  return n;
-}
 
 std::string load_error(int err) {
   if (!std::filesystem::exists("/sys/kernel/btf/vmlinux"))
@@ -45,7 +35,7 @@ std::string load_error(int err) {
 }  // namespace
 
 std::unique_ptr<Loader> Loader::open(std::string& error) {
-  libbpf_set_print(libbpf_log);
+  route_libbpf_log();
   heartbeat_bpf* skel = heartbeat_bpf__open();
   if (!skel) {
     error = load_error(errno);

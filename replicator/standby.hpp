@@ -13,10 +13,12 @@
 #include <vector>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bgpd/config/config.hpp"
 #include "bgpd/session/speaker.hpp"
+#include "bgpd/session/tcp_repair.hpp"
 #include "replicator/advertised_table.hpp"
 #include "replicator/channel/channel.hpp"
 #include "replicator/epoch.hpp"
@@ -120,6 +122,16 @@ class StandbyReplicator {
   std::string not_ready_reason();
   void on_switchover_commit(const repl::SwitchoverCommit& c);
   uint32_t mss(const Shadow& s) const { return s.object.tcp().mss() ? s.object.tcp().mss() : 1460; }
+  // One session to rebuild here: a switchover's frozen socket or a takeover's probed state.
+  struct Handoff {
+    uint64_t shadow_id = 0;
+    session::FrozenTcp frozen;
+    std::optional<uint32_t> tsval;  // the restored socket's TSval, when a probe set a floor
+    std::string failed;             // set: why it did not go live
+  };
+  // Restore each in repair mode, claim the VIPs, go live (standby_handoff.cpp). Returns
+  // the live sessions (connection id, peer); the others have `failed` set.
+  std::vector<std::pair<uint64_t, wire::IpAddr>> go_live(std::vector<Handoff>& handoffs, const char* what);
   // Unplanned takeover (standby_failover.cpp).
   std::string takeover_refusal() const;  // empty: this node may take over
   void take_over_unplanned(const std::string& why);

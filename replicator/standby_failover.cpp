@@ -12,14 +12,13 @@
 //         new primary reconnects with the Restart State bit set, sends its whole
 //         Adj-RIB-Out, then End-of-RIB. This node keeps the peer's routes meanwhile
 //         (its own helper role), until the peer's End-of-RIB.
-#include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <spdlog/spdlog.h>
 
 #include "bgpd/session/connection.hpp"
 #include "bgpd/session/peer.hpp"
-#include "bgpd/session/sock_destroy.hpp"
 #include "bgpd/session/tcp_repair.hpp"
 #include "replicator/standby.hpp"
 
@@ -207,61 +206,23 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
   }
 
   // Rebuild the NSR sessions in repair mode, then own the VIPs, then go live.
-  struct Restored {
-    Plan* plan;
-    session::RestoreOptions options;
-    int fd;
-  };
-  std::vector<Restored> restored;
+  std::vector<Handoff> handoffs;
   for (auto& p : plans) {
     if (!p.frozen) continue;
-    session::Peer* peer = speaker_.find_peer(p.peer);
-    if (!peer) {
-      p.fallback_why = "no such peer here";
-      continue;
-    }
-    session::RestoreOptions o;
-    o.leave_repair = false;
     // PAWS: never below what the peer last accepted (its TSecr), whatever the clocks.
-    if (p.frozen->timestamps && p.probe->has_timestamp) o.tsval = p.probe->tsecr + 1000;
-    const config::PeerConfig pc = peer->config();
-    o.prepare = [pc](int fd, std::string& e) {
-      e = session::protect(fd, pc);
-      return e.empty();
-    };
-    std::string why_not;
-    int fd = session::restore(*p.frozen, o, why_not);
-    if (fd < 0 && why_not.find("Cannot assign requested address") != std::string::npos) {
-      // This node's own orphan of the 4-tuple (it was the primary before a crash): gone now.
-      std::string e;
-      if (session::destroy_socket(p.local, p.remote, e)) {
-        spdlog::info("takeover: session {}: destroyed this node's orphaned socket of the connection", p.peer.to_string());
-        fd = session::restore(*p.frozen, o, why_not);
-      }
-    }
-    if (fd < 0) {
-      p.fallback_why = "restore failed: " + why_not;
-      p.frozen.reset();
-      continue;
-    }
-    restored.push_back({&p, std::move(o), fd});
+    std::optional<uint32_t> tsval;
+    if (p.frozen->timestamps && p.probe->has_timestamp) tsval = p.probe->tsecr + 1000;
+    handoffs.push_back({p.id, *p.frozen, tsval, ""});
   }
-  if (vips_.claim && !vips_.claim(error)) spdlog::error("takeover: claiming the VIPs: {}", error);
-  std::vector<std::pair<uint64_t, wire::IpAddr>> live;
+  auto live = go_live(handoffs, "takeover");
   std::vector<wire::IpAddr> resend;
-  for (auto& r : restored) {
-    Plan& p = *r.plan;
-    Shadow& s = shadows_[p.id];
-    session::Peer* peer = speaker_.find_peer(p.peer);
-    std::string why_not;
-    if (!session::finish_restore(r.fd, *p.frozen, r.options, why_not) || !peer || !peer->promote_shadow(r.fd, why_not)) {
-      ::close(r.fd);  // still in repair mode after a failed finish: silent
-      p.fallback_why = "cannot go live: " + why_not;
+  for (const auto& h : handoffs) {
+    Plan& p = *std::find_if(plans.begin(), plans.end(), [&](const Plan& x) { return x.id == h.shadow_id; });
+    if (!h.failed.empty()) {
+      p.fallback_why = h.failed;
       p.frozen.reset();
       continue;
     }
-    s.conn.reset();  // the Peer owns the live connection now
-    if (auto* conn = peer->established_connection()) live.emplace_back(conn->id(), p.peer);
     if (p.diff) resend.push_back(p.peer);
     spdlog::info("takeover: session {}: non-stop: rebuilt at the peer's snd_nxt {} / rcv_nxt {}, {} bytes re-queued{}",
                  p.peer.to_string(), p.probe->seq, p.probe->ack, p.frozen->send_queue.size(),

@@ -6,7 +6,6 @@
 //            gratuitous ARP / NA) only now (a local VIP without the sockets would make
 //            the kernel answer the peers' segments with RST), leave repair mode, and
 //            turn the shadows into the live sessions; then promote the speaker.
-#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -85,58 +84,27 @@ void StandbyReplicator::check_switchover_ready() {
 void StandbyReplicator::on_switchover_commit(const repl::SwitchoverCommit& c) {
   const auto t0 = std::chrono::steady_clock::now();
   spdlog::info("switchover: taking over {} sessions in term {}", c.sessions_size(), c.term());
-  struct Restored {
-    Shadow* shadow;
-    session::FrozenTcp frozen;
-    session::RestoreOptions options;
-    int fd;
-  };
-  std::vector<Restored> restored;
+  std::vector<Handoff> handoffs;
   for (const auto& fs : c.sessions()) {
     auto it = shadows_.find(fs.connection_id());
     std::string why;
     auto frozen = from_proto(fs.tcp(), why);
-    session::Peer* peer = it == shadows_.end() ? nullptr : speaker_.find_peer(it->second.peer);
-    if (!peer || !frozen) {
+    if (it == shadows_.end() || !frozen) {
       spdlog::error("switchover: session {} ({}): {}", fs.peer(), fs.connection_id(),
-                    !peer ? "no shadow for it" : "bad frozen state: " + why);
+                    it == shadows_.end() ? "no shadow for it" : "bad frozen state: " + why);
       continue;
     }
-    Shadow& s = it->second;
-    if (s.consumed != fs.inbound_offset())
-      spdlog::warn("switchover: session {}: the shadow consumed {} bytes, the primary read {}", fs.peer(), s.consumed,
-                   fs.inbound_offset());
-    session::RestoreOptions o;
-    o.leave_repair = false;
-    const config::PeerConfig pc = peer->config();
-    // TCP-MD5 / GTSM as on a live socket, before the first restored segment.
-    o.prepare = [pc](int fd, std::string& error) {
-      error = session::protect(fd, pc);
-      return error.empty();
-    };
-    int fd = session::restore(*frozen, o, why);
-    if (fd < 0) {
-      spdlog::error("switchover: session {}: restore failed: {}", fs.peer(), why);
-      continue;
-    }
-    restored.push_back({&s, std::move(*frozen), std::move(o), fd});
+    if (it->second.consumed != fs.inbound_offset())
+      spdlog::warn("switchover: session {}: the shadow consumed {} bytes, the primary read {}", fs.peer(),
+                   it->second.consumed, fs.inbound_offset());
+    handoffs.push_back({fs.connection_id(), std::move(*frozen), std::nullopt, ""});
   }
-  const uint64_t restore_us = us_since(t0);
-  std::string why;
-  if (vips_.claim && !vips_.claim(why)) spdlog::error("switchover: claiming the VIPs: {}", why);
-  std::vector<std::pair<uint64_t, wire::IpAddr>> live;
-  for (auto& r : restored) {
-    session::Peer* peer = speaker_.find_peer(r.shadow->peer);
-    if (!session::finish_restore(r.fd, r.frozen, r.options, why) || !peer || !peer->promote_shadow(r.fd, why)) {
-      spdlog::error("switchover: session {}: cannot go live: {}", r.shadow->peer.to_string(), why);
-      ::close(r.fd);  // still in repair mode after a failed finish: silent
-      continue;
-    }
-    r.shadow->conn.reset();  // the Peer owns the live connection now
-    if (auto* conn = peer->established_connection()) live.emplace_back(conn->id(), r.shadow->peer);
-  }
-  spdlog::info("switchover: {} of {} sessions live {} us after the commit arrived (restore {} us)", live.size(),
-               c.sessions_size(), us_since(t0), restore_us);
+  auto live = go_live(handoffs, "switchover");
+  for (const auto& h : handoffs)
+    if (!h.failed.empty())
+      spdlog::error("switchover: session {}: {}", shadows_[h.shadow_id].peer.to_string(), h.failed);
+  spdlog::info("switchover: {} of {} sessions live {} us after the commit arrived", live.size(), c.sessions_size(),
+               us_since(t0));
   // Shadows of sessions not handed over are dropped; those peers start afresh.
   for (auto& [id, s] : shadows_) {
     if (!s.conn) continue;

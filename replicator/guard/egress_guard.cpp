@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <string_view>
 
+#include "healthbpf/libbpf_log.hpp"
 #include "egress_guard.skel.h"
 #include "replicator/guard/bpf/egress_guard_abi.h"
 
@@ -37,17 +38,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kBpffsRoot = "/sys/fs/bpf";
 
-// libbpf's own messages (netlink errors of the tc calls, verifier log) go to spdlog at
-// debug level, as healthbpf's loader does (the callback is process-wide).
-int libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  char buf[1024];
-  int n = std::vsnprintf(buf, sizeof buf, format, args);
-  std::string_view line(buf, n > 0 ? std::min<size_t>(size_t(n), sizeof buf - 1) : 0);
-  while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-  spdlog::debug("libbpf: {}", line);
-  return n;
-}
 
 std::string sys_error(const std::string& what, int err) {
   std::string s = what + ": " + std::strerror(err);
@@ -388,7 +378,7 @@ std::vector<eg_key> all_keys(int fd) {
 
 std::unique_ptr<EgressGuard> EgressGuard::open(const std::vector<std::string>& interfaces,
                                                const std::string& pin_dir, std::string& error) {
-  libbpf_set_print(libbpf_log);
+  healthbpf::route_libbpf_log();
   std::vector<int> ifindexes;
   for (const std::string& name : interfaces) {
     unsigned idx = if_nametoindex(name.c_str());
@@ -487,14 +477,19 @@ EgressGuard::~EgressGuard() { egress_guard_bpf__destroy(skel_); }
 int EgressGuard::tuples_fd() const { return bpf_map__fd(skel_->maps.tuples); }
 int EgressGuard::counters_fd() const { return bpf_map__fd(skel_->maps.counters); }
 
-bool EgressGuard::protect(const session::TcpEndpoint& local, const session::TcpEndpoint& remote,
-                          std::string& error) {
+bool EgressGuard::key_for(const session::TcpEndpoint& local, const session::TcpEndpoint& remote, eg_key& key,
+                          std::string& error) const {
   if (detached_) {
     error = "the egress guard was detached";
     return false;
   }
+  return make_key(local, remote, key, error);
+}
+
+bool EgressGuard::protect(const session::TcpEndpoint& local, const session::TcpEndpoint& remote,
+                          std::string& error) {
   eg_key key;
-  if (!make_key(local, remote, key, error)) return false;
+  if (!key_for(local, remote, key, error)) return false;
   const eg_value zero{};
   int err = bpf_map_update_elem(tuples_fd(), &key, &zero, BPF_NOEXIST);
   if (err == 0 || err == -EEXIST) return true;  // already protected: keep its counts
@@ -509,12 +504,8 @@ bool EgressGuard::protect(const session::TcpEndpoint& local, const session::TcpE
 
 bool EgressGuard::unprotect(const session::TcpEndpoint& local, const session::TcpEndpoint& remote,
                             std::string& error) {
-  if (detached_) {
-    error = "the egress guard was detached";
-    return false;
-  }
   eg_key key;
-  if (!make_key(local, remote, key, error)) return false;
+  if (!key_for(local, remote, key, error)) return false;
   int err = bpf_map_delete_elem(tuples_fd(), &key);
   if (err == 0 || err == -ENOENT) return true;
   error = sys_error("cannot unprotect " + describe(local) + " -> " + describe(remote), -err);

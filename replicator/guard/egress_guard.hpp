@@ -29,6 +29,7 @@
 #include "bgpd/session/tcp_repair.hpp"  // session::TcpEndpoint (fields and == only)
 
 struct egress_guard_bpf;  // the skeleton (egress_guard.skel.h, build directory)
+struct eg_key;            // the table's key (bpf/egress_guard_abi.h)
 
 namespace tandem::replicator::guard {
 
@@ -91,6 +92,9 @@ class EgressGuard {
       : skel_(skel), pin_dir_(std::move(pin_dir)), reused_(reused) {}
   int tuples_fd() const;
   int counters_fd() const;
+  // The table key of a connection; false + error when detached or not a valid pair.
+  bool key_for(const session::TcpEndpoint& local, const session::TcpEndpoint& remote, eg_key& key,
+               std::string& error) const;
 
   egress_guard_bpf* skel_;
   uint32_t prog_id_ = 0;  // this object's program (its filters are recognised without CAP_SYS_ADMIN)

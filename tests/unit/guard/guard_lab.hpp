@@ -61,25 +61,11 @@ namespace tandem::replicator::guard::test {
 using session::TcpEndpoint;
 using Clock = std::chrono::steady_clock;
 
-inline std::string ns_id(const char* which) {
-  char buf[64] = {};
-  if (readlink(which, buf, sizeof buf - 1) < 0) return "";
-  return buf;
-}
-
 // Returns "" when the lab is ready, else why not (skip reason).
 inline std::string make_lab() {
   if (geteuid() != 0) return "needs root (network and mount namespaces, bpffs, BPF, tc)";
-  const std::string mnt_before = ns_id("/proc/self/ns/mnt");
   if (std::string r = tandem::test::enter_private_netns("true"); !r.empty()) return r;
-  if (unshare(CLONE_NEWNS) != 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
-  if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-    return "cannot make the mount namespace private";
-  if (mnt_before.empty() || ns_id("/proc/self/ns/mnt") == mnt_before)
-    return "still in the original mount namespace";  // never mount over the host's view
-  ::mkdir("/run/netns", 0755);
-  if (mount("tandem-netns", "/run/netns", "tmpfs", 0, nullptr) != 0)
-    return "cannot mount a private /run/netns";
+  if (std::string r = tandem::test::private_run_netns(); !r.empty()) return r;
   if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") != 0)
     return std::string("cannot mount a private bpffs on /sys/fs/bpf: ") + std::strerror(errno);
   const char* setup =
@@ -92,18 +78,7 @@ inline std::string make_lab() {
 }
 
 // Run `fn` with the calling thread in the peer namespace (sockets made there stay there).
-inline void in_peer(const std::function<void()>& fn) {
-  int home = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  int peer = ::open("/run/netns/gpeer", O_RDONLY | O_CLOEXEC);
-  if (home < 0 || peer < 0 || setns(peer, CLONE_NEWNET) != 0) {
-    ADD_FAILURE() << "cannot enter the peer namespace";
-  } else {
-    fn();
-    if (setns(home, CLONE_NEWNET) != 0) std::abort();  // the test would lie otherwise
-  }
-  if (home >= 0) ::close(home);
-  if (peer >= 0) ::close(peer);
-}
+inline void in_peer(const std::function<void()>& fn) { tandem::test::in_named_netns("gpeer", fn); }
 
 inline TcpEndpoint ep(const std::string& ip, uint16_t port) {
   TcpEndpoint e;

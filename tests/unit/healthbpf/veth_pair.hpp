@@ -33,14 +33,7 @@ inline std::string same_netns_as_init() {
 
 inline std::string make_veth_pair() {
   if (std::string r = same_netns_as_init(); !r.empty()) return r;
-  if (unshare(CLONE_NEWNS) != 0) return "unshare(CLONE_NEWNS) failed";
-  if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-    return "cannot make the mount namespace private";
-  // Our own /run/netns: `ip netns add` files neither leak to nor collide with the host
-  // (or a concurrent test process).
-  ::mkdir("/run/netns", 0755);
-  if (mount("tandem-netns", "/run/netns", "tmpfs", 0, nullptr) != 0)
-    return "cannot mount a private /run/netns";
+  if (std::string r = tandem::test::private_run_netns(); !r.empty()) return r;
   const char* setup =
       "ip netns add hbpeer && "
       "ip link add hb0 type veth peer name hb1 netns hbpeer && "
@@ -55,18 +48,7 @@ inline std::string make_veth_pair() {
 }
 
 // Run `fn` with the calling thread in the peer namespace (sockets made there stay there).
-inline void in_peer(const std::function<void()>& fn) {
-  int home = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  int peer = ::open("/run/netns/hbpeer", O_RDONLY | O_CLOEXEC);
-  if (home < 0 || peer < 0 || setns(peer, CLONE_NEWNET) != 0) {
-    ADD_FAILURE() << "cannot enter the peer namespace";
-  } else {
-    fn();
-    if (setns(home, CLONE_NEWNET) != 0) std::abort();  // the test would lie otherwise
-  }
-  if (home >= 0) ::close(home);
-  if (peer >= 0) ::close(peer);
-}
+inline void in_peer(const std::function<void()>& fn) { tandem::test::in_named_netns("hbpeer", fn); }
 
 template <class Derived>
 class VethPairTest : public tandem::test::PrivateNetnsTest<Derived> {
