@@ -14,10 +14,17 @@
 #include <grpcpp/grpcpp.h>
 
 #include "api/event_hub.hpp"
+#include "bgpd/mrt/writer.hpp"
 #include "bgpd/session/speaker.hpp"
 #include "replicator/status.hpp"
 
 namespace tandem::api {
+
+// One MRT writer's counters, by name ("updates", "rib").
+struct MrtWriterInfo {
+  std::string name;
+  mrt::WriterStats stats;
+};
 
 struct Context {
   boost::asio::io_context& io;
@@ -33,6 +40,8 @@ struct Context {
   // loop) with the outcome. Empty without replication.
   using SwitchoverDone = std::function<void(bool ok, const std::string& message)>;
   std::function<void(SwitchoverDone done)> ha_switchover{};
+  // GlobalService: the MRT writers' counters (thread-safe reads); empty without [mrt].
+  std::function<std::vector<MrtWriterInfo>()> mrt_status{};
 };
 
 // Run `fn` on the event loop thread and wait for its result. nullopt when the loop did

@@ -37,6 +37,20 @@ grpc::Status GlobalServiceImpl::GetGlobal(grpc::ServerContext*, const v1::GetGlo
   if (!r) return loop_timeout();
   *resp = std::move(*r);
   resp->set_version(ctx_.version);
+  if (ctx_.mrt_status)
+    for (const auto& w : ctx_.mrt_status()) {
+      auto* m = resp->add_mrt();
+      m->set_name(w.name);
+      m->set_current_file(w.stats.current_file);
+      m->set_records_written(w.stats.records_written);
+      m->set_bytes_written(w.stats.bytes_written);
+      m->set_records_dropped(w.stats.records_dropped);
+      m->set_files_opened(w.stats.files_opened);
+      m->set_files_rotated(w.stats.files_rotated);
+      m->set_write_errors(w.stats.write_errors);
+      m->set_queue_records(w.stats.queue_records);
+      m->set_last_error(w.stats.last_error);
+    }
   return grpc::Status::OK;
 }
 

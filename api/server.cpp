@@ -54,14 +54,17 @@ Server::Server(boost::asio::io_context& io, session::Speaker& speaker, ServerOpt
       speaker_(speaker),
       opts_(std::move(options)),
       hub_(speaker),
+      capture_(speaker, opts_.ha_status),
       ctx_{io, speaker, hub_, opts_.loop_timeout, opts_.version},
       global_(std::make_unique<GlobalServiceImpl>(ctx_)),
       peer_(std::make_unique<PeerServiceImpl>(ctx_)),
       rib_(std::make_unique<RibServiceImpl>(ctx_)),
       events_(std::make_unique<EventServiceImpl>(ctx_)),
       bfd_(std::make_unique<BfdServiceImpl>(ctx_, opts_.bfd_status)),
-      ha_(std::make_unique<HaServiceImpl>(ctx_)) {
+      ha_(std::make_unique<HaServiceImpl>(ctx_)),
+      capture_service_(std::make_unique<CaptureServiceImpl>(capture_)) {
   ctx_.ha_status = opts_.ha_status;
+  ctx_.mrt_status = opts_.mrt_status;
   ctx_.ha_switchover = opts_.ha_switchover;
 }
 
@@ -126,6 +129,7 @@ bool Server::start(std::string& error) {
   b.RegisterService(events_.get());
   b.RegisterService(bfd_.get());
   b.RegisterService(ha_.get());
+  b.RegisterService(capture_service_.get());
   server_ = b.BuildAndStart();
   if (!server_) {
     error = "api: cannot start the gRPC server on unix:" + a.socket +
@@ -143,6 +147,8 @@ bool Server::start(std::string& error) {
     return false;
   }
   speaker_.add_observer(&hub_);
+  speaker_.add_observer(&capture_);
+  speaker_.add_tap(&capture_);
   observing_ = true;
   spdlog::info("api: gRPC on unix:{} (mode {:04o}){}", a.socket, a.socket_mode,
                a.tcp_listen.empty() ? "" : fmt::format(" and {} (mutual TLS, port {})", a.tcp_listen, tcp_port_));
@@ -153,21 +159,24 @@ void Server::stop() {
   if (!server_ && !observing_) return;
   if (observing_) {
     // The observer list belongs to the event loop thread.
+    auto detach = [hub = &hub_, capture = &capture_](session::Speaker& sp) {
+      sp.remove_observer(hub);
+      sp.remove_observer(capture);
+      sp.remove_tap(capture);
+      return true;
+    };
     if (io_.get_executor().running_in_this_thread() || io_.stopped()) {
-      speaker_.remove_observer(&hub_);
+      detach(speaker_);
     } else {
-      EventHub* hub = &hub_;
-      auto r = run_on_loop(ctx_, [hub](session::Speaker& sp) {
-        sp.remove_observer(hub);
-        return true;
-      });
-      if (!r) speaker_.remove_observer(&hub_);  // the loop is not running any more
+      auto r = run_on_loop(ctx_, detach);
+      if (!r) detach(speaker_);  // the loop is not running any more
     }
     observing_ = false;
   }
   // Handlers waiting for the loop give up now; event streams end.
   ctx_.stopping = true;
   hub_.close_all();
+  capture_.close_all();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_->Wait();

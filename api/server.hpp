@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "api/capture_hub.hpp"
 #include "api/context.hpp"
 #include "api/event_hub.hpp"
 #include "bgpd/config/config.hpp"
@@ -23,6 +24,7 @@ class RibServiceImpl;
 class EventServiceImpl;
 class BfdServiceImpl;
 class HaServiceImpl;
+class CaptureServiceImpl;
 
 struct ServerOptions {
   config::ApiConfig api;
@@ -36,6 +38,8 @@ struct ServerOptions {
   std::function<std::optional<replicator::ReplStatus>()> ha_status{};
   // HaService.Switchover (copied to Context::ha_switchover).
   std::function<void(std::function<void(bool, const std::string&)>)> ha_switchover{};
+  // GlobalService: the MRT writers' counters (copied to Context::mrt_status).
+  std::function<std::vector<MrtWriterInfo>()> mrt_status{};
 };
 
 class Server {
@@ -58,12 +62,14 @@ class Server {
   // The TCP port actually bound (tcp_listen with port 0 picks one); 0 if none.
   int tcp_port() const { return tcp_port_; }
   EventHub& hub() { return hub_; }
+  CaptureHub& capture() { return capture_; }
 
  private:
   boost::asio::io_context& io_;
   session::Speaker& speaker_;
   ServerOptions opts_;
   EventHub hub_;
+  CaptureHub capture_;  // a session tap and observer while the server runs
   Context ctx_;
   std::unique_ptr<GlobalServiceImpl> global_;
   std::unique_ptr<PeerServiceImpl> peer_;
@@ -71,6 +77,7 @@ class Server {
   std::unique_ptr<EventServiceImpl> events_;
   std::unique_ptr<BfdServiceImpl> bfd_;
   std::unique_ptr<HaServiceImpl> ha_;
+  std::unique_ptr<CaptureServiceImpl> capture_service_;
   std::unique_ptr<grpc::Server> server_;
   int tcp_port_ = 0;
   bool observing_ = false;

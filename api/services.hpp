@@ -5,9 +5,11 @@
 #include <functional>
 #include <optional>
 
+#include "api/capture_hub.hpp"
 #include "api/context.hpp"
 #include "healthbpf/driver_status.hpp"
 #include "tandem/v1/bfd.grpc.pb.h"
+#include "tandem/v1/capture.grpc.pb.h"
 #include "tandem/v1/events.grpc.pb.h"
 #include "tandem/v1/global.grpc.pb.h"
 #include "tandem/v1/ha.grpc.pb.h"
@@ -50,6 +52,9 @@ class RibServiceImpl final : public v1::RibService::Service {
                              v1::GetRibSummaryResponse*) override;
   grpc::Status AddRoute(grpc::ServerContext*, const v1::AddRouteRequest*, v1::AddRouteResponse*) override;
   grpc::Status DeleteRoute(grpc::ServerContext*, const v1::DeleteRouteRequest*, v1::DeleteRouteResponse*) override;
+  // rib_inject.cpp
+  grpc::Status InjectRoutes(grpc::ServerContext*, grpc::ServerReader<v1::InjectRoutesRequest>*,
+                            v1::InjectRoutesResponse*) override;
 
  private:
   Context& ctx_;
@@ -62,6 +67,16 @@ class EventServiceImpl final : public v1::EventService::Service {
 
  private:
   Context& ctx_;
+};
+
+// Live capture (capture_service.cpp): a stream of the hub's records for one subscriber.
+class CaptureServiceImpl final : public v1::CaptureService::Service {
+ public:
+  explicit CaptureServiceImpl(CaptureHub& hub) : hub_(hub) {}
+  grpc::Status Capture(grpc::ServerContext*, const v1::CaptureRequest*, grpc::ServerWriter<v1::CaptureRecord>*) override;
+
+ private:
+  CaptureHub& hub_;
 };
 
 // BFD sessions of the healthbpf driver. `status` runs on the event loop; empty, or

@@ -5,10 +5,12 @@
 
 #include "apps/tandemctl/args.hpp"
 #include "apps/tandemctl/bfd.hpp"
+#include "apps/tandemctl/capture.hpp"
 #include "apps/tandemctl/connection.hpp"
 #include "apps/tandemctl/events.hpp"
 #include "apps/tandemctl/global.hpp"
 #include "apps/tandemctl/ha.hpp"
+#include "apps/tandemctl/mrt_inject.hpp"
 #include "apps/tandemctl/neighbor.hpp"
 #include "apps/tandemctl/rib.hpp"
 
@@ -29,7 +31,7 @@ const char* const kGlobalUsage =
     "  --json             machine-readable output (protobuf JSON)\n"
     "  --timeout SECONDS  deadline for each request (default 10)\n"
     "\n"
-    "commands: neighbor, rib, events, global, bfd, ha, help [COMMAND], version\n";
+    "commands: neighbor, rib, events, global, bfd, ha, capture, mrt, help [COMMAND], version\n";
 
 const char* const kNeighborUsage =
     "usage: tandemctl neighbor                       list neighbors\n"
@@ -66,6 +68,19 @@ const char* const kHaUsage =
     "usage: tandemctl ha                             replication: role, channel, replicated sessions\n"
     "       tandemctl ha digests [--peer ADDR]       RIB table digests (compare them between the two nodes)\n"
     "       tandemctl ha switchover                  on the primary: hand every session to the standby\n";
+
+const char* const kCaptureUsage =
+    "usage: tandemctl capture [--peer ADDR] [--type TYPE[,TYPE...]] [--count N] [--pcapng FILE]\n"
+    "  streams every BGP message sent and received, with the session's state, until interrupted\n"
+    "  (or N messages); TYPE: update, open, notification, keepalive, route-refresh (--type may be\n"
+    "  repeated); state changes and connections are always shown; --pcapng also writes the\n"
+    "  messages to FILE as TCP packets (tshark -r FILE) with the state in the packet comments\n";
+
+const char* const kMrtUsage =
+    "usage: tandemctl mrt inject FILE [--count N] [--nexthop ADDR|self]...\n"
+    "  originates the routes of an MRT file (TABLE_DUMP_V2, TABLE_DUMP or BGP4MP; plain, gzip or\n"
+    "  bzip2) with their path attributes; --count: the first N routes; --nexthop: the next hop of\n"
+    "  the routes of ADDR's family (one IPv4 and one IPv6 may be given; self: tandemd's own address)\n";
 
 // Handles "--opt VALUE" and "--opt=VALUE".
 std::optional<std::string> option_value(const std::vector<std::string>& words, std::size_t& i,
@@ -105,8 +120,10 @@ std::string usage(const std::string& topic) {
   if (topic == "global") return kGlobalCmdUsage;
   if (topic == "bfd") return kBfdUsage;
   if (topic == "ha") return kHaUsage;
+  if (topic == "capture") return kCaptureUsage;
+  if (topic == "mrt") return kMrtUsage;
   return std::string(kGlobalUsage) + "\n" + kNeighborUsage + "\n" + kRibUsage + "\n" + kEventsUsage + "\n" +
-         kGlobalCmdUsage + "\n" + kBfdUsage + "\n" + kHaUsage;
+         kGlobalCmdUsage + "\n" + kBfdUsage + "\n" + kHaUsage + "\n" + kCaptureUsage + "\n" + kMrtUsage;
 }
 
 Invocation parse_invocation(const std::vector<std::string>& words, const char* env_socket) {
@@ -176,11 +193,15 @@ Invocation parse_invocation(const std::vector<std::string>& words, const char* e
     inv.command = parse_bfd(args);
   } else if (command == "ha") {
     inv.command = parse_ha(args);
+  } else if (command == "capture") {
+    inv.command = parse_capture(args);
+  } else if (command == "mrt") {
+    inv.command = parse_mrt(args);
   } else if (command == "help") {
     std::string topic = args.empty() ? "" : args.next("topic");
     if (topic == "neighbour" || topic == "neighbors") topic = "neighbor";
     if (!topic.empty() && topic != "neighbor" && topic != "rib" && topic != "events" && topic != "global" &&
-        topic != "bfd" && topic != "ha") {
+        topic != "bfd" && topic != "ha" && topic != "capture" && topic != "mrt") {
       throw UsageError("no help for '" + topic + "'", "");
     }
     args.expect_end();

@@ -2,10 +2,13 @@
 // help and version) is the API request it sends.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "tandem/v1/bfd.pb.h"
+#include "tandem/v1/capture.pb.h"
 #include "tandem/v1/events.pb.h"
 #include "tandem/v1/global.pb.h"
 #include "tandem/v1/ha.pb.h"
@@ -25,9 +28,22 @@ struct GlobalOptions {
 };
 
 struct Help {
-  std::string topic;  // "" (everything), "neighbor", "rib", "events", "global", "bfd", "ha"
+  std::string topic;  // "" (everything), "neighbor", "rib", "events", "global", "bfd", "ha", "capture", "mrt"
 };
 struct Version {};
+
+// `tandemctl capture ...`: the request, and where to write pcapng ("" = nowhere).
+struct CaptureCommand {
+  tandem::v1::CaptureRequest request;
+  std::string pcapng;
+};
+
+// `tandemctl mrt inject FILE [--count N] [--nexthop A]...`.
+struct MrtInjectCommand {
+  std::string file;
+  std::uint64_t count = 0;              // 0: every route
+  std::vector<std::string> next_hops;   // at most one per family, or "self"
+};
 
 using Command = std::variant<Help, Version,
                              tandem::v1::ListPeersRequest, tandem::v1::GetPeerRequest,
@@ -40,7 +56,8 @@ using Command = std::variant<Help, Version,
                              tandem::v1::GetGlobalRequest, tandem::v1::SetGlobalRequest,
                              tandem::v1::ListBfdSessionsRequest,
                              tandem::v1::GetHaStatusRequest, tandem::v1::GetTableDigestsRequest,
-                             tandem::v1::SwitchoverRequest>;
+                             tandem::v1::SwitchoverRequest,
+                             CaptureCommand, MrtInjectCommand>;
 
 struct Invocation {
   GlobalOptions options;

@@ -77,6 +77,12 @@ void render_global(const tv1::GetGlobalResponse& response, std::ostream& out) {
   line(out, "Version", response.version());
   line(out, "Uptime", fmt::format("{} (since {})", duration_text(response.uptime_seconds()),
                                   time_text(response.started_unix_seconds() * 1'000'000'000)));
+  for (const auto& m : response.mrt())
+    line(out, "MRT",
+         fmt::format("{}: {} records written ({} bytes), {} dropped, {} write errors, {} queued; file {}{}",
+                     m.name(), m.records_written(), m.bytes_written(), m.records_dropped(), m.write_errors(),
+                     m.queue_records(), m.current_file().empty() ? "-" : m.current_file(),
+                     m.last_error().empty() ? "" : "; last error: " + m.last_error()));
   const auto& gr = response.graceful_restart();
   if (!gr.restarting()) return;
   if (gr.deferred().empty()) {

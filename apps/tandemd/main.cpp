@@ -184,6 +184,13 @@ class Daemon {
     api::ServerOptions api_opts{cfg.api, TANDEM_VERSION};
     api_opts.bfd_status = app::BfdWiring::status_fn(bfd_.get());
     api_opts.ha_status = app::ReplicationWiring::status_fn(repl_.get());
+    if (mrt_)
+      api_opts.mrt_status = [rec = mrt_.get()] {
+        std::vector<api::MrtWriterInfo> out;
+        if (auto s = rec->updates_stats()) out.push_back({"updates", *s});
+        if (auto s = rec->rib_stats()) out.push_back({"rib", *s});
+        return out;
+      };
     if (repl_)
       api_opts.ha_switchover = [this](std::function<void(bool, const std::string&)> done) {
         repl_->switchover(std::move(done));

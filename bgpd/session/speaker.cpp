@@ -484,6 +484,15 @@ void Speaker::originate_api(const wire::Prefix& prefix, wire::PathAttributes att
   rib_.originate(prefix, std::move(attrs));
 }
 
+void Speaker::originate_api(std::span<const wire::Prefix> prefixes, const wire::PathAttributes& attrs) {
+  if (prefixes.empty()) return;
+  spdlog::debug("API: originating {} routes ({} ...)", prefixes.size(), prefixes.front().to_string());
+  for (const auto& p : prefixes) {
+    api_routes_[p] = attrs;
+    rib_.originate(p, attrs);
+  }
+}
+
 bool Speaker::withdraw_api(const wire::Prefix& prefix) {
   auto it = api_routes_.find(prefix);
   if (it == api_routes_.end()) return false;

@@ -117,6 +117,8 @@ class Speaker {
   // [[network]]s: a reload never drops them, and they take precedence over a configured
   // network for the same prefix (which comes back when the API route is deleted).
   void originate_api(const wire::Prefix& prefix, wire::PathAttributes attrs);
+  // Many API routes sharing one attribute set (bulk injection): the same, logged once.
+  void originate_api(std::span<const wire::Prefix> prefixes, const wire::PathAttributes& attrs);
   bool withdraw_api(const wire::Prefix& prefix);
   const std::map<wire::Prefix, wire::PathAttributes>& api_routes() const { return api_routes_; }
 

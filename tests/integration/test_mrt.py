@@ -28,6 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lab import Lab, Skip, log, wait_until  # noqa: E402
 from lab.harness import check, main  # noqa: E402
+from lab.tandem import default_tandemctl, require_tandemctl  # noqa: E402
 from lab.topology import BIRD, FRR, TANDEM, TANDEM_NETWORKS, StandardLab  # noqa: E402
 
 N_V4, N_V6 = 500, 50
@@ -64,9 +65,11 @@ def body(args):
         raise Skip(f"tandem-mrtdump not built ({mrtdump})")
     if not os.path.exists("/usr/bin/bgpdump"):
         raise Skip("bgpdump is not installed (Debian package bgpdump; scripts/setup installs it)")
+    tandemctl = require_tandemctl(args.tandemctl or default_tandemctl())
     with Lab("mrt", keep=args.keep) as lab:
         top = StandardLab(lab, args.tandemd)
         frr, bird, td = top.frr, top.bird, top.tandem
+        td.tandemctl = tandemctl
         frr.add_route_map("RMC", [f"set community {COMMUNITY}"])
         base = int(ipaddress.IPv4Address("10.64.0.0"))
         v4 = [f"{ipaddress.IPv4Address(base + i * 256)}/24" for i in range(N_V4)]
@@ -82,6 +85,14 @@ def body(args):
                        len(s.prefixes("ipv6", peer=FRR.v6)) == N_V6, 60, "FRR's routes in tandemd")
         wait_until(lambda: len(bird.routes("protocol tandem4")) >= N_V4, 60, "BIRD has FRR's IPv4 routes")
         td.wait_log(r"mrt: table dump done", timeout=40)
+        # The writers' counters over the API (GetGlobal): records written, none dropped.
+        writers = {w["name"]: w for w in td.ctl("global").get("mrt", [])}
+        check(set(writers) == {"updates", "rib"}, f"MRT writers in GetGlobal: {writers}")
+        check(all(int(w.get("records_written", 0)) > 0 and int(w.get("records_dropped", 0)) == 0 and
+                  int(w.get("write_errors", 0)) == 0 for w in writers.values()),
+              f"MRT writers' counters: {writers}")
+        log(f"GetGlobal: MRT updates {writers['updates'].get('records_written')} records written, rib "
+            f"{writers['rib'].get('records_written')}, none dropped")
         check(td.stop() == 0, "tandemd did not exit 0 on SIGTERM")
 
         files = sorted(os.listdir(td.dir))

@@ -14,7 +14,7 @@ expect() {  # expect "EXPECTED WORDS" WORD...  (the last word is the one being c
     echo "FAIL: [$*] -> '$got', expected '$want'"; fails=$((fails + 1))
   fi
 }
-expect "neighbor rib events global bfd ha help version" tandemctl ""
+expect "neighbor rib events global bfd ha capture mrt help version" tandemctl ""
 expect "--socket" tandemctl --so
 expect "--tls-ca --tls-cert --tls-key" tandemctl --tls
 expect "neighbor" tandemctl --socket /tmp/x.sock ne
@@ -32,12 +32,22 @@ expect "igp egp incomplete" tandemctl rib add 10.0.0.0/8 origin ""
 expect "local-pref large-community" tandemctl rib add 10.0.0.0/8 l
 expect "--peer --peer-state" tandemctl events --peer
 expect "router-id" tandemctl global set r
-expect "neighbor rib events global bfd ha" tandemctl help ""
+expect "neighbor rib events global bfd ha capture mrt" tandemctl help ""
 expect "--json" tandemctl bfd --
 expect "digests status switchover help" tandemctl ha ""
 expect "digests" tandemctl ha d
 expect "--peer --json" tandemctl ha digests --
 expect "--peer" tandemctl ha digests --p
 expect "--json" tandemctl ha --
+expect "capture" tandemctl cap
+expect "--peer --type --count --pcapng --json" tandemctl capture ""
+expect "--pcapng" tandemctl capture --peer 192.0.2.1 --pc
+expect "update open notification keepalive route-refresh" tandemctl capture --type ""
+expect "route-refresh" tandemctl capture --type ro
+expect "inject help" tandemctl mrt ""
+expect "--count --nexthop --json" tandemctl mrt inject rib.mrt --
+expect "--nexthop" tandemctl mrt inject rib.mrt --n
+expect "self" tandemctl mrt inject rib.mrt --nexthop s
+expect "mrt" tandemctl help m
 if ((fails > 0)); then exit 1; fi
 echo "bash completion: all checks passed"

@@ -278,6 +278,33 @@ TEST(CtlGlobal, Render) {
             "Uptime:     00:01:01 (since 2023-11-14T22:13:20.000Z)\n");
 }
 
+TEST(CtlGlobal, RenderMrtWriters) {
+  tv1::GetGlobalResponse r;
+  r.set_version("0.1.0");
+  auto* u = r.add_mrt();
+  u->set_name("updates");
+  u->set_current_file("/var/lib/tandem/updates.20261122.0400");
+  u->set_records_written(1200);
+  u->set_bytes_written(64000);
+  u->set_records_dropped(3);
+  u->set_queue_records(2);
+  auto* rib = r.add_mrt();
+  rib->set_name("rib");
+  rib->set_write_errors(1);
+  rib->set_last_error("open /ro/rib: Read-only file system");
+  std::ostringstream out;
+  render_global(r, out);
+  const auto text = out.str();
+  EXPECT_NE(text.find("MRT:        updates: 1200 records written (64000 bytes), 3 dropped, 0 write errors, 2 queued; "
+                      "file /var/lib/tandem/updates.20261122.0400\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("MRT:        rib: 0 records written (0 bytes), 0 dropped, 1 write errors, 0 queued; file -; "
+                      "last error: open /ro/rib: Read-only file system\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(CtlEvents, Lines) {
   tv1::Event e;
   e.set_time_unix_nanos(1700000000123456789);
