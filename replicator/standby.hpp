@@ -47,6 +47,10 @@ class StandbyReplicator {
   // take the sessions over once the replication channel is silent too, if this node may
   // (standby_failover.cpp).
   void on_primary_heartbeat(bool up, const std::string& why);
+  // The term beacon (replicator/witness): when the primary's beacon last arrived over the
+  // peers' segment. A primary still heard there is alive: no takeover on the heartbeat.
+  using LastHeard = std::function<std::optional<std::chrono::steady_clock::time_point>()>;
+  void set_primary_witness(LastHeard f) { witness_ = std::move(f); }
   // After a takeover: this node is the primary now, in `term`, with these sessions
   // (connection id on this node, peer) live. The daemon switches the replication role.
   using OnPromoted = std::function<void(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live)>;
@@ -159,6 +163,8 @@ class StandbyReplicator {
   bool heartbeat_lost_ = false;
   std::string heartbeat_why_;
   std::unique_ptr<boost::asio::steady_timer> lost_timer_;
+  LastHeard witness_;
+  bool witness_logged_ = false;  // once per heartbeat loss
   bool primary_refused_ = false;  // the primary sent an Error on this channel
   OnPromoted on_promoted_;
   struct {

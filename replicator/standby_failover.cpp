@@ -59,12 +59,15 @@ std::string StandbyReplicator::takeover_refusal() const {
 void StandbyReplicator::on_primary_heartbeat(bool up, const std::string& why) {
   heartbeat_lost_ = !up;
   heartbeat_why_ = why;
+  witness_logged_ = false;
   if (!up) check_primary_lost();
 }
 
 // Heartbeat lost: the primary is gone only if the replication channel is silent too
-// (the primary sends on it at least every heartbeat interval): a heartbeat path failure
-// alone must not make two speakers. Checked again when the silence would be long enough.
+// (the primary sends on it at least every heartbeat interval) and so is its term beacon
+// on the peers' segment: a failure of the heartbeat's path or of the link between the
+// nodes alone must not make two speakers. Checked again when the silence would be long
+// enough.
 void StandbyReplicator::check_primary_lost() {
   if (!heartbeat_lost_ || took_over_ || stopped_) return;
   const auto now = std::chrono::steady_clock::now();
@@ -78,17 +81,29 @@ void StandbyReplicator::check_primary_lost() {
   // Silent for the detection time, then confirmed once more a detection time later: a
   // standby that was itself stopped or starved (its own loss of the heartbeat) reads the
   // primary's frames and sees the heartbeat come back within that second period.
-  const auto silent = channel_ ? now - channel_->last_rx() : detect * 2;
-  if (silent < detect * 2) {
+  std::optional<std::chrono::steady_clock::time_point> last;  // the primary's last sign of life
+  if (channel_) last = channel_->last_rx();
+  const auto beacon = witness_ ? witness_() : std::nullopt;
+  const bool by_beacon = beacon && (!last || *beacon > *last) && now - *beacon < detect * 2;
+  if (beacon && (!last || *beacon > *last)) last = beacon;
+  if (last && now - *last < detect * 2) {
+    if (by_beacon && !witness_logged_) {
+      witness_logged_ = true;
+      spdlog::warn("takeover: heartbeat lost ({}) and the channel silent, but the primary's term beacon arrived over "
+                   "the peers' segment {} ms ago: the link between the nodes failed, not the primary; no takeover "
+                   "while the beacon arrives",
+                   heartbeat_why_, std::chrono::duration_cast<std::chrono::milliseconds>(now - *beacon).count());
+    }
     if (!lost_timer_) lost_timer_ = std::make_unique<boost::asio::steady_timer>(speaker_.io());
-    lost_timer_->expires_at((channel_ ? channel_->last_rx() : now) + detect * 2 + std::chrono::milliseconds(1));
+    lost_timer_->expires_at(*last + detect * 2 + std::chrono::milliseconds(1));
     std::weak_ptr<bool> alive = alive_;
     lost_timer_->async_wait([this, alive](const boost::system::error_code& ec) {
       if (!ec && !alive.expired()) check_primary_lost();
     });
     return;
   }
-  take_over_unplanned("the primary's heartbeat was lost (" + heartbeat_why_ + ") and the replication channel is silent");
+  take_over_unplanned("the primary's heartbeat was lost (" + heartbeat_why_ + ") and the replication channel is silent" +
+                      (witness_ ? " and so is its term beacon" : ""));
 }
 
 void StandbyReplicator::take_over_unplanned(const std::string& why) {

@@ -103,6 +103,7 @@ void ReplicationWiring::make_primary(replicator::ChannelIdentity id) {
   if (vips_) primary_->set_release_vips([this](std::string& why) { return vips_->release(why); });
   primary_->set_guard([this](const session::Endpoints& ep, bool protect) { guard_connection(ep, protect); });
   primary_->set_on_fenced([this](const std::string&) {
+    if (beacon_) beacon_->announce(0);
     if (on_handed_over_) on_handed_over_();  // restart as the standby
   });
   speaker_.add_tap(primary_.get());
@@ -122,9 +123,50 @@ void ReplicationWiring::make_standby(replicator::ChannelIdentity id) {
 }
 
 bool ReplicationWiring::start(std::string& error) {
+  if (!start_beacon(error)) return false;
   if (primary_) return primary_->start(error);
   if (standby_) standby_->start();
   return true;
+}
+
+bool ReplicationWiring::start_beacon(std::string& error) {
+  if (!ha_.witness_address) return true;
+  replicator::witness::BeaconOptions o;
+  o.interface = ha_.vip_interface;
+  o.to = *ha_.witness_address;
+  o.port = ha_.witness_port;
+  o.every = std::chrono::milliseconds(ha_.heartbeat_interval_ms);
+  o.key = identity_.key;
+  beacon_ = std::make_unique<replicator::witness::TermBeacon>(
+      speaker_.io(), std::move(o),
+      [this](const replicator::witness::Beacon& b, const wire::IpAddr& from) { on_beacon(b, from); });
+  if (!beacon_->start(error)) return false;
+  if (primary_) beacon_->announce(identity_.epoch);
+  if (standby_) standby_->set_primary_witness([this] { return beacon_->last_heard(); });
+  return true;
+}
+
+// Two primaries can only meet here after a partition between the nodes: the one with
+// the older term steps down (docs/ha.md, "Fencing").
+void ReplicationWiring::on_beacon(const replicator::witness::Beacon& b, const wire::IpAddr& from) {
+  if (!primary_ || primary_->fenced() || handed_over_) return;
+  if (b.term > identity_.epoch) {
+    beacon_->announce(0);
+    primary_->fence(fmt::format("the node at {} announces term {} on the peers' segment, newer than this node's {}: "
+                                "it took the sessions over while the two could not hear each other",
+                                from.to_string(), b.term, identity_.epoch));
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_beacon_log_ < std::chrono::seconds(10)) return;
+  last_beacon_log_ = now;
+  if (b.term == identity_.epoch)
+    spdlog::error("witness: the node at {} is primary in this node's own term {}: both started as the primary "
+                  "with one term file's value? Neither steps down; fix the roles", from.to_string(), b.term);
+  else
+    spdlog::warn("witness: the node at {} still announces the older term {} (this node: {}); it steps down when it "
+                 "hears this node's beacon",
+                 from.to_string(), b.term, identity_.epoch);
 }
 
 bool ReplicationWiring::take_vips(std::string& error) {
@@ -155,6 +197,7 @@ void ReplicationWiring::on_promoted(uint64_t term, const std::vector<std::pair<u
   replicator::ChannelIdentity id = identity_;
   id.epoch = term;
   make_primary(std::move(id));
+  if (beacon_) beacon_->announce(term);
   for (const auto& [conn_id, peer] : live) primary_->adopt(conn_id, peer);
   if (!primary_->start(error)) spdlog::error("replication: cannot listen for a standby: {}", error);
   spdlog::info("replication: this node is the primary now (term {}), {} sessions taken over", term, live.size());
@@ -166,6 +209,8 @@ void ReplicationWiring::switchover(Done done) {
   primary_->switchover([this, alive, done](bool ok, const std::string& why) {
     if (alive.expired()) return;
     if (!ok) return done(false, why);
+    handed_over_ = true;  // the new primary's beacon is expected now: not a reason to fence
+    if (beacon_) beacon_->announce(0);
     wait_channel_idle(done, "sessions handed over to " + (status() ? status()->peer_node : std::string("the standby")) +
                                 "; this node restarts as the standby", 200);
   });
@@ -189,6 +234,7 @@ void ReplicationWiring::wait_channel_idle(Done done, std::string message, int tr
 
 ReplicationWiring::~ReplicationWiring() {
   *alive_ = false;
+  beacon_.reset();
   if (primary_) {
     primary_->stop();
     speaker_.remove_tap(primary_.get());

@@ -17,6 +17,7 @@
 #include "replicator/status.hpp"
 #include "replicator/guard/egress_guard.hpp"
 #include "replicator/vip/vip_set.hpp"
+#include "replicator/witness/term_beacon.hpp"
 
 namespace tandem::app {
 
@@ -60,6 +61,10 @@ class ReplicationWiring {
   // The standby took the sessions over (switchover): it is the primary from now on.
   void on_promoted(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live);
   void wait_channel_idle(Done done, std::string message, int tries);
+  // The term beacon ([ha] witness_address): started with the replicator; a primary
+  // sends its term, and fences itself on hearing a newer one.
+  bool start_beacon(std::string& error);
+  void on_beacon(const replicator::witness::Beacon& b, const wire::IpAddr& from);
 
   session::Speaker& speaker_;
   config::HaConfig ha_;
@@ -74,6 +79,9 @@ class ReplicationWiring {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::unique_ptr<replicator::PrimaryReplicator> primary_;
   std::unique_ptr<replicator::StandbyReplicator> standby_;
+  std::unique_ptr<replicator::witness::TermBeacon> beacon_;
+  std::chrono::steady_clock::time_point last_beacon_log_{};
+  bool handed_over_ = false;  // switchover done, restarting as the standby
   struct Heartbeat {
     std::string state = "off";
     std::string why;

@@ -310,6 +310,15 @@ void read_ha(TableReader& r, Config& c) {
   }
   if (!h.vips.empty() && h.vip_interface.empty())
     r.fail("vips", r.get("vips"), "needs vip_interface (where the addresses live, e.g. \"eth0\")");
+  if (auto v = r.string("witness_address")) {
+    auto a = wire::IpAddr::parse(*v);
+    if (!a) r.fail("witness_address", r.get("witness_address"), fmt::format("'{}' is not an IPv4 or IPv6 address", *v));
+    h.witness_address = *a;
+    if (h.vip_interface.empty())
+      r.fail("witness_address", r.get("witness_address"),
+             "needs vip_interface (the beacon runs over the peers' segment, where the VIPs live)");
+  }
+  if (auto v = r.integer("witness_port", 1, 65535)) h.witness_port = static_cast<uint16_t>(*v);
   if (auto v = r.boolean("heartbeat")) h.heartbeat = *v;
   for (auto [key, dst] : {std::pair<const char*, std::optional<wire::IpAddr>*>{"heartbeat_address", &h.heartbeat_address},
                           std::pair<const char*, std::optional<wire::IpAddr>*>{"heartbeat_local_address",

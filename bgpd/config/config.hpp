@@ -162,6 +162,10 @@ struct HaConfig {
   bool crash_guard = true;
   std::string crash_guard_pin_dir = "/sys/fs/bpf/tandem";
   // Node liveness: a BFD session with the other node (needs [bfd] enabled).
+  // The term beacon (replicator/witness): the other node's address on vip_interface's
+  // segment; the partition witness (docs/ha.md, "Fencing"). nullopt: no beacon.
+  std::optional<wire::IpAddr> witness_address;
+  uint16_t witness_port = 7180;
   bool heartbeat = false;
   std::optional<wire::IpAddr> heartbeat_address;        // the other node; default: peer's address
   std::optional<wire::IpAddr> heartbeat_local_address;  // our source; default: listen's address

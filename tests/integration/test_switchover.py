@@ -41,6 +41,7 @@ from test_replication import digest_diff, digests, ha, wait_mirrored, write_key 
 
 HA_PORT = 1790
 NODE_A = ("192.0.2.21", "2001:db8::21")  # node A's own addresses (TANDEM's become the VIPs)
+PAIR_LINK = ("pairA", "10.99.0.1", "pairB", "10.99.0.2")  # A's device and address, B's (Pair(pair_link=True))
 N_FRR = int(os.environ.get("SWITCHOVER_PREFIXES", "50000"))
 N_MORE = 500
 N_BIRD_V4 = 300
@@ -53,8 +54,8 @@ def frr_prefixes(n):
     return [f"{ipaddress.IPv4Address(base + i * 32)}/27" for i in range(n)]
 
 
-def ha_table(role, key_file, epoch_file, me, other):
-    return {"role": role, "node_id": "node-a" if me == NODE_A[0] else "node-b", "key_file": key_file,
+def ha_table(role, key_file, epoch_file, me, other, node_id):
+    return {"role": role, "node_id": node_id, "key_file": key_file,
             "epoch_file": epoch_file, "listen": f"{me}:{HA_PORT}", "peer": f"{other}:{HA_PORT}",
             "vips": [f"{TANDEM.v4}/24", f"{TANDEM.v6}/64"], "vip_interface": "eth0",
             "checkpoint_interval_ms": 100, "connect_retry_ms": 200}
@@ -144,9 +145,11 @@ def switchover(frm, to, frr, bird, what):
 
 class Pair:
     """The lab of this test and of test_takeover: FRR, BIRD, node A (primary) and node B
-    (standby) mirroring it; `ha_extra` goes into both nodes' [ha]."""
+    (standby) mirroring it; `ha_extra` goes into both nodes' [ha]. With `pair_link`, the
+    replication channel and the heartbeat run over a link of their own between A and B
+    (PAIR_LINK), and each node's term beacon over the peers' segment (the witness)."""
 
-    def __init__(self, args, lab, tandemctl, ha_extra=None):
+    def __init__(self, args, lab, tandemctl, ha_extra=None, pair_link=False):
         top = StandardLab(lab, args.tandemd, tandem_networks=True)
         frr, bird, a = top.frr, top.bird, top.tandem
         a.tandemctl = tandemctl
@@ -154,12 +157,22 @@ class Pair:
         lab.wait_links()
         move_node_address(top.tnode, TANDEM.v4, TANDEM.v6, *NODE_A)
         lab.wait_links()
+        me_a, me_b = NODE_A[0], STANDBY.v4
+        if pair_link:
+            lab.exec_ns(top.tnode.ns, ["ip", "link", "add", PAIR_LINK[0], "type", "veth", "peer", "name",
+                                       PAIR_LINK[2], "netns", bnode.ns])
+            for node, dev, addr in ((top.tnode, PAIR_LINK[0], PAIR_LINK[1]), (bnode, PAIR_LINK[2], PAIR_LINK[3])):
+                node.exec(["ip", "addr", "add", f"{addr}/30", "dev", dev])
+                node.exec(["ip", "link", "set", dev, "up"])
+            me_a, me_b = PAIR_LINK[1], PAIR_LINK[3]
         key = os.urandom(32).hex()
         akey, bkey = os.path.join(a.dir, "ha.key"), os.path.join(lab.workdir, "b.key")
         write_key(akey, key)
         write_key(bkey, key)
-        a.tables["ha"] = dict(ha_table("primary", akey, os.path.join(a.dir, "epoch"), NODE_A[0], STANDBY.v4),
+        a.tables["ha"] = dict(ha_table("primary", akey, os.path.join(a.dir, "epoch"), me_a, me_b, "node-a"),
                               **(ha_extra or {}))
+        if pair_link:
+            a.tables["ha"]["witness_address"] = STANDBY.v4
         for p in a.peers:  # the sessions run from the VIPs
             p["local_address"] = TANDEM.v4 if ":" not in p["address"] else TANDEM.v6
             if p["address"] == FRR.v4:
@@ -185,8 +198,10 @@ class Pair:
         b.peers = [dict(p) for p in a.peers]
         b.networks = [dict(n) for n in a.networks]
         b.tables = {k: dict(v) for k, v in a.tables.items() if k != "ha"}
-        b.tables["ha"] = dict(ha_table("standby", bkey, os.path.join(b.dir, "epoch"), STANDBY.v4, NODE_A[0]),
+        b.tables["ha"] = dict(ha_table("standby", bkey, os.path.join(b.dir, "epoch"), me_b, me_a, "node-b"),
                               **(ha_extra or {}))
+        if pair_link:
+            b.tables["ha"]["witness_address"] = NODE_A[0]
         b.start()
         b.wait_api()
         wait_mirrored(a, b, N_SESSIONS, "B mirroring A", timeout=120)

@@ -199,6 +199,24 @@ TEST(HaConfig, Vips) {
   expect_error_at(p + "vip_interface = \"a b\"\n", 9, "ha.vip_interface", "not an interface name");
 }
 
+// The term beacon: the other node's address on vip_interface's segment.
+TEST(HaConfig, WitnessAddress) {
+  const std::string p = kPrimary;  // lines 6..8
+  Config c = ok(p + "vip_interface = \"eth0\"\nwitness_address = \"192.0.2.11\"\n");
+  ASSERT_TRUE(c.ha.witness_address);
+  EXPECT_EQ(c.ha.witness_address->to_string(), "192.0.2.11");
+  EXPECT_EQ(c.ha.witness_port, 7180);
+  EXPECT_FALSE(ok(p).ha.witness_address);
+  EXPECT_EQ(ok(p + "vip_interface = \"eth0\"\nwitness_address = \"2001:db8::11\"\nwitness_port = 7000\n")
+                .ha.witness_port,
+            7000);
+  expect_error_at(p + "vip_interface = \"eth0\"\nwitness_address = \"192.0.2\"\n", 10, "ha.witness_address",
+                  "not an IPv4 or IPv6 address");
+  expect_error_at(p + "witness_address = \"192.0.2.11\"\n", 9, "ha.witness_address", "needs vip_interface");
+  expect_error_at(p + "vip_interface = \"eth0\"\nwitness_address = \"192.0.2.11\"\nwitness_port = 0\n", 11,
+                  "ha.witness_port", "");
+}
+
 TEST(HaConfig, UnknownKeyIsRejected) {
   expect_error_at(std::string(kPrimary) + "keyfile = \"/etc/tandem/ha.key\"\n", 9, "ha.keyfile", "unknown key");
   expect_error_at("[ha.extra]\nx = 1\n", 6, "ha.extra", "unknown key");
