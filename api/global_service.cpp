@@ -1,6 +1,7 @@
 #include "api/services.hpp"
 #include "api/convert.hpp"
 #include "api/validate.hpp"
+#include "bgpd/session/memory_usage.hpp"
 
 namespace tandem::api {
 namespace {
@@ -32,6 +33,15 @@ grpc::Status GlobalServiceImpl::GetGlobal(grpc::ServerContext*, const v1::GetGlo
         if (const auto* p = sp.peer_by_id(id)) d->add_waiting_for(p->name());
     }
     gr->set_deferral_remaining_seconds(sp.deferral().seconds_left());
+    const auto mem = session::measure_memory(sp);
+    auto* m = out.mutable_memory();
+    m->set_rss_bytes(mem.rss_bytes);
+    m->set_budget_bytes(mem.budget_bytes);
+    m->set_over_budget(mem.over_budget());
+    m->set_rib_prefixes(mem.rib_prefixes);
+    m->set_rib_paths(mem.rib_paths);
+    m->set_attribute_sets(mem.attribute_sets);
+    m->set_output_queued_bytes(mem.output_queued_bytes);
     return out;
   });
   if (!r) return loop_timeout();

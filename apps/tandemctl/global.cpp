@@ -77,6 +77,15 @@ void render_global(const tv1::GetGlobalResponse& response, std::ostream& out) {
   line(out, "Version", response.version());
   line(out, "Uptime", fmt::format("{} (since {})", duration_text(response.uptime_seconds()),
                                   time_text(response.started_unix_seconds() * 1'000'000'000)));
+  if (response.has_memory()) {
+    const auto& mem = response.memory();
+    auto mib = [](uint64_t b) { return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1 << 20)); };
+    line(out, "Memory",
+         fmt::format("RSS {}{}{}; RIB {} prefixes, {} paths, {} attribute sets; {} queued to peers",
+                     mib(mem.rss_bytes()), mem.budget_bytes() ? " of a budget of " + mib(mem.budget_bytes()) : "",
+                     mem.over_budget() ? " (OVER BUDGET)" : "", mem.rib_prefixes(), mem.rib_paths(),
+                     mem.attribute_sets(), mib(mem.output_queued_bytes())));
+  }
   for (const auto& m : response.mrt())
     line(out, "MRT",
          fmt::format("{}: {} records written ({} bytes), {} dropped, {} write errors, {} queued; file {}{}",

@@ -20,6 +20,7 @@
 #include "apps/tandemd/fib_sync.hpp"
 #include "apps/tandemd/logging.hpp"
 #include "apps/tandemd/metrics.hpp"
+#include "apps/tandemd/memory_watch.hpp"
 #include "apps/tandemd/mrt_recorder.hpp"
 #include "apps/tandemd/privileges.hpp"
 #include "apps/tandemd/replication_wiring.hpp"
@@ -201,6 +202,8 @@ class Daemon {
       return kExitFailure;
     }
 #endif
+    memory_ = std::make_unique<app::MemoryWatch>(io_, speaker_);
+    memory_->start();
     if (cfg.metrics.enabled) {
       metrics_ = std::make_unique<app::MetricsServer>(io_, speaker_, cfg.metrics.listen);
       if (!metrics_->start(err)) {
@@ -314,6 +317,7 @@ class Daemon {
   Options opts_;
   // Before speaker_: its connections keep a pointer to the tap until they are destroyed.
   std::unique_ptr<app::MrtRecorder> mrt_;
+  std::unique_ptr<app::MemoryWatch> memory_;
   std::unique_ptr<app::ReplicationWiring> repl_;
   session::Speaker speaker_;
   asio::signal_set signals_;

@@ -167,6 +167,7 @@ PeerConfig read_peer(TableReader& r, const PeerDefaults& d, uint32_t local_as) {
   p.max_prefixes = static_cast<uint32_t>(r.integer("max_prefixes", 0, 4294967295ULL).value_or(0));
   p.max_prefixes_warning_only = r.boolean("max_prefixes_warning_only").value_or(false);
   p.max_prefixes_restart = static_cast<uint32_t>(r.integer("max_prefixes_restart", 0, 86400 * 7).value_or(0));
+  p.max_as_path_length = static_cast<uint32_t>(r.integer("max_as_path_length", 0, 65535).value_or(0));
   if (p.max_prefixes == 0)
     for (const char* k : {"max_prefixes_warning_only", "max_prefixes_restart"})
       if (r.get(k)) r.fail(k, r.get(k), "only applies with max_prefixes > 0");
@@ -380,6 +381,7 @@ Config read_config(const toml::table& root) {
   }
   c.port = static_cast<uint16_t>(gr.integer("port", 1, 65535).value_or(179));
   c.state_dump = gr.string("state_dump").value_or("");
+  c.memory_budget_mb = static_cast<uint32_t>(gr.integer("memory_budget_mb", 0, 16u << 20).value_or(0));
   gr.reject_unknown();
 
   if (const toml::table* l = top.subtable("log")) {
@@ -657,7 +659,7 @@ namespace {
 // If one of these fires, a field was added: decide whether it shapes the session or
 // its routes, add it to describe_peer/describe_global (and a test), then fix the size.
 #if defined(__GLIBCXX__) && defined(__x86_64__)
-static_assert(sizeof(PeerConfig) == 192, "PeerConfig changed: update describe_peer");
+static_assert(sizeof(PeerConfig) == 200, "PeerConfig changed: update describe_peer");
 static_assert(sizeof(NetworkConfig) == 112, "NetworkConfig changed: update describe_global");
 static_assert(sizeof(GracefulRestartConfig) == 112, "GracefulRestartConfig changed: update describe_global");
 #endif
@@ -690,6 +692,7 @@ std::string describe_peer(const PeerConfig& p) {
                    p.graceful_restart ? yes_no(*p.graceful_restart) : "default");
   s += fmt::format(" max_prefixes={} max_prefixes_warning_only={} max_prefixes_restart={} send_hold={}",
                    p.max_prefixes, yes_no(p.max_prefixes_warning_only), p.max_prefixes_restart, p.send_hold_time);
+  s += fmt::format(" max_as_path_length={}", p.max_as_path_length);
   s += fmt::format(" md5={} ttl_security={} bfd={} bfd_tx={} bfd_rx={} bfd_mult={}", yes_no(!p.password.empty()),
                    yes_no(p.ttl_security), yes_no(p.bfd), opt_text(p.bfd_desired_min_tx_ms),
                    opt_text(p.bfd_required_min_rx_ms),

@@ -36,6 +36,10 @@ struct PeerConfig {
   uint32_t max_prefixes = 0;  // 0 = no limit
   bool max_prefixes_warning_only = false;
   uint32_t max_prefixes_restart = 0;
+  // Routes whose AS_PATH holds more AS numbers than this (every segment, sets and
+  // confederation segments included) are kept out of the decision process, logged and
+  // counted as rejected; the session stays up. 0 = no limit.
+  uint32_t max_as_path_length = 0;
   // Send hold time (RFC 9687): a peer that reads nothing for this long while we have
   // data for it is torn down. 0 = the RFC's default, max(8 min, 2 x hold time).
   uint32_t send_hold_time = 0;
@@ -195,6 +199,7 @@ struct Config {
   std::vector<wire::IpAddr> listen;
   uint16_t port = 179;
   std::string state_dump;
+  uint32_t memory_budget_mb = 0;  // [global]: resident memory to stay within (reported, warned); 0 = none
   std::string log_level = "info";
   std::string log_format = "text";
   FibConfig fib;

@@ -107,6 +107,11 @@ Verdict Rib::Impl::check_inbound(const PeerSlot& ps, AttrId attr, wire::Afi afi)
   if (&ps == &slots[0]) return v;
   const PathAttributes& a = store.get(attr);
   const AttrInfo in = store.info(attr);
+  if (ps.info.max_as_path_length != 0 && a.as_path.asn_count() > ps.info.max_as_path_length) {
+    v.eligible = false;
+    v.reason = "AS_PATH longer than the peer's max_as_path_length";
+    return v;
+  }
   if (ps.ebgp) {
     if (in.neighbor_as != ps.info.remote_as) {
       v.withdraw = true;

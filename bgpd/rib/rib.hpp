@@ -43,6 +43,7 @@ struct PeerInfo {
   wire::CodecOptions codec;  // negotiated encoding (4-octet AS, ext. message, ebgp)
   std::vector<wire::Family> families;  // negotiated
   bool llgr = false;  // advertised the LLGR capability: may be sent LLGR_STALE routes
+  uint32_t max_as_path_length = 0;  // AS numbers; longer paths are rejected (0 = no limit)
   bool ebgp(uint32_t local_as) const { return remote_as != local_as; }
 };
 
@@ -61,7 +62,7 @@ struct IngestResult {
   std::vector<wire::DiscardedAttribute> discarded;
   size_t announced = 0;  // prefixes accepted into Adj-RIB-In
   size_t withdrawn = 0;
-  size_t rejected = 0;   // announced but refused (AS loop, cluster loop, bad next hop)
+  size_t rejected = 0;   // announced but refused (AS loop, cluster loop, bad next hop, AS_PATH too long)
   size_t ignored = 0;    // NLRI of a family not negotiated with the peer (not applied)
   std::optional<wire::Family> end_of_rib;
 };

@@ -391,6 +391,7 @@ rib::PeerInfo Peer::rib_info(Connection& c, const fsm::Negotiated& n) const {
   info.codec = n.codec(config_.remote_as != speaker_.config().local_as);
   info.families = n.families;
   info.llgr = n.peer_llgr.has_value();
+  info.max_as_path_length = config_.max_as_path_length;
   wire::IpAddr local = config_.local_address.value_or(c.endpoints() ? c.endpoints()->local : wire::IpAddr{});
   if (local.is_v4()) {
     info.local_v4 = local;

@@ -45,6 +45,13 @@ Speaker::Speaker(asio::io_context& io, config::Config config)
 
 Speaker::~Speaker() = default;
 
+size_t Speaker::queued_output_bytes() const {
+  size_t n = 0;
+  for (const auto& [id, weak] : connections_)
+    if (auto c = weak.lock()) n += c->queued_bytes();
+  return n;
+}
+
 std::shared_ptr<Connection> Speaker::find_connection(uint64_t id) const {
   auto it = connections_.find(id);
   return it == connections_.end() ? nullptr : it->second.lock();

@@ -100,6 +100,8 @@ class Speaker {
   std::vector<PeerStatus> status() const;
   const Peer* find_peer(const wire::IpAddr& address) const;
   std::chrono::system_clock::time_point started() const { return started_; }
+  // Bytes encoded for the peers and not yet taken by their sockets (all connections).
+  size_t queued_output_bytes() const;
 
   // ---- operator actions (API); all on the event loop thread ----
   OpResult add_peer(const config::PeerConfig& pc);

@@ -5,6 +5,12 @@
 
 namespace tandem::wire {
 
+size_t AsPath::asn_count() const {
+  size_t n = 0;
+  for (const auto& s : segments) n += s.asns.size();
+  return n;
+}
+
 size_t AsPath::selection_length() const {
   size_t n = 0;
   for (const auto& s : segments) {

@@ -51,6 +51,8 @@ struct AsPath {
   // Length for best-path selection (RFC 4271 §9.1.2.2: a set counts 1, confederation
   // segments count 0).
   size_t selection_length() const;
+  // Every AS number of every segment (what a length limit counts: sets hold many).
+  size_t asn_count() const;
   bool contains(uint32_t asn) const;  // loop detection
   // The AS the route was learned from (first AS of the first AS_SEQUENCE), 0 if none.
   uint32_t neighbor_as() const;

@@ -81,6 +81,7 @@ def body(args):
         frr = FrrRouter(fnode, FRR.asn)
         frr.add_neighbor(TANDEM.v4, TANDEM.asn, description="tandemd-v4")
         frr.add_network(FRR_ROUTE)
+        td.global_["memory_budget_mb"] = 512
         td.start()
         frr.start()
         td.wait_api()
@@ -90,6 +91,10 @@ def body(args):
         check(td.ctl("neighbor", json=False).strip() == "No neighbors.", "neighbor (text) with no peers")
         g = td.ctl("global")
         check(json.dumps(g).find(TANDEM.v4) >= 0 and str(TANDEM.asn) in json.dumps(g), f"global: {g}")
+        mem = g.get("memory", {})
+        check(int(mem.get("rss_bytes", 0)) > 1 << 20 and int(mem.get("budget_bytes", 0)) == 512 << 20
+              and not mem.get("over_budget", False), f"global: the memory budget report: {mem}")
+        check("Memory:     RSS " in td.ctl("global", json=False), "tandemctl global shows the memory line")
 
         # --- usage errors: exit 2, nothing sent ---------------------------------------------
         for argv in (["frobnicate"], ["neighbor", "add", FRR.v4], ["neighbor", "add", FRR.v4, "as"],

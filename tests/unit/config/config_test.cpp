@@ -334,6 +334,21 @@ TEST(Config, PrefixLimitKeys) {
   EXPECT_EQ(bad(peer + "max_prefixes = -1\n").key, "peer[0].max_prefixes");
 }
 
+TEST(Config, MemoryBudget) {
+  EXPECT_EQ(ok(kMinimal).memory_budget_mb, 0u);  // no budget by default
+  const std::string global = "[global]\nrouter_id = \"192.0.2.1\"\nlocal_as = 1\n";
+  EXPECT_EQ(ok(global + "memory_budget_mb = 2048\n").memory_budget_mb, 2048u);
+  EXPECT_EQ(bad(global + "memory_budget_mb = -5\n").key, "global.memory_budget_mb");
+}
+
+TEST(Config, MaxAsPathLength) {
+  std::string peer = std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 1\n";
+  EXPECT_EQ(ok(peer).peers[0].max_as_path_length, 0u);  // no limit by default
+  EXPECT_EQ(ok(peer + "max_as_path_length = 100\n").peers[0].max_as_path_length, 100u);
+  EXPECT_EQ(bad(peer + "max_as_path_length = 70000\n").key, "peer[0].max_as_path_length");
+  EXPECT_EQ(bad(peer + "max_as_path_length = -1\n").key, "peer[0].max_as_path_length");
+}
+
 TEST(Config, SendHoldTime) {
   std::string peer = std::string(kMinimal) + "[[peer]]\naddress = \"192.0.2.2\"\nremote_as = 1\n";
   EXPECT_EQ(ok(peer).peers[0].send_hold_time, 0u);  // RFC 9687 default: max(8 min, 2 x hold time)

@@ -106,6 +106,32 @@ TEST_F(Ingest, AsLoopIsRejected) {
   EXPECT_EQ(best(rib, P("10.1.0.0/16")).second, nullptr);
 }
 
+// max_as_path_length counts every AS number, a set's members included; the session
+// stays up, the route stays out of the decision process.
+TEST_F(Ingest, AsPathLongerThanThePeersLimitIsRejected) {
+  rib.peer_down(1);
+  a.max_as_path_length = 4;
+  rib.peer_up(a);
+  auto r = announce(rib, a, {P("10.1.0.0/16")}, attrs({65001, 65002, 65003, 65004}));
+  EXPECT_EQ(r.announced, 1u);
+  EXPECT_EQ(best(rib, P("10.1.0.0/16")).first, 1u);
+  r = announce(rib, a, {P("10.1.0.0/16"), P("10.2.0.0/16")}, attrs({65001, 65002, 65003, 65004, 65005}));
+  EXPECT_EQ(r.rejected, 2u);
+  EXPECT_FALSE(r.session_error);
+  EXPECT_NE(r.reason.find("AS_PATH longer than the peer's max_as_path_length"), std::string::npos) << r.reason;
+  EXPECT_EQ(best(rib, P("10.1.0.0/16")).second, nullptr);  // implicitly withdrawn from the decision
+  EXPECT_EQ(rib.counters(1).accepted, 0u);
+  // A set counts every member (its selection length would be 1).
+  auto set_path = attrs({65001});
+  set_path.as_path.segments.push_back(wire::AsPathSegment{wire::AsPathSegment::Set, {1, 2, 3, 4}});
+  r = announce(rib, a, {P("10.3.0.0/16")}, set_path);
+  EXPECT_EQ(r.rejected, 1u);
+  // Other peers have no limit.
+  r = announce(rib, b, {P("10.1.0.0/16")}, attrs({65002, 65003, 65004, 65005, 65006, 65007}));
+  EXPECT_EQ(r.announced, 1u);
+  EXPECT_EQ(best(rib, P("10.1.0.0/16")).first, 2u);
+}
+
 TEST_F(Ingest, FirstAsMustBeThePeersAs) {
   announce(rib, a, {P("10.1.0.0/16")}, attrs({65001}));
   auto r = announce(rib, a, {P("10.1.0.0/16")}, attrs({65099, 65001}));

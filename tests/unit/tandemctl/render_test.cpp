@@ -278,6 +278,29 @@ TEST(CtlGlobal, Render) {
             "Uptime:     00:01:01 (since 2023-11-14T22:13:20.000Z)\n");
 }
 
+TEST(CtlGlobal, RenderMemory) {
+  tv1::GetGlobalResponse r;
+  auto* m = r.mutable_memory();
+  m->set_rss_bytes(3u << 30);
+  m->set_budget_bytes(2u << 30);
+  m->set_over_budget(true);
+  m->set_rib_prefixes(1000000);
+  m->set_rib_paths(2000000);
+  m->set_attribute_sets(120000);
+  m->set_output_queued_bytes(512 << 10);
+  std::ostringstream out;
+  render_global(r, out);
+  EXPECT_NE(out.str().find("Memory:     RSS 3072.0 MiB of a budget of 2048.0 MiB (OVER BUDGET); RIB 1000000 prefixes, "
+                           "2000000 paths, 120000 attribute sets; 0.5 MiB queued to peers\n"),
+            std::string::npos)
+      << out.str();
+  m->set_budget_bytes(0);
+  m->set_over_budget(false);
+  std::ostringstream plain;
+  render_global(r, plain);
+  EXPECT_NE(plain.str().find("Memory:     RSS 3072.0 MiB; RIB"), std::string::npos) << plain.str();
+}
+
 TEST(CtlGlobal, RenderMrtWriters) {
   tv1::GetGlobalResponse r;
   r.set_version("0.1.0");
