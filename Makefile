@@ -45,5 +45,11 @@ bench: build
 bench-heartbeat: build
 	python3 bench/heartbeat/run.py --build $(BUILD)
 
+# Failovers of random kind at random moments while the peers churn routes
+# (docs/bench/chaos.md); CHAOS_ARGS e.g. "--failovers 30 --prefixes 100000 --seed 7".
+.PHONY: bench-chaos
+bench-chaos: build
+	python3 bench/chaos/run.py --build $(BUILD) $(CHAOS_ARGS)
+
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

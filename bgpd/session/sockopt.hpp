@@ -2,6 +2,7 @@
 // false with "WHAT: strerror" in `error` on failure.
 #pragma once
 
+#include <linux/tcp.h>  // TCP_REPAIR (not <netinet/tcp.h>: the two clash)
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -18,6 +19,19 @@ inline std::string errno_text(const char* what, int e = errno) { return std::str
 inline bool set_tcp(int fd, int opt, int value, const char* what, std::string& error) {
   if (::setsockopt(fd, IPPROTO_TCP, opt, &value, sizeof value) == 0) return true;
   error = errno_text(what);
+  return false;
+}
+
+// Leave TCP_REPAIR (mode TCP_REPAIR_OFF, or TCP_REPAIR_OFF_NO_WP: no window probe). The
+// kernel sets sk_reuse = SK_NO_REUSE as the socket leaves repair mode (net/ipv4/tcp.c),
+// dropping SO_REUSEADDR; set again here. Without it, this connection (or its orphan or
+// TIME-WAIT after the process ends) on local port 179 makes every later SO_REUSEADDR
+// listener on *:179 fail with EADDRINUSE: a node that just took over could not listen.
+inline bool repair_off(int fd, int mode, const char* what, std::string& error) {
+  if (!set_tcp(fd, TCP_REPAIR, mode, what, error)) return false;
+  const int on = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0) return true;
+  error = errno_text("SO_REUSEADDR after leaving repair mode");
   return false;
 }
 

@@ -63,12 +63,15 @@ void Speaker::gate_moved(uint64_t connection_id) {
 
 bool Speaker::promote(std::string& error) {
   if (!standby_) return true;
-  if (!open_listeners(config_.listen, error)) return false;
+  // Promoted whatever becomes of the listeners: the sessions taken over, and the peers
+  // this node dials (the graceful-restart path), do not need them.
+  const bool listening = open_listeners(config_.listen, error);
   standby_ = false;
-  spdlog::info("standby node promoted: listening for BGP; peers without a session taken over start now");
+  spdlog::info("standby node promoted: {}; peers without a session taken over start now",
+               listening ? "listening for BGP" : "NOT listening for BGP (" + error + ")");
   for (auto& [address, p] : peers_) p->start_after_promotion();
   for (auto* o : observers_) o->on_peers_changed();  // e.g. BFD sessions with the peers start
-  return true;
+  return listening;
 }
 
 Peer* Speaker::find_peer(const wire::IpAddr& address) {

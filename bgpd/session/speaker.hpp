@@ -85,8 +85,8 @@ class Speaker {
   // are shadows of the primary's (Peer::attach_shadow). Set before start().
   void set_standby(bool standby) { standby_ = standby; }
   bool standby() const { return standby_; }
-  // Takeover: the standby node becomes the active one. Opens the listeners (false +
-  // error when it cannot; then still a standby). The caller promotes the shadows it took
+  // Takeover: the standby node becomes the active one and opens the listeners (false +
+  // error when it cannot: promoted all the same, without them). The caller promotes the shadows it took
   // over first (Peer::promote_shadow); every other peer then starts as on a live node.
   bool promote(std::string& error);
   Peer* find_peer(const wire::IpAddr& address);

@@ -36,6 +36,7 @@ constexpr uint8_t kFlagRst = 0x04, kFlagAck = 0x10;
 using sockopt::errno_text;
 using sockopt::get_tcp_u32;
 using sockopt::ioctl_u32;
+using sockopt::repair_off;
 using sockopt::set_tcp;
 
 bool get_sol_u32(int fd, int opt, uint32_t& out, const char* what, std::string& error) {
@@ -655,9 +656,10 @@ std::optional<FrozenTcp> freeze(int fd, std::string& error) {
   if (!repair_on(fd, error)) return std::nullopt;
   if (!read_in_repair(fd, f, error)) {
     // Leave repair mode as we found the socket: no window probe.
-    const int none = TCP_NO_QUEUE, off = TCP_REPAIR_OFF_NO_WP;
+    const int none = TCP_NO_QUEUE;
     ::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &none, sizeof none);
-    ::setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof off);
+    std::string ignored;  // the read's error is the one reported
+    repair_off(fd, TCP_REPAIR_OFF_NO_WP, "TCP_REPAIR=off", ignored);
     return std::nullopt;
   }
   return f;
@@ -666,7 +668,7 @@ std::optional<FrozenTcp> freeze(int fd, std::string& error) {
 bool unfreeze(int fd, std::string& error) {
   std::string first;
   bool ok = set_tcp(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "TCP_REPAIR_QUEUE=none", first);
-  if (!set_tcp(fd, TCP_REPAIR, TCP_REPAIR_OFF, "TCP_REPAIR=off", error)) return false;
+  if (!repair_off(fd, TCP_REPAIR_OFF, "TCP_REPAIR=off", error)) return false;
   if (!ok) error = first;
   return ok;
 }
@@ -777,7 +779,7 @@ bool finish_restore(int fd, const FrozenTcp& f, const RestoreOptions& o, std::st
   if (!make_plan(f, o, plan, error)) return false;
   // TCP_REPAIR_OFF: the kernel sends a window probe (SEQ snd_una - 1); the peer's answer
   // brings its current window and acknowledges what it has of the bytes in flight.
-  if (!set_tcp(fd, TCP_REPAIR, TCP_REPAIR_OFF, "TCP_REPAIR=off", error)) return false;
+  if (!repair_off(fd, TCP_REPAIR_OFF, "TCP_REPAIR=off", error)) return false;
   // The never-sent bytes through the normal path: transmitted as the window allows.
   const size_t from = plan.send_skip + plan.sent_len;
   if (write_all(fd, f.send_queue.data() + from, f.send_queue.size() - from, "queue unsent data", error)) return true;

@@ -104,7 +104,7 @@ std::optional<SeqBases> read_seq_bases(int fd, uint64_t bytes_written, uint64_t 
   // Always leave repair mode, even after a failed read; report the first error.
   std::string off_error;
   bool off = sockopt::set_tcp(fd, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "TCP_REPAIR_QUEUE=none", off_error);
-  off = sockopt::set_tcp(fd, TCP_REPAIR, TCP_REPAIR_OFF, "TCP_REPAIR=off", off_error) && off;
+  off = sockopt::repair_off(fd, TCP_REPAIR_OFF, "TCP_REPAIR=off", off_error) && off;
   if (!ok) return std::nullopt;
   if (!off) {
     error = off_error;

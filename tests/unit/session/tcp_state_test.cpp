@@ -188,6 +188,41 @@ TEST_F(TcpState, SequenceBasesMatchAcrossTheConnection) {
   EXPECT_EQ(seq_at(5, (uint64_t{1} << 32) + 3), 8u);
 }
 
+// Reading the bases toggles TCP_REPAIR, and leaving repair mode drops SO_REUSEADDR in the
+// kernel: a connection accepted on a port must not keep a new SO_REUSEADDR listener from
+// binding that port (a standby that took over listens on *:179 while the replicated
+// sessions to VIP:179 live, and a restarted node while their TIME-WAITs do).
+TEST_F(TcpState, ReadingTheBasesKeepsSoReuseAddr) {
+  const int on = 1;
+  int l = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(l, 0);
+  ASSERT_EQ(::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  ASSERT_EQ(::listen(l, 1), 0);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  Pair p;
+  p.a = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(::connect(p.a, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  p.b = ::accept(l, nullptr, nullptr);
+  ASSERT_GE(p.b, 0);
+  ::close(l);
+  READ_BASES_OR_SKIP(bases, p.b, 0, 0);
+  int reuse = 0;
+  len = sizeof reuse;
+  ASSERT_EQ(::getsockopt(p.b, SOL_SOCKET, SO_REUSEADDR, &reuse, &len), 0);
+  EXPECT_EQ(reuse, 1);
+  // A new listener on the same address and port, as the daemon opens one.
+  int l2 = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(l2, 0);
+  ASSERT_EQ(::setsockopt(l2, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), 0);
+  EXPECT_EQ(::bind(l2, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  ::close(l2);
+}
+
 TEST_F(TcpState, SequenceBasesWithUnsentAndUnreadData) {
   // The receiver does not read: data piles up unread there and unsent/unacked here.
   Pair p;
