@@ -39,10 +39,15 @@ struct Pair {
 };
 
 // `rcvbuf` > 0: a small receive buffer on the accepted side (set on the listener,
-// before the handshake, so that it also shapes the advertised window).
-void connect_pair(Pair& p, int rcvbuf = 0) {
+// before the handshake, so that it also shapes the advertised window). `reuse`:
+// SO_REUSEADDR on the listener (the accepted socket inherits it), as the daemon's.
+void connect_pair(Pair& p, int rcvbuf = 0, bool reuse = false) {
   int l = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(l, 0);
+  const int on = 1;
+  if (reuse) {
+    ASSERT_EQ(::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), 0);
+  }
   if (rcvbuf > 0) {
     ASSERT_EQ(::setsockopt(l, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
   }
@@ -193,29 +198,18 @@ TEST_F(TcpState, SequenceBasesMatchAcrossTheConnection) {
 // binding that port (a standby that took over listens on *:179 while the replicated
 // sessions to VIP:179 live, and a restarted node while their TIME-WAITs do).
 TEST_F(TcpState, ReadingTheBasesKeepsSoReuseAddr) {
-  const int on = 1;
-  int l = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(l, 0);
-  ASSERT_EQ(::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
-  ASSERT_EQ(::listen(l, 1), 0);
-  socklen_t len = sizeof sa;
-  ASSERT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&sa), &len), 0);
   Pair p;
-  p.a = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_EQ(::connect(p.a, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
-  p.b = ::accept(l, nullptr, nullptr);
-  ASSERT_GE(p.b, 0);
-  ::close(l);
+  ASSERT_NO_FATAL_FAILURE(connect_pair(p, 0, /*reuse=*/true));
+  sockaddr_in sa{};
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(::getsockname(p.b, reinterpret_cast<sockaddr*>(&sa), &len), 0);  // the listener's address
   READ_BASES_OR_SKIP(bases, p.b, 0, 0);
   int reuse = 0;
   len = sizeof reuse;
   ASSERT_EQ(::getsockopt(p.b, SOL_SOCKET, SO_REUSEADDR, &reuse, &len), 0);
   EXPECT_EQ(reuse, 1);
   // A new listener on the same address and port, as the daemon opens one.
+  const int on = 1;
   int l2 = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(l2, 0);
   ASSERT_EQ(::setsockopt(l2, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), 0);
