@@ -248,6 +248,7 @@ void PrimaryReplicator::snapshot_step() {
       auto pending = conn->fsm().pending_input();
       repl::Envelope e;
       *e.mutable_session() = make_session_object(*conn, s.peer, in_off, conn->outbound_offset());
+      fill_gr_stale(peer->status(), *e.mutable_session());
       send(e);
       start_streaming(s, e.session(), std::vector<uint8_t>(pending.begin(), pending.end()));
       s.chunker = std::make_unique<RibChunker>(s.id, peer->id(), conn->fsm().negotiated()->families,

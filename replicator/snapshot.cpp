@@ -63,6 +63,16 @@ repl::SessionObject make_session_object(const session::Connection& c, const wire
   return o;
 }
 
+void fill_gr_stale(const session::PeerStatus& status, repl::SessionObject& o) {
+  if (status.gr_state != session::GrHelperState::WaitingEor) return;
+  for (auto f : status.gr_stale_families) {
+    auto* af = o.add_gr_stale_families();
+    af->set_afi(static_cast<uint32_t>(f.afi));
+    af->set_safi(static_cast<uint32_t>(f.safi));
+  }
+  o.set_gr_stale_seconds_left(status.gr_timer_remaining_seconds);
+}
+
 RibChunker::RibChunker(uint64_t connection_id, rib::PeerId peer, std::vector<wire::Family> families,
                        wire::CodecOptions codec)
     : connection_id_(connection_id), peer_(peer), families_(std::move(families)), codec_(codec) {}
@@ -90,7 +100,11 @@ std::optional<repl::RibChunk> RibChunker::next(const rib::Rib& rib, size_t max_r
     if (routes.empty()) continue;
     // Group by (interned) attributes: one packed run of UPDATEs per path.
     std::map<const wire::PathAttributes*, std::vector<wire::Prefix>> by_path;
-    for (const auto& r : routes) by_path[r.attrs].push_back(r.prefix);
+    std::vector<uint8_t> stale;
+    for (const auto& r : routes) {
+      by_path[r.attrs].push_back(r.prefix);
+      if (r.stale && table_ == 0) wire::encode_prefix(r.prefix, stale);
+    }
     repl::RibChunk chunk;
     chunk.set_connection_id(connection_id_);
     chunk.set_table(table_ == 0 ? repl::TABLE_ADJ_RIB_IN : repl::TABLE_ADJ_RIB_OUT);
@@ -101,6 +115,7 @@ std::optional<repl::RibChunk> RibChunker::next(const rib::Rib& rib, size_t max_r
       for (const auto& msg : wire::encode_announcements(*attrs, f, prefixes, codec_))
         out->append(msg.begin(), msg.end());
     chunk.set_routes(static_cast<uint32_t>(routes.size()));
+    if (!stale.empty()) chunk.set_stale_nlri(bytes_of(stale));
     routes_[table_] += routes.size();
     return chunk;
   }

@@ -9,6 +9,7 @@
 
 #include "bgpd/rib/rib.hpp"
 #include "bgpd/session/connection.hpp"
+#include "bgpd/session/peer.hpp"
 #include "tandem/v1/replication.pb.h"
 
 namespace tandem::replicator {
@@ -19,6 +20,8 @@ namespace repl = tandem::v1::repl;
 repl::SessionObject make_session_object(const session::Connection& c, const wire::IpAddr& peer,
                                         uint64_t inbound_offset, uint64_t outbound_offset);
 void fill_tcp_state(const session::Connection& c, repl::TcpState& out);
+// The peer's graceful-restart stale state, when it waits for End-of-RIB (bulk sync).
+void fill_gr_stale(const session::PeerStatus& status, repl::SessionObject& o);
 
 class RibChunker {
  public:

@@ -271,6 +271,12 @@ void StandbyReplicator::on_session(const repl::SessionObject& o, bool from_snaps
   }
   s.sent_by_primary.set_codec(s.conn->fsm().codec());
   s.would_send.set_codec(s.conn->fsm().codec());
+  if (o.gr_stale_families_size() > 0) {
+    std::vector<wire::Family> families;
+    for (const auto& af : o.gr_stale_families())
+      families.push_back(wire::Family{static_cast<wire::Afi>(af.afi()), static_cast<wire::Safi>(af.safi())});
+    peer->gr_mirror_waiting_eor(families, o.gr_stale_seconds_left());
+  }
   if (!from_snapshot) {
     s.snapshot_done = true;
     s.snapshot_in_end = o.inbound_offset();
@@ -307,6 +313,17 @@ void StandbyReplicator::on_rib_chunk(const repl::RibChunk& c) {
     spdlog::error("replication: session {} ({}): a RIB chunk is not whole UPDATE messages", s.peer.to_string(),
                   s.id);
     s.broken = true;
+  }
+  if (!c.stale_nlri().empty()) {
+    std::vector<wire::Prefix> stale;
+    const auto afi = static_cast<wire::Afi>(c.afi());
+    if (!wire::decode_prefixes(as_bytes(c.stale_nlri()), afi, false, stale)) {
+      spdlog::error("replication: session {} ({}): a RIB chunk's stale prefixes do not decode", s.peer.to_string(),
+                    s.id);
+      s.broken = true;
+      return;
+    }
+    speaker_.rib().mark_stale(peer->id(), stale);
   }
 }
 

@@ -315,26 +315,29 @@ void Rib::Impl::drop_peer_paths(uint16_t slot, bool only_stale) {
 }
 
 template <class F>
+bool Rib::Impl::mark_path_stale(uint32_t ei, uint16_t slot) {
+  LocEntry<F>& e = fam<F>().loc.at(ei);
+  PathRec* p = e.paths();
+  for (uint32_t i = 0; i < e.npaths; ++i) {
+    if (p[i].peer != slot) continue;
+    if (!(p[i].flags & kPathStale)) {
+      const bool had_best = e.has_best();
+      const PathRec old_best = had_best ? p[0] : PathRec{};
+      p[i].flags |= kPathStale;
+      ++slots[slot].stale;
+      if constexpr (std::is_same_v<F, V6>) ++slots[slot].stale_v6;
+      if (e.npaths > 1) update_best<F>(ei, old_best, had_best);
+    }
+    return true;
+  }
+  return false;
+}
+
+template <class F>
 void Rib::Impl::mark_peer_stale(uint16_t slot) {
   FamilyRib<F>& fr = fam<F>();
-  for (uint32_t ei = 0; ei < fr.loc.slots(); ++ei) {
-    if (!fr.loc.live(ei)) continue;
-    LocEntry<F>& e = fr.loc.at(ei);
-    PathRec* p = e.paths();
-    for (uint32_t i = 0; i < e.npaths; ++i) {
-      if (p[i].peer == slot) {
-        if (!(p[i].flags & kPathStale)) {
-          const bool had_best = e.has_best();
-          const PathRec old_best = had_best ? p[0] : PathRec{};
-          p[i].flags |= kPathStale;
-          ++slots[slot].stale;
-          if constexpr (std::is_same_v<F, V6>) ++slots[slot].stale_v6;
-          if (e.npaths > 1) update_best<F>(ei, old_best, had_best);
-        }
-        break;
-      }
-    }
-  }
+  for (uint32_t ei = 0; ei < fr.loc.slots(); ++ei)
+    if (fr.loc.live(ei)) mark_path_stale<F>(ei, slot);
 }
 
 template <class F>
@@ -496,6 +499,26 @@ void Rib::mark_stale(PeerId peer) {
   m.mark_peer_stale<V4>(s);
   m.mark_peer_stale<V6>(s);
   m.flush_ready();
+}
+
+size_t Rib::mark_stale(PeerId peer, std::span<const wire::Prefix> prefixes) {
+  Impl& m = *impl_;
+  uint16_t s = 0;
+  if (m.find_slot(peer, &s) == nullptr || s == 0) return 0;
+  size_t marked = 0;
+  for (const auto& prefix : prefixes) {
+    if (prefix.addr.is_v4()) {
+      const auto k = V4::from_prefix(prefix);
+      const uint32_t ei = m.fam<V4>().loc.find(k.addr, k.len);
+      if (ei != DenseTable<V4, LocEntry<V4>>::npos && m.mark_path_stale<V4>(ei, s)) ++marked;
+    } else {
+      const auto k = V6::from_prefix(prefix);
+      const uint32_t ei = m.fam<V6>().loc.find(k.addr, k.len);
+      if (ei != DenseTable<V6, LocEntry<V6>>::npos && m.mark_path_stale<V6>(ei, s)) ++marked;
+    }
+  }
+  m.flush_ready();
+  return marked;
 }
 
 size_t Rib::sweep_stale(PeerId peer) {

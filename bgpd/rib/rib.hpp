@@ -144,6 +144,9 @@ class Rib {
   void peer_down_graceful(PeerId peer, const std::vector<wire::Family>& keep);
   // Mark all of a peer's paths stale (e.g. on a restart notification).
   void mark_stale(PeerId peer);
+  // Mark the peer's paths for these prefixes stale (a standby taking over a primary's
+  // graceful-restart state from a bulk sync); returns how many the peer had.
+  size_t mark_stale(PeerId peer, std::span<const wire::Prefix> prefixes);
   // Withdraw the peer's paths that are still stale; returns how many.
   size_t sweep_stale(PeerId peer);
   // Same for one family only (End-of-RIB for that family, or its GR period is over).

@@ -457,6 +457,14 @@ void Connection::shadow_write() {
 
 // One write_some at a time: each completion that moved bytes re-arms the send hold
 // timer, so only a peer that reads nothing at all for the send hold time trips it.
+//
+// The write itself is a non-blocking send() made here, and the bytes the kernel took
+// are counted at once; only what follows a write runs later, from the event loop, as an
+// Asio completion would. Counting in a completion handler (async_write_some) left the
+// count behind the kernel while the handler waited: Asio writes speculatively in the
+// initiating call. A sequence-base read in that window (a standby attaching, or the
+// switchover's checkpoint) subtracted too few bytes from the kernel's write_seq, and
+// the takeover that used those bases fell back to graceful restart (bench/chaos, bug 2).
 void Connection::write_some() {
   if (!socket_ || closed_) return;
   // Replication: bytes reach the peer only once the standby holds them.
@@ -471,37 +479,50 @@ void Connection::write_some() {
     len = static_cast<size_t>(std::min<uint64_t>(len, limit - at));
   }
   arm_send_hold();
-  socket_->async_write_some(
-      asio::buffer(tx_inflight_.data() + inflight_done_, len),
-      [self = shared_from_this(), gen = sock_gen_](const boost::system::error_code& e, size_t n) {
-        if (gen != self->sock_gen_) return;
-        if (self->closed_ || !self->socket_) {
-          self->writing_ = false;
-          return;
-        }
-        if (e) {
-          self->writing_ = false;
-          if (e == asio::error::operation_aborted) return;
-          spdlog::info("peer {}: write failed: {}", self->peer_.name(), e.message());
-          self->socket_.reset();
-          self->tx_pending_.clear();
-          self->feed(fsm::ev::TcpClosed{});
-          return;
-        }
-        self->inflight_done_ += n;
-        if (self->inflight_done_ < self->tx_inflight_.size()) {
-          self->write_some();
-          return;
-        }
-        self->writing_ = false;
-        ++self->write_gen_;  // the send hold timer of this write is void
-        self->tx_inflight_.clear();
-        if (self->disconnect_after_write_ && self->tx_pending_.empty()) {
-          self->finish_disconnect();
-          return;
-        }
-        self->maybe_write();
-      });
+  boost::system::error_code ec;
+  if (!socket_->non_blocking()) socket_->non_blocking(true, ec);
+  const size_t n = ec ? 0 : socket_->write_some(asio::buffer(tx_inflight_.data() + inflight_done_, len), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    socket_->async_wait(tcp::socket::wait_write,
+                        [self = shared_from_this(), gen = sock_gen_](const boost::system::error_code& e) {
+                          if (gen != self->sock_gen_) return;
+                          if (e) return self->after_write(e);
+                          self->write_some();
+                        });
+    return;
+  }
+  if (!ec) inflight_done_ += n;
+  asio::post(io_, [self = shared_from_this(), gen = sock_gen_, ec] {
+    if (gen == self->sock_gen_) self->after_write(ec);
+  });
+}
+
+void Connection::after_write(const boost::system::error_code& e) {
+  if (closed_ || !socket_) {
+    writing_ = false;
+    return;
+  }
+  if (e) {
+    writing_ = false;
+    if (e == asio::error::operation_aborted) return;
+    spdlog::info("peer {}: write failed: {}", peer_.name(), e.message());
+    socket_.reset();
+    tx_pending_.clear();
+    feed(fsm::ev::TcpClosed{});
+    return;
+  }
+  if (inflight_done_ < tx_inflight_.size()) {
+    write_some();
+    return;
+  }
+  writing_ = false;
+  ++write_gen_;  // the send hold timer of this write is void
+  tx_inflight_.clear();
+  if (disconnect_after_write_ && tx_pending_.empty()) {
+    finish_disconnect();
+    return;
+  }
+  maybe_write();
 }
 
 // RFC 9687: no byte written for the send hold time means the peer has stopped reading

@@ -110,6 +110,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void queue_bytes(std::span<const uint8_t> bytes);
   void maybe_write();
   void write_some();
+  void after_write(const boost::system::error_code& e);
   void shadow_write();
   void arm_send_hold();
   void finish_disconnect();

@@ -80,6 +80,11 @@ class Peer {
   // Standby: forget the shadow sessions and every route they brought (no graceful
   // restart: the mirror is rebuilt from a new bulk sync).
   void reset_shadow(const std::string& why);
+  // Standby, bulk sync: the primary keeps this peer's routes of `families` stale until
+  // the peer's End-of-RIB (it helps the peer's graceful restart, or restarted itself);
+  // the same state here (the routes were marked by the snapshot), so that the replicated
+  // End-of-RIB, or the stale timer after `seconds_left`, sweeps the same routes.
+  void gr_mirror_waiting_eor(const std::vector<wire::Family>& families, uint32_t seconds_left);
   // Takeover: the Established shadow becomes the live session on `fd` (a socket
   // restored in repair mode and finished; see Connection::promote). False + why.
   bool promote_shadow(int fd, std::string& why);

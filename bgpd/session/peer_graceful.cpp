@@ -302,6 +302,17 @@ void Peer::gr_reset_state() {
   gr_own_restart_ = false;
 }
 
+void Peer::gr_mirror_waiting_eor(const std::vector<wire::Family>& families, uint32_t seconds_left) {
+  if (families.empty()) return;
+  gr_stale_families_ = families;
+  gr_state_ = GrHelperState::WaitingEor;
+  size_t stale = 0;
+  for (auto f : families) stale += speaker_.rib().stale_count(id_, f);
+  spdlog::info("peer {}: graceful restart: as on the primary, keeping {} stale routes of {} until the peer's "
+               "End-of-RIB, at most {} s more", name_, stale, families_text(families), seconds_left);
+  gr_arm(seconds_left);
+}
+
 void Peer::gr_arm(uint32_t seconds) { gr_arm_at(std::chrono::steady_clock::now() + std::chrono::seconds(seconds)); }
 
 void Peer::gr_arm_at(std::chrono::steady_clock::time_point deadline) {

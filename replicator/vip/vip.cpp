@@ -365,6 +365,44 @@ std::optional<bool> Rtnl::has_address(const Link& link, const IfAddr& a, std::st
   return found;
 }
 
+// ---- the takeover's blackhole routes ------------------------------------------------
+
+Outcome Rtnl::change_blackhole(bool add, const wire::IpAddr& addr, std::string& error) {
+  const uint8_t len = addr.is_v4() ? 32 : 128;
+  std::string where = "blackhole route " + addr.to_string() + "/" + std::to_string(len);
+  std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+  nlh->nlmsg_flags = add ? (NLM_F_CREATE | NLM_F_EXCL) : 0;
+  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  rtm->rtm_family = static_cast<uint8_t>(family_of(addr));
+  rtm->rtm_dst_len = len;
+  rtm->rtm_table = RT_TABLE_MAIN;
+  rtm->rtm_protocol = kTakeoverRouteProtocol;
+  rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+  rtm->rtm_type = RTN_BLACKHOLE;
+  mnl_attr_put(nlh, RTA_DST, addr.size(), addr.bytes.data());
+  std::string kernel_msg;
+  int e = request(nlh, kernel_msg);
+  if (e == 0) return Outcome::Changed;
+  if (add && e == EEXIST) {
+    error = where + ": already present (" + errno_text(e) + ")";
+    return Outcome::AlreadyDone;
+  }
+  if (!add && e == ESRCH) {
+    error = where + ": not present (" + errno_text(e) + ")";
+    return Outcome::AlreadyDone;
+  }
+  error = where + ": " + with_kernel_msg(e, kernel_msg);
+  return Outcome::Failed;
+}
+
+Outcome Rtnl::add_blackhole(const wire::IpAddr& addr, std::string& error) { return change_blackhole(true, addr, error); }
+
+Outcome Rtnl::remove_blackhole(const wire::IpAddr& addr, std::string& error) {
+  return change_blackhole(false, addr, error);
+}
+
 // ---- neighbours ---------------------------------------------------------------------
 
 namespace {

@@ -59,6 +59,10 @@ using Link = std::variant<std::string, int>;
 // duplicated takeover must not fail because an earlier attempt got half way; a caller
 // that needs to know can still tell AlreadyDone from Changed.
 enum class Outcome { Changed, AlreadyDone, Failed };
+
+// The routing protocol number of the takeover's blackhole routes (Rtnl::add_blackhole):
+// `ip route show proto 203`. Removal matches it, so an operator's own routes stay.
+inline constexpr uint8_t kTakeoverRouteProtocol = 203;
 const char* to_string(Outcome o);
 
 // A neighbour entry as the kernel has it (for tests and diagnostics).
@@ -96,6 +100,17 @@ class Rtnl {
   Outcome add_address(const Link& link, const IfAddr& a, std::string& error);
   // RTM_DELADDR with an ACK; an address that is not there is AlreadyDone.
   Outcome remove_address(const Link& link, const IfAddr& a, std::string& error);
+  // A blackhole host route (/32, /128) for `addr` in the main table, protocol
+  // kTakeoverRouteProtocol. An unplanned takeover announces the VIPs (gratuitous ARP /
+  // NA) before it owns them; with IP forwarding on (any router) the peers' segments that
+  // then arrive for a VIP would be forwarded to its current owner, the hung primary, whose
+  // kernel acknowledges bytes the rebuilt socket will never see (docs/ha.md, "Unplanned
+  // takeover"). The route makes the kernel drop them silently instead (no ICMP); the
+  // peer sends them again to the socket. Owning the address overrides it (the local
+  // table is looked up first). Already there / already gone: AlreadyDone.
+  Outcome add_blackhole(const wire::IpAddr& addr, std::string& error);
+  Outcome remove_blackhole(const wire::IpAddr& addr, std::string& error);
+
   // Whether the interface has exactly this address and prefix length. nullopt + error
   // when the interface is unknown or the dump fails.
   std::optional<bool> has_address(const Link& link, const IfAddr& a, std::string& error);
@@ -144,6 +159,7 @@ class Rtnl {
   // 0 or the errno.
   int dump(void* nlh, const std::function<void(const void*)>& on_message);
   Outcome change_address(bool add, const Link& link, const IfAddr& a, std::string& error);
+  Outcome change_blackhole(bool add, const wire::IpAddr& addr, std::string& error);
 
   mnl_socket* sock_;
   uint32_t seq_ = 1;

@@ -17,6 +17,19 @@ std::unique_ptr<VipSet> VipSet::open(const std::string& ifname, const std::vecto
   if (s->ifindex_ == 0) return nullptr;
   s->announcer_ = Announcer::open(ifname, error);
   if (!s->announcer_) return nullptr;
+  // A takeover that ended half way (the process died between announcing and claiming)
+  // leaves its blackhole routes behind: they would drop this node's own traffic to the
+  // VIPs (the other node's, now) for good.
+  for (const auto& v : s->vips_) {
+    std::string why;
+    switch (s->rtnl_->remove_blackhole(v.addr, why)) {
+      case Outcome::Changed:
+        spdlog::warn("VIP {}: removed the blackhole route an unfinished takeover left behind", v.to_string());
+        break;
+      case Outcome::Failed: spdlog::warn("VIP {}: cannot check for a leftover {}", v.to_string(), why); break;
+      case Outcome::AlreadyDone: break;
+    }
+  }
   return s;
 }
 
@@ -24,6 +37,7 @@ bool VipSet::claim(std::string& error) {
   for (const auto& v : vips_)
     if (rtnl_->add_address(ifindex_, v, error) == Outcome::Failed) return false;
   error.clear();
+  if (!remove_blackholes(error)) return false;
   for (const auto& v : vips_)
     if (!announcer_->announce(v.addr, error)) return false;
   return true;
@@ -33,12 +47,27 @@ bool VipSet::release(std::string& error) {
   for (const auto& v : vips_)
     if (rtnl_->remove_address(ifindex_, v, error) == Outcome::Failed) return false;
   error.clear();
-  return true;
+  return remove_blackholes(error);
 }
 
 bool VipSet::announce_only(std::string& error) {
+  // Announcing matters more than the routes: a failure to add one is reported, and the
+  // takeover goes on as it would without them.
+  std::string route_error;
+  for (const auto& v : vips_) {
+    std::string why;
+    if (rtnl_->add_blackhole(v.addr, why) == Outcome::Failed && route_error.empty()) route_error = why;
+  }
   for (const auto& v : vips_)
     if (!announcer_->announce(v.addr, error)) return false;
+  error = route_error;
+  return route_error.empty();
+}
+
+bool VipSet::remove_blackholes(std::string& error) {
+  for (const auto& v : vips_)
+    if (rtnl_->remove_blackhole(v.addr, error) == Outcome::Failed) return false;
+  error.clear();
   return true;
 }
 

@@ -19,15 +19,21 @@ class VipSet {
   // nullptr + error when the interface is unknown or a socket cannot be opened.
   static std::unique_ptr<VipSet> open(const std::string& ifname, const std::vector<std::pair<wire::IpAddr, uint8_t>>& vips,
                                       std::string& error);
-  // Adds every VIP (already there: fine) and announces each once. False + error on the
-  // first failure (the addresses added so far stay).
+  // Adds every VIP (already there: fine), removes announce_only's blackhole routes and
+  // announces each VIP once. False + error on the first failure (the addresses added so
+  // far stay).
   bool claim(std::string& error);
-  // Removes every VIP (already gone: fine). False + error on the first failure.
+  // Removes every VIP and blackhole route (already gone: fine). False + error on the
+  // first failure.
   bool release(std::string& error);
   // Unplanned takeover: points the peers' neighbour entries for the VIPs at this node
   // (gratuitous ARP / NA) WITHOUT adding the addresses, so that the replies to the
   // sequence probes arrive here while the kernel, not owning the VIPs yet, drops the
   // rest silently (an owned VIP without the sockets would answer the peers with RST).
+  // "Silently" needs a blackhole route per VIP, added first: with IP forwarding on, the
+  // kernel would forward the peers' segments to the VIPs' current owner, the hung
+  // primary, which acknowledges bytes that the rebuilt sockets then never get. False +
+  // error when a route or an announcement failed (the announcements are sent anyway).
   bool announce_only(std::string& error);
   // Keeps this node's neighbour entries for the BGP peers resolved (a standby, ahead of
   // a takeover: the first probe must not wait for ARP / ND). Best effort: logs failures.
@@ -39,6 +45,7 @@ class VipSet {
 
  private:
   VipSet() = default;
+  bool remove_blackholes(std::string& error);
   std::string ifname_;
   std::vector<IfAddr> vips_;
   std::unique_ptr<Rtnl> rtnl_;

@@ -244,6 +244,57 @@ INSTANTIATE_TEST_SUITE_P(Peers, RibChunkerRoundTrip, ::testing::Values(0, 1, 2),
                            return std::string(i.param == 0 ? "Ebgp" : i.param == 1 ? "Ibgp" : "TwoOctetAs");
                          });
 
+// A bulk sync while the primary keeps the peer's routes stale until its End-of-RIB
+// (graceful restart): the chunks say which routes are stale, the standby marks the same
+// ones, and the End-of-RIB sweeps the same routes on both (bench/chaos, bug 6: the
+// standby had taken them as fresh and kept them for good).
+TEST(RibChunker, StaleRoutesStayStaleOnTheStandby) {
+  const PeerInfo src = ebgp(1, 65001, "10.9.0.1", 0x01010101);
+  Rib primary(config());
+  primary.peer_up(src);
+  announce_spread(primary, src, v4_prefixes(0, 3000), false);
+  announce_spread(primary, src, v6_prefixes(0, 200), true);
+  primary.peer_down_graceful(src.id);  // the peer restarts: everything kept, stale
+  primary.peer_up(src);
+  // Re-announced since: fresh again (another path for some).
+  announce(primary, src, v4_prefixes(0, 1000), attribute_sets(src, false)[0]);
+  announce(primary, src, v4_prefixes(1000, 500), attribute_sets(src, false)[2]);
+  announce(primary, src, v6_prefixes(0, 50), attribute_sets(src, true)[1]);
+  ASSERT_EQ(primary.stale_count(src.id, wire::kIpv4Unicast), 1500u);
+  ASSERT_EQ(primary.stale_count(src.id, wire::kIpv6Unicast), 150u);
+
+  Chunks chunks = run_chunker(primary, src.id, src.codec, kMaxRoutes);
+  PeerInfo mirror = src;
+  mirror.id = 9;
+  Rib standby(config());
+  standby.peer_up(mirror);
+  ingest_adj_in(standby, mirror.id, chunks);
+  size_t marked = 0;
+  for (const auto& c : chunks.all) {
+    if (c.stale_nlri().empty()) continue;
+    EXPECT_EQ(c.table(), repl::TABLE_ADJ_RIB_IN) << "only received routes are stale";
+    std::vector<Prefix> stale;
+    const auto* data = reinterpret_cast<const uint8_t*>(c.stale_nlri().data());
+    ASSERT_TRUE(wire::decode_prefixes(std::span<const uint8_t>(data, c.stale_nlri().size()),
+                                      static_cast<wire::Afi>(c.afi()), false, stale));
+    marked += standby.mark_stale(mirror.id, stale);
+  }
+  EXPECT_EQ(marked, 1650u);
+  EXPECT_EQ(standby.stale_count(mirror.id, wire::kIpv4Unicast), 1500u);
+  EXPECT_EQ(standby.stale_count(mirror.id, wire::kIpv6Unicast), 150u);
+  EXPECT_EQ(standby.mark_stale(mirror.id, v4_prefixes(0, 1)), 1u) << "marking again still finds the path";
+  EXPECT_EQ(standby.stale_count(mirror.id, wire::kIpv4Unicast), 1501u) << "a fresh path marked";
+  announce(standby, mirror, v4_prefixes(0, 1), attribute_sets(src, false)[0]);  // fresh again
+
+  // The peer's End-of-RIB: both sweep what is still stale, and agree.
+  EXPECT_EQ(primary.sweep_stale(src.id), 1650u);
+  EXPECT_EQ(standby.sweep_stale(mirror.id), 1650u);
+  for (auto f : {wire::kIpv4Unicast, wire::kIpv6Unicast})
+    EXPECT_EQ(rib::digest_adj_in(primary, src.id, f), rib::digest_adj_in(standby, mirror.id, f));
+  EXPECT_EQ(standby.adj_in_count(mirror.id, wire::kIpv4Unicast, false), 1500u);
+  EXPECT_EQ(standby.adj_in_count(mirror.id, wire::kIpv6Unicast, false), 50u);
+}
+
 TEST(RibChunker, EmptyTablesGiveNoChunk) {
   Rib rib(config());
   auto src = ebgp(1, 65001, "10.9.0.1", 0x01010101);

@@ -9,6 +9,7 @@
 // Needs root (namespaces, a bridge, AF_PACKET); skipped with the reason otherwise.
 #include "replicator/vip/garp.hpp"
 #include "replicator/vip/vip.hpp"
+#include "replicator/vip/vip_set.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -256,12 +257,102 @@ class VipTest : public ::testing::Test {
     EXPECT_EQ(b_->remove_address("vp0", vip, err), Outcome::Changed) << err;
   }
 
+  // An unplanned takeover announces the VIP before b owns it (VipSet::announce_only).
+  // b is a router (IP forwarding on): without the blackhole route it would forward p's
+  // segments to the VIP's old owner a - a hung primary whose kernel still answers - and
+  // the bytes a acknowledged would be lost to the socket b rebuilds (bench/chaos, bug 3).
+  void announce_drops_instead_of_forwarding(const char* vip_text, uint16_t port) {
+    IfAddr vip = ifaddr(vip_text);
+    std::string addr = vip.addr.to_string();
+    std::string err;
+    auto sysctl = [](const std::string& ns, const std::string& settings) {
+      return std::system(("ip netns exec " + ns + " sysctl -qw " + settings + " >/dev/null").c_str()) == 0;
+    };
+    // p must not follow an ICMP redirect from b (the control step below makes b forward),
+    // or it would send to a directly from then on.
+    ASSERT_TRUE(sysctl("vpp", "net.ipv4.conf.all.accept_redirects=0 net.ipv4.conf.vp0.accept_redirects=0 "
+                              "net.ipv6.conf.all.accept_redirects=0 net.ipv6.conf.vp0.accept_redirects=0"));
+    ASSERT_TRUE(sysctl("vpb", "net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1"));
+    struct Restore {
+      std::function<void()> fn;
+      ~Restore() { fn(); }
+    } restore{[&] { sysctl("vpb", "net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0"); }};
+
+    ASSERT_EQ(a_->add_address("vp0", vip, err), Outcome::Changed) << err;
+    if (vip.addr.is_v6()) wait_solicited_node("vpa", vip.addr);
+    int at_a = -1;
+    in_ns("vpa", [&] { at_a = udp_socket(vip.addr, port); });
+    ASSERT_GE(at_a, 0) << std::strerror(errno);
+    auto arrived_at = [](int fd, int ms) {
+      if (!readable(fd, ms)) return false;
+      char buf[64];
+      while (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+      }
+      return true;
+    };
+    ASSERT_TRUE(send_from("vpp", vip.addr, port));
+    ASSERT_TRUE(arrived_at(at_a, 1000)) << "p cannot reach the VIP on a";
+
+    std::unique_ptr<VipSet> set;
+    in_ns("vpb", [&] { set = VipSet::open("vp0", {{vip.addr, vip.prefix_len}}, err); });
+    ASSERT_TRUE(set) << err;
+    ASSERT_TRUE(set->announce_only(err)) << err;
+    ASSERT_EQ(wait_peer_lladdr(addr, kMacB), kMacB) << neigh_json("vpp", addr);
+    EXPECT_EQ(run("ip -n vpb route show table all proto 203 type blackhole").find(addr) == std::string::npos, false);
+    ASSERT_TRUE(send_from("vpp", vip.addr, port));
+    EXPECT_FALSE(arrived_at(at_a, 300)) << "b forwarded p's datagram to the VIP's old owner";
+
+    // The control: without the route, b forwards it (what the route is there against).
+    ASSERT_EQ(b_->remove_blackhole(vip.addr, err), Outcome::Changed) << err;
+    ASSERT_TRUE(send_from("vpp", vip.addr, port));
+    // Up to 3 s: b resolves the VIP first, and sends no Neighbor Solicitation while its
+    // link-local address is still tentative (the first second after the link came up).
+    EXPECT_TRUE(arrived_at(at_a, 3000)) << "b did not forward: the test shows nothing";
+    ASSERT_EQ(b_->add_blackhole(vip.addr, err), Outcome::Changed) << err;
+    EXPECT_EQ(b_->add_blackhole(vip.addr, err), Outcome::AlreadyDone) << err;
+
+    // Claiming: the address overrides the route, and the route goes.
+    ASSERT_EQ(a_->remove_address("vp0", vip, err), Outcome::Changed) << err;
+    ::close(at_a);
+    ASSERT_TRUE(set->claim(err)) << err;
+    EXPECT_EQ(run("ip -n vpb route show table all proto 203"), "");
+    int at_b = -1;
+    in_ns("vpb", [&] { at_b = udp_socket(vip.addr, port); });
+    ASSERT_GE(at_b, 0) << std::strerror(errno);
+    ASSERT_TRUE(send_from("vpp", vip.addr, port));
+    EXPECT_TRUE(arrived_at(at_b, 1000)) << "p's datagram did not reach b after the claim";
+    ::close(at_b);
+    EXPECT_EQ(b_->remove_blackhole(vip.addr, err), Outcome::AlreadyDone) << err;
+    ASSERT_TRUE(set->release(err)) << err;
+  }
+
   std::unique_ptr<Rtnl> a_, b_, p_;
 };
 
 TEST_F(VipTest, Ipv4MoveWithGratuitousArpRepointsThePeer) { move_and_check("198.51.100.100/24", 7001); }
 
 TEST_F(VipTest, Ipv6MoveWithUnsolicitedNaRepointsThePeer) { move_and_check("2001:db8:5::100/64", 7002); }
+
+TEST_F(VipTest, Ipv4AnnounceBeforeClaimDropsInsteadOfForwarding) {
+  announce_drops_instead_of_forwarding("198.51.100.111/24", 7011);
+}
+
+TEST_F(VipTest, Ipv6AnnounceBeforeClaimDropsInsteadOfForwarding) {
+  announce_drops_instead_of_forwarding("2001:db8:5::111/64", 7012);
+}
+
+// A takeover that died between announcing and claiming left its route: the next start
+// removes it (it would keep this node from reaching the VIP on the other node).
+TEST_F(VipTest, OpeningRemovesALeftoverBlackholeRoute) {
+  IfAddr vip = ifaddr("198.51.100.102/32");
+  std::string err;
+  ASSERT_EQ(b_->add_blackhole(vip.addr, err), Outcome::Changed) << err;
+  ASSERT_NE(run("ip -n vpb route show proto 203"), "");
+  std::unique_ptr<VipSet> set;
+  in_ns("vpb", [&] { set = VipSet::open("vp0", {{vip.addr, vip.prefix_len}}, err); });
+  ASSERT_TRUE(set) << err;
+  EXPECT_EQ(run("ip -n vpb route show proto 203"), "");
+}
 
 TEST_F(VipTest, GratuitousArpReplyAloneAlsoRepointsThePeer) {
   IfAddr vip = ifaddr("198.51.100.101/24");

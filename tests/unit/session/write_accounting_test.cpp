@@ -1,0 +1,70 @@
+// A connection's count of bytes written must follow the kernel exactly: a TCP sequence
+// base is the kernel's write_seq minus that count, read at any moment (a standby
+// attaching, a switchover's checkpoint). bench/chaos found a takeover falling back
+// because the count lagged a write whose syscall was done but whose completion handler
+// had not run yet (Asio writes speculatively in the initiating call). Real sockets in a
+// private netns.
+#include <gtest/gtest.h>
+
+#include "tests/unit/session/gr_fixture.hpp"
+
+namespace tandem::session {
+namespace {
+
+using namespace grt;
+
+class WriteAccountingTest : public test::PrivateNetnsTest<WriteAccountingTest> {
+ public:
+  static constexpr const char* kNetnsSetup = "ip addr add 192.0.2.1/32 dev lo && ip addr add 192.0.2.2/32 dev lo";
+};
+
+struct Reading {
+  std::optional<SeqBases> bases;
+  uint64_t written = 0, queued = 0;
+  std::string why;
+};
+
+TEST_F(WriteAccountingTest, SequenceBasesAreExactRightAfterAWrite) {
+  Daemon d(tandem_config());
+  ScriptedPeer peer;
+  ASSERT_TRUE(peer.connect(std::nullopt).has_value());
+  ASSERT_TRUE(d.wait_for([&] { return d.status().state == fsm::State::Established; }));
+
+  // In one turn of tandem's loop: optionally send a ROUTE-REFRESH, then read the bases.
+  auto read = [&](bool send_first) {
+    return d.on_loop([&] {
+      Reading r;
+      Peer* p = d.speaker().find_peer(addr(kPeerA));
+      Connection* c = p ? p->established_connection() : nullptr;
+      if (!c) {
+        r.why = "no established connection";
+        return r;
+      }
+      if (send_first) c->send_route_refresh(wire::kIpv4Unicast);
+      r.bases = c->tcp_seq_bases(r.why);
+      r.written = c->outbound_written();
+      r.queued = c->outbound_offset();
+      return r;
+    });
+  };
+  const Reading before = read(false);
+  ASSERT_TRUE(before.bases) << before.why;
+  for (int i = 0; i < 20; ++i) {
+    const Reading now = read(true);
+    ASSERT_TRUE(now.bases) << now.why;
+    // 23 bytes on an idle loopback connection: the kernel takes them at once, and they
+    // count at once.
+    EXPECT_EQ(now.written, now.queued) << "round " << i;
+    EXPECT_EQ(now.bases->send_seq_base, before.bases->send_seq_base) << "round " << i << ", right after the write";
+    std::this_thread::sleep_for(5ms);
+    const Reading later = read(false);
+    ASSERT_TRUE(later.bases) << later.why;
+    EXPECT_EQ(later.bases->send_seq_base, before.bases->send_seq_base) << "round " << i << ", once settled";
+    EXPECT_EQ(later.bases->recv_seq_base, before.bases->recv_seq_base) << "round " << i;
+  }
+  EXPECT_EQ(d.status().state, fsm::State::Established);
+  peer.drop();
+}
+
+}  // namespace
+}  // namespace tandem::session
