@@ -3,11 +3,12 @@
 
 BUILD      ?= build
 FUZZ_BUILD ?= build-fuzz
+ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 WERROR     ?= $(if $(TANDEM_WERROR),$(TANDEM_WERROR),OFF)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all setup build unit integration fuzz test demo bench bench-heartbeat clean
+.PHONY: all setup build unit integration fuzz test sanitize-build test-sanitize demo bench bench-heartbeat clean
 
 all: build
 
@@ -32,6 +33,20 @@ fuzz: setup
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --test-dir $(FUZZ_BUILD) -L fuzz --output-on-failure -j $(JOBS)
 
+# ASan + UBSan (TANDEM_SANITIZE) in its own build directory: everything the unit and
+# integration tests need, no benchmarks; -O1 with assertions on (Debug: NDEBUG unset;
+# _GLIBCXX_ASSERTIONS: bounds checks in the standard library).
+# tests/sanitizers/run fails on any sanitizer report, also one from a daemon that a test
+# did not look at (docs/security.md, "Sanitizers").
+sanitize-build: setup
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DCMAKE_CXX_FLAGS_DEBUG="-g -O1 -D_GLIBCXX_ASSERTIONS" \
+	  -DTANDEM_SANITIZE=ON -DTANDEM_BENCH=OFF -DTANDEM_WERROR=$(WERROR)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-sanitize: sanitize-build
+	tests/sanitizers/run $(ASAN_BUILD) -j $(JOBS)
+
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory fuzz
@@ -52,4 +67,4 @@ bench-chaos: build
 	python3 bench/chaos/run.py --build $(BUILD) $(CHAOS_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD)

@@ -232,13 +232,15 @@ void ReplicationWiring::wait_channel_idle(Done done, std::string message, int tr
   });
 }
 
+// The speaker is gone by now: tandemd's Daemon declares this wiring before its speaker,
+// so that the taps outlive the connections that report to them while the speaker is
+// destroyed (before_close lets a FIN past the crash guard). The primary's tap is
+// therefore not removed here: the speaker and its tap set no longer exist (UBSan in
+// `make test-sanitize` caught a member call on the destroyed tap set).
 ReplicationWiring::~ReplicationWiring() {
   *alive_ = false;
   beacon_.reset();
-  if (primary_) {
-    primary_->stop();
-    speaker_.remove_tap(primary_.get());
-  }
+  if (primary_) primary_->stop();
   if (standby_) standby_->stop();
 }
 

@@ -180,7 +180,12 @@ def restart_one(name, td, peer, other, kill, restart, stale_until_kill=15):
                    f"tandemd keeping {name}'s {len(peer['v4'])} IPv4 routes as stale after the kill")
         log(f"{name}: tandemd holds its routes as stale {time.monotonic() - t_kill:.2f}s after the kill")
         sampler.phase = "down"
-        time.sleep(2.0)
+        # 2 s, and at least the 5 samples check_samples asks for: a sample (tandemctl
+        # listing 20,000 paths) takes longer on a slow machine or a sanitizer build.
+        t_down = time.monotonic()
+        wait_until(lambda: time.monotonic() - t_down >= 2.0 and
+                   sum(1 for _, ph, _ in list(sampler.samples) if ph == "down") >= 5, 30,
+                   f"5 samples while {name} is down")
         sampler.phase = "restarting"
         restart()
         for fam in ("ipv4-unicast", "ipv6-unicast"):

@@ -294,6 +294,31 @@ class Lab:
             print(tail(p.logfile, lines), end="", flush=True)
         print("===== end of logs =====", flush=True)
 
+    # What a sanitizer build's daemon writes to stderr (its log here) when it finds
+    # something: UBSan's "file:line:col: runtime error: ...", ASan's and LSan's headers.
+    _SANITIZER_RE = re.compile(r"runtime error: |ERROR: (Address|Leak|UndefinedBehavior)Sanitizer")
+
+    def _collect_sanitizer_reports(self):
+        """`make test-sanitize` (tests/sanitizers/run) sets TANDEM_SANITIZER_REPORTS to
+        a directory and fails when anything lands there. ASan writes its reports there
+        itself (log_path), but GCC's UBSan runtime ignores log_path and writes to stderr,
+        which is a daemon's log here: a report in a log that no check reads (at SIGTERM,
+        say) would pass unseen, so every daemon log holding one is copied there."""
+        out = os.environ.get("TANDEM_SANITIZER_REPORTS")
+        if not out:
+            return
+        for p in self.procs:
+            text = p.log_text()
+            if not self._SANITIZER_RE.search(text):
+                continue
+            dest = os.path.join(out, f"lab.{self.name}.{p.name.replace('/', '_')}.{p.pid}.log")
+            try:
+                with open(dest, "w") as f:
+                    f.write(f"{p.name} ({' '.join(map(str, p.argv))}), log {p.logfile}:\n{text}")
+            except OSError as e:
+                log(f"cannot copy {p.name}'s sanitizer report to {dest}: {e}")
+            log(f"sanitizer report in {p.name}'s log {p.logfile} (copied to {dest})")
+
     def teardown(self):
         with self._lock:
             if self._torn_down:
@@ -310,6 +335,7 @@ class Lab:
                 p.stop(timeout=5)
             except Exception as e:
                 log(f"stopping {p.name}: {e}")
+        self._collect_sanitizer_reports()
         for ns in reversed(self.namespaces):
             delete_netns(ns)
         if self.keep or self.failed:
