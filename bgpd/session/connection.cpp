@@ -16,6 +16,15 @@ constexpr size_t kRibPullBytes = 256 * 1024;
 // Hand the socket a new batch only below this much queued data (back-pressure).
 constexpr size_t kLowWater = 64 * 1024;
 constexpr auto kDisconnectFlushLimit = std::chrono::seconds(2);
+// At most this much unsent in the kernel (TCP_NOTSENT_LOWAT): a KEEPALIVE queued behind
+// UPDATEs waits for this plus one write, not for a whole autotuned send buffer (with a
+// peer reading 3 MB/s under an UPDATE flood, 0.46 s late instead of 0.12 s).
+constexpr uint32_t kNotSentLowWater = 128 * 1024;
+
+void bound_unsent(int fd, const std::string& peer) {
+  std::string why;
+  if (!set_notsent_lowat(fd, kNotSentLowWater, why)) spdlog::warn("peer {}: {}", peer, why);
+}
 
 uint64_t next_connection_id() {
   static uint64_t id = 0;
@@ -92,6 +101,7 @@ bool Connection::promote(int fd, SessionTap* tap, std::string& why) {
     return false;
   }
   s.set_option(tcp::no_delay(true), ec);
+  bound_unsent(s.native_handle(), peer_.name());
   // Leaving repair mode reset SO_REUSEADDR; the BGP listener on *:179 is bound after
   // this and must not conflict (an accepted socket inherits it from the listener).
   s.set_option(asio::socket_base::reuse_address(true), ec);
@@ -351,6 +361,7 @@ void Connection::do_connect() {
 void Connection::on_connected() {
   boost::system::error_code ec;
   socket_->set_option(tcp::no_delay(true), ec);
+  bound_unsent(socket_->native_handle(), peer_.name());
   auto le = socket_->local_endpoint(ec);
   auto re = socket_->remote_endpoint(ec);
   if (ec) {

@@ -86,7 +86,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The socket's TCP state (tcp_state.hpp); nullopt + why without a socket or privilege.
   std::optional<SeqBases> tcp_seq_bases(std::string& why) const;
   // Output queued in this process: not yet handed to the socket, or handed but unwritten.
-  size_t queued_bytes() const { return tx_pending_.size() + (tx_inflight_.size() - inflight_done_); }
+  // (inflight_done_ keeps the last write's size once tx_inflight_ is emptied.)
+  size_t queued_bytes() const {
+    return tx_pending_.size() + (tx_inflight_.empty() ? 0 : tx_inflight_.size() - inflight_done_);
+  }
   std::optional<TcpQueues> tcp_queues(std::string& why) const;
   std::optional<TcpInfo> tcp_info(std::string& why) const;
   std::optional<uint32_t> tcp_tsval(std::string& why) const;

@@ -170,6 +170,20 @@ bool set_window_clamp(int fd, uint32_t bytes, std::string& error) {
   return sockopt::set_tcp(fd, TCP_WINDOW_CLAMP, static_cast<int>(bytes), "TCP_WINDOW_CLAMP", error);
 }
 
+bool set_notsent_lowat(int fd, uint32_t bytes, std::string& error) {
+  if (bytes > 0x7FFFFFFFu) {
+    error = "TCP_NOTSENT_LOWAT: value too large";
+    return false;
+  }
+  return sockopt::set_tcp(fd, TCP_NOTSENT_LOWAT, static_cast<int>(bytes), "TCP_NOTSENT_LOWAT", error);
+}
+
+std::optional<uint32_t> read_notsent_lowat(int fd, std::string& error) {
+  uint32_t v = 0;
+  if (!sockopt::get_tcp_u32(fd, TCP_NOTSENT_LOWAT, v, "TCP_NOTSENT_LOWAT", error)) return std::nullopt;
+  return v;
+}
+
 bool set_receive_buffer(int fd, uint32_t bytes, std::string& error) {
   const int v = static_cast<int>(std::min<uint32_t>(bytes, 0x3FFFFFFFu));
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v) == 0) return true;

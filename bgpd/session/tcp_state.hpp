@@ -74,4 +74,11 @@ bool set_window_clamp(int fd, uint32_t bytes, std::string& error);
 bool set_receive_buffer(int fd, uint32_t bytes, std::string& error);
 std::optional<uint32_t> read_receive_buffer(int fd, std::string& error);  // as the kernel keeps it (doubled)
 
+// Bound what the kernel holds unsent (TCP_NOTSENT_LOWAT): the socket takes more only
+// below it, so a new message (a KEEPALIVE) never queues behind megabytes of UPDATEs in
+// an autotuned send buffer; what a peer has not taken yet stays in the RIB's dirty set,
+// where later changes still coalesce. Unacknowledged bytes in flight are not limited.
+bool set_notsent_lowat(int fd, uint32_t bytes, std::string& error);
+std::optional<uint32_t> read_notsent_lowat(int fd, std::string& error);
+
 }  // namespace tandem::session

@@ -329,6 +329,35 @@ TEST_F(TcpState, WindowClampIsSetAndRead) {
   EXPECT_EQ(read_exact(p.b, 50000), pattern(50000, 8));
 }
 
+// TCP_NOTSENT_LOWAT: a socket whose peer reads nothing takes at most about the low
+// water mark of unsent bytes (plus one segment being built), whatever its send buffer;
+// without it the whole send buffer fills.
+TEST_F(TcpState, NotSentLowatBoundsTheUnsentQueue) {
+  constexpr uint32_t kLowat = 32 * 1024;
+  const int sndbuf = 4 * 1024 * 1024;
+  Pair bounded, plain;
+  ASSERT_NO_FATAL_FAILURE(connect_pair(bounded, 4096));
+  ASSERT_NO_FATAL_FAILURE(connect_pair(plain, 4096));
+  for (int fd : {bounded.a, plain.a}) ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+  std::string err;
+  ASSERT_TRUE(set_notsent_lowat(bounded.a, kLowat, err)) << err;
+  auto v = read_notsent_lowat(bounded.a, err);
+  ASSERT_TRUE(v) << err;
+  EXPECT_EQ(*v, kLowat);
+
+  const size_t took_bounded = write_until_full(bounded.a, 16384);
+  const size_t took_plain = write_until_full(plain.a, 16384);
+  EXPECT_LE(queues(bounded.a).unsent, kLowat + 64 * 1024);
+  EXPECT_LE(took_bounded, kLowat + 64 * 1024 + 4096 * 4) << "the peer's small window plus the low water mark";
+  EXPECT_GT(took_plain, 1024u * 1024) << "without it the send buffer fills";
+  // Writable again (and taking more) once the peer reads.
+  ASSERT_EQ(read_exact(bounded.b, took_bounded).size(), took_bounded);
+  EXPECT_TRUE(eventually([&] { return queues(bounded.a).unacked_and_unsent == 0; }));
+  EXPECT_GT(write_until_full(bounded.a, 16384), 0u);
+  EXPECT_FALSE(set_notsent_lowat(-1, kLowat, err));
+  EXPECT_NE(err.find("TCP_NOTSENT_LOWAT"), std::string::npos) << err;
+}
+
 TEST_F(TcpState, TsvalAdvances) {
   Pair p;
   ASSERT_NO_FATAL_FAILURE(connect_pair(p));
