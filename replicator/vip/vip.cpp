@@ -275,6 +275,23 @@ int Rtnl::resolve(const Link& link, std::string& error) {
 
 // ---- addresses ----------------------------------------------------------------------
 
+namespace {
+
+// An add or a remove as the kernel answered it: an add of what exists (EEXIST) or a
+// remove of what is gone (`absent`, the errno the kernel uses for it) is AlreadyDone.
+Outcome outcome_of(int e, bool add, int absent, const std::string& where, const std::string& kernel_msg,
+                   std::string& error) {
+  if (e == 0) return Outcome::Changed;
+  if ((add && e == EEXIST) || (!add && e == absent)) {
+    error = where + (add ? ": already present (" : ": not present (") + errno_text(e) + ")";
+    return Outcome::AlreadyDone;
+  }
+  error = where + ": " + with_kernel_msg(e, kernel_msg);
+  return Outcome::Failed;
+}
+
+}  // namespace
+
 // Why IFA_F_NODAD for IPv6: an address added with Duplicate Address Detection stays
 // "tentative" for dad_transmits x retrans_time (1 x 1000 ms by default) - it cannot be a
 // source, bind() to it fails with EADDRNOTAVAIL (the restored TCP socket binds to the
@@ -314,18 +331,7 @@ Outcome Rtnl::change_address(bool add, const Link& link, const IfAddr& a, std::s
     mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
   }
   std::string kernel_msg;
-  int e = request(nlh, kernel_msg);
-  if (e == 0) return Outcome::Changed;
-  if (add && e == EEXIST) {
-    error = where + ": already present (" + errno_text(e) + ")";
-    return Outcome::AlreadyDone;
-  }
-  if (!add && e == EADDRNOTAVAIL) {
-    error = where + ": not present (" + errno_text(e) + ")";
-    return Outcome::AlreadyDone;
-  }
-  error = where + ": " + with_kernel_msg(e, kernel_msg);
-  return Outcome::Failed;
+  return outcome_of(request(nlh, kernel_msg), add, EADDRNOTAVAIL, where, kernel_msg, error);
 }
 
 Outcome Rtnl::add_address(const Link& link, const IfAddr& a, std::string& error) {
@@ -383,18 +389,7 @@ Outcome Rtnl::change_blackhole(bool add, const wire::IpAddr& addr, std::string& 
   rtm->rtm_type = RTN_BLACKHOLE;
   mnl_attr_put(nlh, RTA_DST, addr.size(), addr.bytes.data());
   std::string kernel_msg;
-  int e = request(nlh, kernel_msg);
-  if (e == 0) return Outcome::Changed;
-  if (add && e == EEXIST) {
-    error = where + ": already present (" + errno_text(e) + ")";
-    return Outcome::AlreadyDone;
-  }
-  if (!add && e == ESRCH) {
-    error = where + ": not present (" + errno_text(e) + ")";
-    return Outcome::AlreadyDone;
-  }
-  error = where + ": " + with_kernel_msg(e, kernel_msg);
-  return Outcome::Failed;
+  return outcome_of(request(nlh, kernel_msg), add, ESRCH, where, kernel_msg, error);
 }
 
 Outcome Rtnl::add_blackhole(const wire::IpAddr& addr, std::string& error) { return change_blackhole(true, addr, error); }
