@@ -153,26 +153,43 @@ void Speaker::open_listener(const wire::IpAddr& address, std::string& error) {
   do_accept(*acceptors_.back());
 }
 
+// One asynchronous accept, then non-blocking ones until the listener's queue is empty or
+// this many were taken in the turn: a storm of connection attempts is cleared at once
+// instead of one per turn of a loop that a flooding peer keeps busy (docs/security.md,
+// "Hostile peers"), and the bound keeps everything else from waiting long.
+constexpr int kAcceptsPerTurn = 64;
+
 void Speaker::do_accept(tcp::acceptor& acceptor) {
   acceptor.async_accept([this, &acceptor](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
       spdlog::warn("accept failed: {}", ec.message());
     } else {
-      boost::system::error_code e2;
-      auto remote = socket.remote_endpoint(e2);
-      wire::IpAddr from = e2 ? wire::IpAddr{} : to_ip(remote.address());
-      auto it = peers_.find(from);
-      if (shutting_down_) {
-        spdlog::info("connection from {} refused: shutting down", from.to_string());
-      } else if (it == peers_.end()) {
-        spdlog::warn("connection from {} refused: not a configured peer", from.to_string());
-      } else {
-        it->second->accept(std::move(socket));
+      on_accepted(std::move(socket));
+      boost::system::error_code e;
+      if (!acceptor.non_blocking()) acceptor.non_blocking(true, e);
+      for (int i = 1; !e && i < kAcceptsPerTurn; ++i) {
+        tcp::socket next(io_);
+        acceptor.accept(next, e);  // would_block: the queue is empty
+        if (!e) on_accepted(std::move(next));
       }
     }
     do_accept(acceptor);
   });
+}
+
+void Speaker::on_accepted(tcp::socket socket) {
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  wire::IpAddr from = ec ? wire::IpAddr{} : to_ip(remote.address());
+  auto it = peers_.find(from);
+  if (shutting_down_) {
+    spdlog::info("connection from {} refused: shutting down", from.to_string());
+  } else if (it == peers_.end()) {
+    spdlog::warn("connection from {} refused: not a configured peer", from.to_string());
+  } else {
+    it->second->accept(std::move(socket));
+  }
 }
 
 // TCP-MD5 (RFC 2385): the listener must hold the key of every peer that signs, or the

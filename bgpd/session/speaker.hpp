@@ -137,6 +137,7 @@ class Speaker {
  private:
   void open_listener(const wire::IpAddr& address, std::string& error);
   void do_accept(tcp::acceptor& acceptor);
+  void on_accepted(tcp::socket socket);
   Peer* create_peer(const config::PeerConfig& pc);
   void set_listener_key(tcp::acceptor& acceptor, const config::PeerConfig& pc, bool remove = false);
   void update_gtsm_filters();  // the listeners' GTSM socket filters, from the peers
