@@ -138,6 +138,8 @@ void StandbyReplicator::refuse(repl::Error::Code code, const std::string& why) {
 void StandbyReplicator::on_closed(const std::string& why) {
   if (!channel_) return;  // refused: already handled
   const bool vanished = channel_->peer_vanished() && !primary_refused_;
+  // The primary's last frame (its Closing, say) still proves it alive until then.
+  note_primary_alive(channel_->last_rx());
   channel_.reset();
   if (vanished) {
     // FIN or RST from the primary's kernel without a Closing frame: its process is gone.

@@ -46,7 +46,9 @@ class StandbyReplicator {
   // The pair's heartbeat with the primary went down (node death, hang, cut off) or up:
   // take the sessions over once the replication channel is silent too, if this node may
   // (standby_failover.cpp).
-  void on_primary_heartbeat(bool up, const std::string& why);
+  // The pair's heartbeat changed; `primary_heard`: a packet from the primary caused it
+  // (BFD Down signalled by the primary, or its AdminDown).
+  void on_primary_heartbeat(bool up, bool primary_heard, const std::string& why);
   // The term beacon (replicator/witness): when the primary's beacon last arrived over the
   // peers' segment. A primary still heard there is alive: no takeover on the heartbeat.
   using LastHeard = std::function<std::optional<std::chrono::steady_clock::time_point>()>;
@@ -162,6 +164,10 @@ class StandbyReplicator {
   bool took_over_ = false;
   bool heartbeat_lost_ = false;
   std::string heartbeat_why_;
+  // The primary's last sign of life other than the current channel's frames: the frames
+  // of a channel since closed, a BFD packet that said Down (check_primary_lost).
+  std::optional<std::chrono::steady_clock::time_point> primary_seen_;
+  void note_primary_alive(std::optional<std::chrono::steady_clock::time_point> at);
   std::unique_ptr<boost::asio::steady_timer> lost_timer_;
   LastHeard witness_;
   bool witness_logged_ = false;  // once per heartbeat loss

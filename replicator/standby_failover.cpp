@@ -56,7 +56,14 @@ std::string StandbyReplicator::takeover_refusal() const {
   return "";
 }
 
-void StandbyReplicator::on_primary_heartbeat(bool up, const std::string& why) {
+void StandbyReplicator::note_primary_alive(std::optional<std::chrono::steady_clock::time_point> at) {
+  if (at && (!primary_seen_ || *at > *primary_seen_)) primary_seen_ = at;
+}
+
+void StandbyReplicator::on_primary_heartbeat(bool up, bool primary_heard, const std::string& why) {
+  // Down because the primary's packet said so (it lost this node's, e.g. while this
+  // process was stopped): that packet is a sign of life, not of death.
+  if (primary_heard) note_primary_alive(std::chrono::steady_clock::now());
   heartbeat_lost_ = !up;
   heartbeat_why_ = why;
   witness_logged_ = false;
@@ -81,8 +88,8 @@ void StandbyReplicator::check_primary_lost() {
   // Silent for the detection time, then confirmed once more a detection time later: a
   // standby that was itself stopped or starved (its own loss of the heartbeat) reads the
   // primary's frames and sees the heartbeat come back within that second period.
-  std::optional<std::chrono::steady_clock::time_point> last;  // the primary's last sign of life
-  if (channel_) last = channel_->last_rx();
+  std::optional<std::chrono::steady_clock::time_point> last = primary_seen_;  // its last sign of life
+  if (channel_ && (!last || channel_->last_rx() > *last)) last = channel_->last_rx();
   const auto beacon = witness_ ? witness_() : std::nullopt;
   const bool by_beacon = beacon && (!last || *beacon > *last) && now - *beacon < detect * 2;
   if (beacon && (!last || *beacon > *last)) last = beacon;

@@ -72,7 +72,8 @@ BfdWiring::~BfdWiring() {
 
 void BfdWiring::on_change(const healthbpf::StateChange& c) {
   if (pair_address_ && c.peer == *pair_address_) {
-    if (on_pair_) on_pair_(c.up, c.why());
+    const bool heard = c.up || c.remote_admin_down || c.diag == tandem::bfd::Diag::NeighborSignaledDown;
+    if (on_pair_) on_pair_(c.up, heard, c.why());
     return;
   }
   if (c.remote_admin_down) {

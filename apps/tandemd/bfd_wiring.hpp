@@ -32,7 +32,9 @@ healthbpf::DriverPeer bfd_session(const config::Config& cfg, const config::PeerC
 class BfdWiring : public session::SpeakerObserver {
  public:
   // up, and why (the BFD state change in words).
-  using OnPairLiveness = std::function<void(bool up, const std::string& why)>;
+  // `heard`: the change came with a packet from the other node (Down because it said so,
+  // or AdminDown): it was alive just now.
+  using OnPairLiveness = std::function<void(bool up, bool heard, const std::string& why)>;
 
   // Creates and starts the driver ([bfd] enabled). nullptr and `error` when it cannot
   // (e.g. receive_path = "xdp" and the program cannot be loaded): tandemd exits 1.

@@ -175,7 +175,8 @@ class Daemon {
       spdlog::error("{}", err);
       return kExitFailure;
     }
-    if (repl_ && bfd_) bfd_->set_pair_liveness([this](bool up, const std::string& why) { repl_->on_pair_liveness(up, why); });
+    if (repl_ && bfd_) bfd_->set_pair_liveness(
+        [this](bool up, bool heard, const std::string& why) { repl_->on_pair_liveness(up, heard, why); });
     if (repl_) repl_->set_on_handed_over([this] { restart_as_standby(); });
     if (repl_ && !repl_->start(err)) {
       spdlog::error("replication: {}", err);

@@ -259,7 +259,7 @@ std::optional<replicator::ReplStatus> ReplicationWiring::status() const {
   return st;
 }
 
-void ReplicationWiring::on_pair_liveness(bool up, const std::string& why) {
+void ReplicationWiring::on_pair_liveness(bool up, bool primary_heard, const std::string& why) {
   const bool was_up = heartbeat_.state == "up";
   heartbeat_.state = up ? "up" : "down";
   heartbeat_.why = why;
@@ -273,7 +273,7 @@ void ReplicationWiring::on_pair_liveness(bool up, const std::string& why) {
     spdlog::warn("replication: heartbeat with the other node lost ({}; channel {}): the other node is dead, hung or "
                  "cut off from this one",
                  why, channel);
-  if (standby_) standby_->on_primary_heartbeat(up, why);
+  if (standby_) standby_->on_primary_heartbeat(up, primary_heard, why);
   if (up) return;
   if (primary_ && vips_ && !vips_->link_up()) {
     // Cut off from the peers and from the standby: the standby takes over; this node

@@ -37,7 +37,7 @@ class ReplicationWiring {
   std::optional<replicator::ReplStatus> status() const;
   // The pair's heartbeat (BfdWiring, [ha] heartbeat = true) changed: the node-liveness
   // signal. Logged and shown in the status; the takeover acts on it.
-  void on_pair_liveness(bool up, const std::string& why);
+  void on_pair_liveness(bool up, bool primary_heard, const std::string& why);
   // For the API (runs on the event loop): nullopt when `w` is null ([ha] off).
   static std::function<std::optional<replicator::ReplStatus>()> status_fn(const ReplicationWiring* w);
 
