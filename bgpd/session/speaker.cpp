@@ -248,10 +248,14 @@ void Speaker::reap_retired() {
   std::erase_if(retired_, [](const std::unique_ptr<Peer>& p) { return p->idle(); });
   if (retired_.empty() || reaping_) return;
   reaping_ = true;
-  auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
-  t->async_wait([this, t](const boost::system::error_code& e) {
+  // A member, so that the speaker's destruction cancels it: the handler must not touch
+  // a destroyed speaker (ASan, CaptureApi's teardown with a peer still flushing).
+  if (!reap_timer_) reap_timer_ = std::make_unique<asio::steady_timer>(io_);
+  reap_timer_->expires_after(std::chrono::milliseconds(100));
+  reap_timer_->async_wait([this](const boost::system::error_code& e) {
+    if (e) return;  // cancelled: the speaker is being destroyed
     reaping_ = false;
-    if (!e) reap_retired();
+    reap_retired();
   });
 }
 

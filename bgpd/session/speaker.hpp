@@ -160,6 +160,7 @@ class Speaker {
   std::map<wire::IpAddr, std::unique_ptr<Peer>> peers_;
   std::unordered_map<rib::PeerId, Peer*> by_id_;
   std::vector<std::unique_ptr<Peer>> retired_;  // stopped, flushing their NOTIFICATION
+  std::unique_ptr<asio::steady_timer> reap_timer_;
   rib::PeerId next_id_ = 1;
   bool shutting_down_ = false;
   bool restarting_ = false;
