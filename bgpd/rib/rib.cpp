@@ -334,6 +334,13 @@ bool Rib::Impl::mark_path_stale(uint32_t ei, uint16_t slot) {
 }
 
 template <class F>
+bool Rib::Impl::mark_prefix_stale(const wire::Prefix& prefix, uint16_t slot) {
+  const auto k = F::from_prefix(prefix);
+  const uint32_t ei = fam<F>().loc.find(k.addr, k.len);
+  return ei != DenseTable<F, LocEntry<F>>::npos && mark_path_stale<F>(ei, slot);
+}
+
+template <class F>
 void Rib::Impl::mark_peer_stale(uint16_t slot) {
   FamilyRib<F>& fr = fam<F>();
   for (uint32_t ei = 0; ei < fr.loc.slots(); ++ei)
@@ -507,15 +514,7 @@ size_t Rib::mark_stale(PeerId peer, std::span<const wire::Prefix> prefixes) {
   if (m.find_slot(peer, &s) == nullptr || s == 0) return 0;
   size_t marked = 0;
   for (const auto& prefix : prefixes) {
-    if (prefix.addr.is_v4()) {
-      const auto k = V4::from_prefix(prefix);
-      const uint32_t ei = m.fam<V4>().loc.find(k.addr, k.len);
-      if (ei != DenseTable<V4, LocEntry<V4>>::npos && m.mark_path_stale<V4>(ei, s)) ++marked;
-    } else {
-      const auto k = V6::from_prefix(prefix);
-      const uint32_t ei = m.fam<V6>().loc.find(k.addr, k.len);
-      if (ei != DenseTable<V6, LocEntry<V6>>::npos && m.mark_path_stale<V6>(ei, s)) ++marked;
-    }
+    if (prefix.addr.is_v4() ? m.mark_prefix_stale<V4>(prefix, s) : m.mark_prefix_stale<V6>(prefix, s)) ++marked;
   }
   m.flush_ready();
   return marked;

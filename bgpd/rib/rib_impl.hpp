@@ -191,6 +191,8 @@ struct Rib::Impl {
   template <class F>
   bool mark_path_stale(uint32_t entry, uint16_t slot);  // false: the peer has no path there
   template <class F>
+  bool mark_prefix_stale(const wire::Prefix& prefix, uint16_t slot);
+  template <class F>
   size_t enter_llgr(uint16_t slot, size_t& removed);
 
   // ---- inbound (ingest.cpp) ----
