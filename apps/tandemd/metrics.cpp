@@ -116,6 +116,7 @@ MetricsSnapshot collect_metrics(const session::Speaker& speaker, std::chrono::sy
   for (auto fam : {wire::kIpv4Unicast, wire::kIpv6Unicast})
     s.rib.push_back({fam.to_string(), speaker.rib().loc_rib_size(fam)});
   s.attribute_sets = speaker.rib().attribute_sets();
+  s.connections_refused = speaker.connections_refused();
   s.process = read_process_metrics();
   return s;
 }

@@ -125,6 +125,10 @@ std::string render_metrics(const MetricsSnapshot& s) {
              number(f.prefixes));
   w.family("tandem_rib_attribute_sets", "gauge", "Distinct interned path attribute sets.");
   w.sample("tandem_rib_attribute_sets", "", number(s.attribute_sets));
+  // Every refusal, also those the rate-limited log only summed up (docs/security.md).
+  w.family("tandem_connections_refused_total", "counter",
+           "TCP connections refused at accept (not a configured peer, or shutting down) since tandemd started.");
+  w.sample("tandem_connections_refused_total", "", number(s.connections_refused));
 
   if (s.process) {
     const auto& p = *s.process;

@@ -50,6 +50,7 @@ struct MetricsSnapshot {
   std::vector<PeerMetrics> peers;
   std::vector<FamilyPrefixes> rib;  // Loc-RIB prefixes (with a best path) per family
   uint64_t attribute_sets = 0;
+  uint64_t connections_refused = 0;  // at accept, since start (Speaker::connections_refused)
   std::optional<ProcessMetrics> process;
 };
 

@@ -43,7 +43,9 @@ Speaker::Speaker(asio::io_context& io, config::Config config)
   });
 }
 
-Speaker::~Speaker() = default;
+// A summary still held is logged now: nothing may go unaccounted for. The timer goes
+// with the speaker (its handler sees operation_aborted and touches nothing).
+Speaker::~Speaker() { refusals_.flush(std::chrono::steady_clock::now()); }
 
 size_t Speaker::queued_output_bytes() const {
   size_t n = 0;
@@ -183,13 +185,31 @@ void Speaker::on_accepted(tcp::socket socket) {
   auto remote = socket.remote_endpoint(ec);
   wire::IpAddr from = ec ? wire::IpAddr{} : to_ip(remote.address());
   auto it = peers_.find(from);
-  if (shutting_down_) {
-    spdlog::info("connection from {} refused: shutting down", from.to_string());
-  } else if (it == peers_.end()) {
-    spdlog::warn("connection from {} refused: not a configured peer", from.to_string());
+  if (shutting_down_ || it == peers_.end()) {
+    // The socket closes as it goes out of scope. Logged through the rate limit: a storm
+    // from unknown addresses must not flood the log (docs/security.md, "Hostile peers").
+    refusals_.record(from, shutting_down_ ? RefusalLog::Reason::ShuttingDown : RefusalLog::Reason::NotConfigured,
+                     std::chrono::steady_clock::now());
+    arm_refusal_timer();
   } else {
     it->second->accept(std::move(socket));
   }
+}
+
+// The window's summary must come out even when no further connection arrives: a timer
+// for when it is due, armed only while one is held.
+void Speaker::arm_refusal_timer() {
+  auto due = refusals_.summary_due();
+  if (!due || refusal_timer_armed_) return;
+  if (!refusal_timer_) refusal_timer_ = std::make_unique<asio::steady_timer>(io_);
+  refusal_timer_armed_ = true;
+  refusal_timer_->expires_at(*due);
+  refusal_timer_->async_wait([this](const boost::system::error_code& e) {
+    if (e) return;  // cancelled: the speaker is being destroyed (or shut down)
+    refusal_timer_armed_ = false;
+    refusals_.expire(std::chrono::steady_clock::now());
+    arm_refusal_timer();  // a later window's summary (a refusal ended this one early)
+  });
 }
 
 // TCP-MD5 (RFC 2385): the listener must hold the key of every peer that signs, or the
@@ -329,6 +349,10 @@ void Speaker::shutdown(std::function<void()> done) {
     boost::system::error_code ec;
     a->close(ec);
   }
+  // No more connections to refuse: the held summary now, not after the exit.
+  refusals_.flush(std::chrono::steady_clock::now());
+  if (refusal_timer_) refusal_timer_->cancel();
+  refusal_timer_armed_ = false;
   std::vector<wire::IpAddr> addrs;
   for (auto& [a, p] : peers_) addrs.push_back(a);
   for (auto& a : addrs) remove_peer(a, wire::err::kAdminShutdown, "tandemd shutting down");

@@ -17,6 +17,7 @@
 #include "bgpd/config/config.hpp"
 #include "bgpd/rib/rib.hpp"
 #include "bgpd/session/peer.hpp"
+#include "bgpd/session/refusal_log.hpp"
 #include "bgpd/session/selection_deferral.hpp"
 #include "bgpd/session/tap.hpp"
 
@@ -102,6 +103,14 @@ class Speaker {
   std::chrono::system_clock::time_point started() const { return started_; }
   // Bytes encoded for the peers and not yet taken by their sockets (all connections).
   size_t queued_output_bytes() const;
+  // Connections refused at accept since this speaker was made (unknown address, or
+  // shutting down): every one, also those the rate-limited log only counted.
+  uint64_t connections_refused() const { return refusals_.total(); }
+  // Tests: a sink and limits for the refusal log instead of spdlog and 10 per 10 s.
+  // Before start() (it starts the count again).
+  void set_refusal_log(RefusalLog::Sink sink, RefusalLimits limits) {
+    refusals_ = RefusalLog(std::move(sink), limits);
+  }
 
   // ---- operator actions (API); all on the event loop thread ----
   OpResult add_peer(const config::PeerConfig& pc);
@@ -148,6 +157,7 @@ class Speaker {
   void originate(const config::NetworkConfig& n);
   const config::NetworkConfig* config_network(const wire::Prefix& prefix) const;
   void reap_retired();
+  void arm_refusal_timer();
 
   asio::io_context& io_;
   config::Config config_;
@@ -161,6 +171,11 @@ class Speaker {
   std::unordered_map<rib::PeerId, Peer*> by_id_;
   std::vector<std::unique_ptr<Peer>> retired_;  // stopped, flushing their NOTIFICATION
   std::unique_ptr<asio::steady_timer> reap_timer_;
+  // Refused connections: logged 10 per 10 s, the rest summed up when the window ends,
+  // by this timer (a member for the same reason as reap_timer_) if nothing else comes.
+  RefusalLog refusals_;
+  std::unique_ptr<asio::steady_timer> refusal_timer_;
+  bool refusal_timer_armed_ = false;
   rib::PeerId next_id_ = 1;
   bool shutting_down_ = false;
   bool restarting_ = false;

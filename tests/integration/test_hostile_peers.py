@@ -27,8 +27,11 @@ connectionsDropped 0; BIRD: the same "since" time), tandemd never does either
 (established transitions 1, no hold timer expiry in its log) and keeps reading them
 (the KEEPALIVEs it counted from each grow with every phase). And tandemd handled the
 actors as designed: every flood UPDATE counted, the Adj-RIB-In exactly the 16,384
-prefixes, FRR given them; every unknown address refused at accept and logged once per
-connection; a half OPEN from an unknown address closed at once, one from the
+prefixes, FRR given them; every unknown address refused at accept, each refusal counted
+once in tandemd's log (a line of its own for the first 10 of each 10 s window, the rest
+summed up in the window's summary line; no more than 10 lines of their own per window)
+and in its metric tandem_connections_refused_total, which goes up by exactly the number
+of refused connections; a half OPEN from an unknown address closed at once, one from the
 configured address held in OpenSent (its hold timer there is RFC 4271's 240 s, longer
 than this test: the unit test FsmOpenSent.HoldTimerExpiry covers the expiry), each
 new one replacing the previous one, and the real peer at that address still gets its
@@ -36,6 +39,7 @@ session; the prefix limit answered with Cease/Maximum Number of Prefixes Reached
 """
 
 import os
+import re
 import selectors
 import signal
 import socket
@@ -44,6 +48,7 @@ import struct
 import sys
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -52,7 +57,7 @@ from lab.bgpspeaker import (KEEPALIVE, MARKER, OPEN, Route, Speaker, encode_path
                             encode_prefix, update_message)
 from lab.harness import check, main  # noqa: E402
 from lab.netns import in_netns  # noqa: E402
-from lab.tandem import default_tandemctl, require_tandemctl  # noqa: E402
+from lab.tandem import default_tandemctl, log_time, require_tandemctl  # noqa: E402
 from lab.topology import BIRD, FRR, SPEAKER, TANDEM, Host, add_host  # noqa: E402
 
 MOB = Host("mob", "192.0.2.66", "2001:db8::66", 4200000666)
@@ -64,6 +69,8 @@ LIMIT_EXTRA = 1000                     # /30s of 10.51.0.0/16 announced to go ov
 STORM_V4, STORM_V6 = 750, 250          # unknown source addresses of the storm
 STORM_WINDOW = 200                     # connections in flight at once
 HALF_OPENS = 5                         # per source kind and phase
+METRICS_LISTEN = "127.0.0.1:9179"      # tandemd's Prometheus endpoint, in its namespace
+REFUSAL_BURST, REFUSAL_WINDOW = 10, 10.0  # refusals logged one by one per window of 10 s
 
 
 # ------------------------------------------------------------------------------------
@@ -469,6 +476,94 @@ class StormLoop:
 
 
 # ------------------------------------------------------------------------------------
+# Refused connections: tandemd's log (rate limited) and its metric
+
+_REFUSED = re.compile(r"connection from (\S+) refused: not a configured peer$")
+_SUMMARY = re.compile(r"connection refusals: (\d+) more in the last ([0-9.]+) s from (more than )?(\d+) "
+                      r"address(?:es)? \((.*)\), latest from (\S+); not logged one by one$")
+
+
+def refused_total(td):
+    """tandem_connections_refused_total from tandemd's metrics endpoint."""
+    with td.node.netns():
+        with urllib.request.urlopen(f"http://{METRICS_LISTEN}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    found = re.findall(r"^tandem_connections_refused_total (\d+)$", text, re.M)
+    check(len(found) == 1, f"tandem_connections_refused_total: {len(found)} samples in the metrics")
+    return int(found[0])
+
+
+def refusal_log(td, since):
+    """tandemd's refusal lines after `since`: ([(time, address)] of the lines of their
+    own, [summary dict] of the summary lines)."""
+    one, summaries = [], []
+    for line in td.log_lines(r"connection (from \S+ refused: not a configured peer|refusals: )", since=since):
+        if m := _REFUSED.search(line):
+            one.append((log_time(line), m.group(1)))
+        elif m := _SUMMARY.search(line):
+            summaries.append({"count": int(m.group(1)), "seconds": float(m.group(2)),
+                              "capped": bool(m.group(3)), "addresses": int(m.group(4)),
+                              "reason": m.group(5), "latest": m.group(6), "line": line})
+        else:
+            check(False, f"a refusal line in tandemd's log that is neither kind: {line}")
+    return one, summaries
+
+
+def check_refusal_windows(td):
+    """Over tandemd's whole log, the refusal lines of their own fit its windows: a window
+    begins with the first refusal at least REFUSAL_WINDOW after the previous one began,
+    and has at most REFUSAL_BURST lines of its own. The log's timestamps are not
+    tandemd's clock: a line within 0.1 s of a window's end may be on either side of it,
+    so every possible (window start, lines in it) is followed."""
+    one, _ = refusal_log(td, 0)
+    states = {None}
+    for t, addr in one:
+        nxt = set()
+        for st in states:
+            if st is None or t >= st[0] + REFUSAL_WINDOW - 0.1:
+                nxt.add((t, 1))
+            if st is not None and t < st[0] + REFUSAL_WINDOW + 0.1 and st[1] < REFUSAL_BURST:
+                nxt.add((st[0], st[1] + 1))
+        check(nxt, f"more than {REFUSAL_BURST} refusal lines of their own in a window of {REFUSAL_WINDOW:.0f} s "
+              f"(the one from {addr} at {t:.3f})")
+        states = nxt
+    return len(one)
+
+
+def check_refusals(td, since, refused, sources, what):
+    """Every one of the `refused` connections since `since` is in tandemd's log exactly
+    once: a line of its own (the first REFUSAL_BURST of a window) or counted in the
+    window's summary, logged when the window ends (so this waits up to a window for it);
+    the lines of their own are at most REFUSAL_BURST per window (check_refusal_windows).
+    Returns (lines of their own, summaries)."""
+    def logged():
+        one, summaries = refusal_log(td, since)
+        return len(one) + sum(s["count"] for s in summaries)
+    deadline = time.monotonic() + REFUSAL_WINDOW + 5
+    while logged() < refused and time.monotonic() < deadline:
+        time.sleep(0.2)
+    one, summaries = refusal_log(td, since)
+    n = len(one) + sum(s["count"] for s in summaries)
+    check(n == refused, f"{what}: {len(one)} refusal lines + {sum(s['count'] for s in summaries)} in "
+          f"{len(summaries)} summaries = {n} logged for {refused} refused connections")
+    check_refusal_windows(td)
+    srcs = set(sources)
+    check(all(a in srcs for _, a in one), f"{what}: refusals logged from addresses that did not connect: "
+          f"{[a for _, a in one if a not in srcs][:5]}")
+    for s in summaries:
+        # Logged by the window's timer (or by a refusal after the window's end): at
+        # least a window after its beginning, and tandemd's loop is never late by
+        # seconds (the KEEPALIVE gaps say so).
+        check(s["reason"] == "not a configured peer" and s["latest"] in srcs and not s["capped"] and
+              1 <= s["addresses"] <= s["count"] and REFUSAL_WINDOW <= s["seconds"] <= REFUSAL_WINDOW + 2,
+              f"{what}: summary line {s['line']!r}")
+    counted = ", ".join(f"{s['count']} in {s['seconds']} s" for s in summaries) or "none"
+    log(f"{what}: {refused} refusals logged as {len(one)} lines of their own + {len(summaries)} summaries "
+        f"({counted})")
+    return one, summaries
+
+
+# ------------------------------------------------------------------------------------
 
 
 def add_storm_addresses(lab, mob, tnode):
@@ -502,6 +597,7 @@ def body(args):
         td.add_peer(SPEAKER.v4, SPEAKER.asn, "flooding speaker", passive=True, max_prefixes=MAX_PREFIXES)
         td.add_peer(MOB.v4, MOB.asn, "half-open actor's address", passive=True)
         td.add_network("198.51.100.0/24")
+        td.tables["metrics"] = {"enabled": True, "listen": METRICS_LISTEN}
         frr = FrrRouter(fnode, FRR.asn)
         frr.add_neighbor(TANDEM.v4, TANDEM.asn, description="tandemd",
                          extra=[f"neighbor {TANDEM.v4} timers {KEEPALIVE_S} {HOLD_S}"])
@@ -592,6 +688,7 @@ def body(args):
 
         # --- 2: half OPENs ------------------------------------------------------------------
         since = td.log_offset()
+        refused0 = refused_total(td)
         halves = []
         with Phase("half OPEN"):
             for i in range(HALF_OPENS):
@@ -616,14 +713,21 @@ def body(args):
               f"tandemd holds the last half OPEN in OpenSent (state {st})")
         repl = td.log_lines(rf"peer {MOB.v4}: a new incoming connection replaces the previous one", since=since)
         check(len(repl) == HALF_OPENS - 1, f"{len(repl)} 'replaces the previous one' lines for {MOB.v4}")
-        ref = [l for l in td.log_lines("refused: not a configured peer", since=since)]
-        check(len(ref) == HALF_OPENS, f"{len(ref)} refusals logged for {HALF_OPENS} half OPENs from unknown addresses")
+        refused = refused_total(td) - refused0
+        check(refused == HALF_OPENS, f"tandem_connections_refused_total went up by {refused} for {HALF_OPENS} half "
+              f"OPENs from unknown addresses")
+        # Fewer than a window's burst: each one a line of its own, no summary.
+        one, summaries = check_refusals(td, since, HALF_OPENS, storm_v4[:HALF_OPENS], "half OPEN")
+        check(len(one) == HALF_OPENS and not summaries and {a for _, a in one} == set(storm_v4[:HALF_OPENS]),
+              f"{len(one)} refusal lines and {len(summaries)} summaries for {HALF_OPENS} half OPENs from "
+              f"unknown addresses")
         log(f"half OPEN: {HALF_OPENS} from unknown addresses closed at accept "
             f"(max {max(h['closed'] - h['t'] for h in unknown) * 1000:.0f} ms); {HALF_OPENS} from {MOB.v4}: each "
             f"replaced the one before, the last waits in OpenSent")
 
         # --- 3: connection storm -------------------------------------------------------------
         since = td.log_offset()
+        refused0 = refused_total(td)
         with Phase("1,000 connections"):
             t0 = time.monotonic()
             s = storm(mob, sources)
@@ -636,13 +740,21 @@ def body(args):
         check(s["connected"] == 1000 and s["closed"] == 1000 and s["open_at_end"] == 0,
               f"every connection accepted and closed by tandemd: {s['connected']} connected, {s['closed']} closed, "
               f"{s['open_at_end']} still open, failed {s['failed'][:5]}")
-        ref = td.log_lines("refused: not a configured peer", since=since)
-        refused_from = {l.split("connection from ", 1)[1].split(" refused", 1)[0] for l in ref}
-        check(len(ref) == 1000 and refused_from == set(sources),
-              f"{len(ref)} refusals logged from {len(refused_from)} addresses for the storm's 1,000")
+        refused = refused_total(td) - refused0
+        check(refused == 1000, f"tandem_connections_refused_total went up by {refused} for the storm's 1,000")
+        one, summaries = check_refusals(td, since, 1000, sources, "1,000 connections")
+        # One connection from each address: the lines of their own and the summaries'
+        # distinct addresses together name all 1,000.
+        one_from = {a for _, a in one}
+        distinct = len(one_from) + sum(s["addresses"] for s in summaries)
+        check(len(one_from) == len(one) and distinct == 1000 and
+              all(s["addresses"] == s["count"] for s in summaries),
+              f"refusals logged from {len(one_from)} + {[s['addresses'] for s in summaries]} addresses for the "
+              f"storm's 1,000")
 
         # --- 4: everything at once ------------------------------------------------------
         since = td.log_offset()
+        refused0 = refused_total(td)
         halves2 = []
         with Phase("all together"):
             upd_before = int(td.neighbor(SPEAKER.v4)["state"]["messages_received"].get("update", 0))
@@ -671,8 +783,10 @@ def body(args):
             f"{max(max(r['close_s'], default=0) for r in storms.results) * 1000:.0f} ms)")
         check(tot >= 1000 and closed == tot and all(r["open_at_end"] == 0 and not r["failed"] for r in storms.results),
               f"all together: every storm connection accepted and closed ({closed}/{tot})")
-        ref = td.log_lines("refused: not a configured peer", since=since)
-        check(len(ref) == tot + HALF_OPENS, f"all together: {len(ref)} refusals logged for {tot} + {HALF_OPENS}")
+        refused = refused_total(td) - refused0
+        check(refused == tot + HALF_OPENS, f"all together: tandem_connections_refused_total went up by {refused} "
+              f"for {tot} + {HALF_OPENS}")
+        check_refusals(td, since, tot + HALF_OPENS, sources, "all together")
         conf2 = [h for k, h in halves2 if k == "configured"]
         check(all(h["closed"] is not None for h in conf2[:-1]) and conf2[-1]["closed"] is None and
               all(h["closed"] is not None for h in conf),

@@ -115,12 +115,14 @@ def body(args):
                      "tandem_peer_prefixes_received", "tandem_peer_prefixes_accepted",
                      "tandem_peer_prefixes_advertised", "tandem_peer_messages_received_total",
                      "tandem_peer_messages_sent_total", "tandem_rib_prefixes", "tandem_rib_attribute_sets",
+                     "tandem_connections_refused_total",
                      "process_cpu_seconds_total", "process_resident_memory_bytes",
                      "process_virtual_memory_bytes", "process_start_time_seconds", "process_open_fds"):
             check(name in helps and name in types, f"{name}: missing HELP/TYPE")
             check(any(n == name for n, _, _ in samples), f"{name}: no sample")
         check(types["tandem_peer_messages_received_total"] == "counter", "messages_received_total is a counter")
         check(types["tandem_peer_up"] == "gauge", "peer_up is a gauge")
+        check(types["tandem_connections_refused_total"] == "counter", "connections_refused_total is a counter")
         for n, ls, _ in samples:
             if n.startswith("tandem_peer_"):
                 check(set(ls) == {"peer", "remote_as", "description"}, f"{n} labels {ls}")

@@ -34,6 +34,7 @@ MetricsSnapshot two_peers() {
   s.peers.push_back(b);
   s.rib = {{"ipv4-unicast", 10150}, {"ipv6-unicast", 0}};
   s.attribute_sets = 42;
+  s.connections_refused = 1005;
   ProcessMetrics p;
   p.cpu_seconds = 1.25;
   p.resident_memory_bytes = 10485760;
@@ -99,6 +100,10 @@ TEST(MetricsRender, ExactOutputForTwoPeers) {
       "# HELP tandem_rib_attribute_sets Distinct interned path attribute sets.\n"
       "# TYPE tandem_rib_attribute_sets gauge\n"
       "tandem_rib_attribute_sets 42\n"
+      "# HELP tandem_connections_refused_total TCP connections refused at accept (not a configured peer, or "
+      "shutting down) since tandemd started.\n"
+      "# TYPE tandem_connections_refused_total counter\n"
+      "tandem_connections_refused_total 1005\n"
       "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
       "# TYPE process_cpu_seconds_total counter\n"
       "process_cpu_seconds_total 1.25\n"
@@ -126,6 +131,8 @@ TEST(MetricsRender, NoPeersStillDeclaresEveryFamily) {
   std::string text = render_metrics(s);
   EXPECT_NE(text.find("# TYPE tandem_peer_up gauge\n# HELP tandem_peer_uptime_seconds"), std::string::npos);
   EXPECT_NE(text.find("\ntandem_rib_attribute_sets 0\n"), std::string::npos);
+  EXPECT_NE(text.find("\n# TYPE tandem_connections_refused_total counter\ntandem_connections_refused_total 0\n"),
+            std::string::npos);
   EXPECT_EQ(text.find("process_"), std::string::npos);  // no /proc snapshot: no process metrics
   EXPECT_EQ(text.back(), '\n');
 }

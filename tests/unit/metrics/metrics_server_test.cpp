@@ -10,6 +10,8 @@
 
 #include "apps/tandemd/metrics.hpp"
 
+#include "tests/unit/private_netns.hpp"
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
@@ -114,6 +116,9 @@ TEST_F(MetricsServerTest, GetMetrics) {
   EXPECT_NE(body.find("\ntandem_rib_prefixes{family=\"ipv4-unicast\"} 0\n"), std::string::npos) << body;
   EXPECT_NE(body.find("\ntandem_rib_prefixes{family=\"ipv6-unicast\"} 0\n"), std::string::npos) << body;
   EXPECT_NE(body.find("\ntandem_rib_attribute_sets "), std::string::npos) << body;
+  EXPECT_NE(body.find("\n# TYPE tandem_connections_refused_total counter\ntandem_connections_refused_total 0\n"),
+            std::string::npos)
+      << body;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(body, m, std::regex("\nprocess_open_fds ([0-9]+)\n"))) << body;
   EXPECT_GT(std::stoul(m[1]), 2u);
@@ -289,6 +294,37 @@ TEST(MetricsCollect, ReadsProcSelf) {
   EXPECT_GE(p->virtual_memory_bytes, p->resident_memory_bytes);
   EXPECT_GT(p->open_fds, 2u);
   EXPECT_GT(p->start_time_seconds, 1.6e9);
+}
+
+// collect_metrics takes the speaker's count of refused connections: strangers connect
+// to a speaker listening on 127.0.0.1:179 in a private network namespace.
+class MetricsRefusedTest : public test::PrivateNetnsTest<MetricsRefusedTest> {
+ public:
+  static constexpr const char* kNetnsSetup = "true";  // lo is enough
+};
+
+TEST_F(MetricsRefusedTest, CountsRefusedConnections) {
+  asio::io_context io;
+  auto c = passive_peer_config();
+  c.listen = {*wire::IpAddr::parse("127.0.0.1")};
+  c.port = 179;
+  session::Speaker speaker(io, c);
+  std::string err;
+  ASSERT_TRUE(speaker.start(err)) << err;
+  EXPECT_EQ(collect_metrics(speaker, std::chrono::system_clock::now()).connections_refused, 0u);
+  for (int i = 0; i < 3; i++) {
+    tcp::socket s(io);
+    s.connect({asio::ip::make_address("127.0.0.1"), 179});
+    std::array<uint8_t, 1> buf{};
+    bool closed = false;
+    s.async_read_some(asio::buffer(buf), [&](const boost::system::error_code&, size_t) { closed = true; });
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!closed && std::chrono::steady_clock::now() < deadline) io.run_one_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(closed) << "the speaker did not close a stranger's connection";
+  }
+  auto snapshot = collect_metrics(speaker, std::chrono::system_clock::now());
+  EXPECT_EQ(snapshot.connections_refused, 3u);
+  EXPECT_NE(render_metrics(snapshot).find("\ntandem_connections_refused_total 3\n"), std::string::npos);
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 
 #include <functional>
 #include <map>
+#include <string>
+#include <vector>
 
 namespace tandem::session {
 namespace {
@@ -207,11 +209,60 @@ TEST_F(SpeakerTest, RefusesUnknownPeerAndReportsListenError) {
   });
   ASSERT_TRUE(run_until(io, [&] { return closed; }, 5s));
   EXPECT_EQ(ec, asio::error::eof);
+  EXPECT_EQ(a.connections_refused(), 1u);
 
   // A second speaker on the same address/port cannot listen: start() says why.
   Speaker b(io, ca);
   EXPECT_FALSE(b.start(err));
   EXPECT_NE(err.find("cannot listen"), std::string::npos) << err;
+}
+
+// Refusals go through the rate-limited log (RefusalLog): counted every one, the burst
+// logged, and the rest summed up by the speaker's timer without a further connection,
+// or when the speaker goes.
+TEST_F(SpeakerTest, RefusalsAreCountedAndSummedUpWithoutAFurtherConnection) {
+  asio::io_context io;
+  uint16_t port = static_cast<uint16_t>(test_port() + 3);
+  auto ca = make_config("192.0.2.1", 65001, "192.0.2.9", 65009, port);
+  ca.peers[0].passive = true;
+  std::vector<std::string> lines;
+  auto a = std::make_unique<Speaker>(io, ca);
+  RefusalLimits limits;
+  limits.window = 1s;
+  limits.burst = 2;
+  a->set_refusal_log([&lines](RefusalLog::Level, const std::string& l) { lines.push_back(l); }, limits);
+  std::string err;
+  ASSERT_TRUE(a->start(err)) << err;
+
+  auto stranger = [&] {  // from 192.0.2.1, which is not the configured peer
+    tcp::socket s(io);
+    s.connect(tcp::endpoint(asio::ip::make_address("192.0.2.1"), port));
+    std::array<uint8_t, 1> buf{};
+    bool closed = false;
+    s.async_read_some(asio::buffer(buf), [&](const boost::system::error_code&, size_t) { closed = true; });
+    return run_until(io, [&] { return closed; }, 5s);
+  };
+  for (int i = 0; i < 5; i++) ASSERT_TRUE(stranger());
+  EXPECT_EQ(a->connections_refused(), 5u);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "connection from 192.0.2.1 refused: not a configured peer");
+
+  ASSERT_TRUE(run_until(io, [&] { return lines.size() >= 3; }, 5s));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_TRUE(lines[2].starts_with("connection refusals: 3 more in the last 1.")) << lines[2];
+  EXPECT_NE(lines[2].find("from 1 address (not a configured peer), latest from 192.0.2.1;"), std::string::npos)
+      << lines[2];
+
+  // A new window; the speaker goes while it holds one: its summary comes out then, and
+  // the timer's cancelled handler does not touch the destroyed speaker (ASan).
+  for (int i = 0; i < 3; i++) ASSERT_TRUE(stranger());
+  EXPECT_EQ(a->connections_refused(), 8u);
+  EXPECT_EQ(lines.size(), 5u);
+  a.reset();
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_TRUE(lines[5].starts_with("connection refusals: 1 more in the last 0.")) << lines[5];
+  io.run_for(50ms);
+  EXPECT_EQ(lines.size(), 6u);
 }
 
 }  // namespace
