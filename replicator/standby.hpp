@@ -26,6 +26,12 @@
 
 namespace tandem::replicator {
 
+// Microseconds from `t` to now (the takeover's and failover's step timings in the log).
+inline uint64_t us_since(std::chrono::steady_clock::time_point t) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count());
+}
+
 class StandbyReplicator {
  public:
   StandbyReplicator(session::Speaker& speaker, const config::HaConfig& ha, ChannelIdentity identity,

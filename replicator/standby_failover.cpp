@@ -26,11 +26,6 @@ namespace tandem::replicator {
 
 namespace {
 
-uint64_t us_since(std::chrono::steady_clock::time_point t) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count());
-}
-
 // What the probe and the mirror say about one session.
 struct Plan {
   uint64_t id = 0;

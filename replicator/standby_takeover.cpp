@@ -20,10 +20,6 @@ namespace {
 constexpr auto kReadyLimit = std::chrono::seconds(1);
 constexpr auto kReadyPoll = std::chrono::milliseconds(2);
 
-uint64_t us_since(std::chrono::steady_clock::time_point t) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count());
-}
 }  // namespace
 
 void StandbyReplicator::on_switchover_prepare(const repl::SwitchoverPrepare& p) {

@@ -25,10 +25,6 @@ std::string age(int64_t age_ms) {
 
 std::string discr(uint32_t d) { return d ? std::to_string(d) : "-"; }
 
-void line(std::ostream& out, std::string_view key, const std::string& value) {
-  out << fmt::format("{:<22}{}\n", std::string(key) + ":", value);
-}
-
 std::string path_text(const tv1::ListBfdSessionsResponse& r) {
   std::string ifs;
   for (const auto& i : r.interfaces()) ifs += (ifs.empty() ? "" : ", ") + i;
@@ -72,27 +68,27 @@ void render_bfd(const tv1::ListBfdSessionsResponse& r, bool detail, std::ostream
     return;
   }
   for (const auto& s : r.sessions()) {
-    line(out, "Peer", s.peer());
-    line(out, "Local address", s.local_address().empty() ? "(kernel's choice)" : s.local_address());
-    line(out, "State", fmt::format("{} (remote {})", s.local_state(), s.remote_state()));
-    line(out, "Diagnostic", fmt::format("{} (remote {})", s.local_diag(), s.remote_diag().empty() ? "-" : s.remote_diag()));
-    line(out, "Discriminators", fmt::format("local {}, remote {}", s.local_discriminator(), discr(s.remote_discriminator())));
-    line(out, "Configured", fmt::format("tx {} ms, rx {} ms, multiplier {}", ms(s.desired_min_tx_us()),
+    key_value_line(out, "Peer", s.peer());
+    key_value_line(out, "Local address", s.local_address().empty() ? "(kernel's choice)" : s.local_address());
+    key_value_line(out, "State", fmt::format("{} (remote {})", s.local_state(), s.remote_state()));
+    key_value_line(out, "Diagnostic", fmt::format("{} (remote {})", s.local_diag(), s.remote_diag().empty() ? "-" : s.remote_diag()));
+    key_value_line(out, "Discriminators", fmt::format("local {}, remote {}", s.local_discriminator(), discr(s.remote_discriminator())));
+    key_value_line(out, "Configured", fmt::format("tx {} ms, rx {} ms, multiplier {}", ms(s.desired_min_tx_us()),
                                         ms(s.required_min_rx_us()), s.detect_mult()));
-    line(out, "Remote", fmt::format("tx {} ms, rx {} ms, multiplier {}", ms(s.remote_min_tx_us()),
+    key_value_line(out, "Remote", fmt::format("tx {} ms, rx {} ms, multiplier {}", ms(s.remote_min_tx_us()),
                                     ms(s.remote_min_rx_us()), s.remote_detect_mult()));
-    line(out, "Negotiated", fmt::format("tx {} ms, rx {} ms, detect time {} ms", ms(s.tx_interval_us()),
+    key_value_line(out, "Negotiated", fmt::format("tx {} ms, rx {} ms, detect time {} ms", ms(s.tx_interval_us()),
                                         ms(s.rx_interval_us()), ms(s.detect_time_us())));
-    line(out, "Last receive", age(s.last_rx_age_ms()));
-    line(out, "Packets", fmt::format("{} in, {} out, {} send errors", s.packets_in(), s.packets_out(), s.send_errors()));
-    line(out, "Transitions", fmt::format("{} up, {} down, last change {}", s.up_transitions(), s.down_transitions(),
+    key_value_line(out, "Last receive", age(s.last_rx_age_ms()));
+    key_value_line(out, "Packets", fmt::format("{} in, {} out, {} send errors", s.packets_in(), s.packets_out(), s.send_errors()));
+    key_value_line(out, "Transitions", fmt::format("{} up, {} down, last change {}", s.up_transitions(), s.down_transitions(),
                                          s.last_change_age_ms() < 0 ? "never" : age(s.last_change_age_ms()) + " ago"));
   }
-  line(out, "Receive path", path_text(r));
+  key_value_line(out, "Receive path", path_text(r));
   std::string cs;
   for (const auto& c : r.counters())
     if (c.value() != 0) cs += fmt::format("{}{} {}", cs.empty() ? "" : ", ", c.name(), c.value());
-  line(out, "Receive counters", cs.empty() ? "-" : cs);
+  key_value_line(out, "Receive counters", cs.empty() ? "-" : cs);
 }
 
 int execute(Context& ctx, const tv1::ListBfdSessionsRequest& request) {

@@ -48,9 +48,6 @@ tv1::SetGlobalRequest parse_set(Args& args) {
   return request;
 }
 
-void line(std::ostream& out, std::string_view key, const std::string& value) {
-  out << fmt::format("{:<12}{}\n", std::string(key) + ":", value);
-}
 
 }  // namespace
 
@@ -63,47 +60,52 @@ Command parse_global(Args& args) {
   args.fail("unknown global command '" + sub + "'");
 }
 
+// The global view's keys are short: a narrower column than the other "show" forms.
+static void global_line(std::ostream& out, std::string_view key, const std::string& value) {
+  key_value_line(out, key, value, 12);
+}
+
 void render_global(const tv1::Global& global, std::ostream& out) {
   std::string listen;
   for (const auto& a : global.listen_addresses()) listen += (listen.empty() ? "" : ", ") + a;
-  line(out, "Router ID", global.router_id());
-  line(out, "Local AS", std::to_string(global.local_as()));
-  line(out, "Listen", listen.empty() ? "-" : listen);
-  line(out, "Port", std::to_string(global.port()));
+  global_line(out, "Router ID", global.router_id());
+  global_line(out, "Local AS", std::to_string(global.local_as()));
+  global_line(out, "Listen", listen.empty() ? "-" : listen);
+  global_line(out, "Port", std::to_string(global.port()));
 }
 
 void render_global(const tv1::GetGlobalResponse& response, std::ostream& out) {
   render_global(response.global(), out);
-  line(out, "Version", response.version());
-  line(out, "Uptime", fmt::format("{} (since {})", duration_text(response.uptime_seconds()),
-                                  time_text(response.started_unix_seconds() * 1'000'000'000)));
+  global_line(out, "Version", response.version());
+  global_line(out, "Uptime", fmt::format("{} (since {})", duration_text(response.uptime_seconds()),
+                                         time_text(response.started_unix_seconds() * 1'000'000'000)));
   if (response.has_memory()) {
     const auto& mem = response.memory();
     auto mib = [](uint64_t b) { return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1 << 20)); };
-    line(out, "Memory",
-         fmt::format("RSS {}{}{}; RIB {} prefixes, {} paths, {} attribute sets; {} queued to peers",
-                     mib(mem.rss_bytes()), mem.budget_bytes() ? " of a budget of " + mib(mem.budget_bytes()) : "",
-                     mem.over_budget() ? " (OVER BUDGET)" : "", mem.rib_prefixes(), mem.rib_paths(),
-                     mem.attribute_sets(), mib(mem.output_queued_bytes())));
+    global_line(out, "Memory",
+                fmt::format("RSS {}{}{}; RIB {} prefixes, {} paths, {} attribute sets; {} queued to peers",
+                            mib(mem.rss_bytes()), mem.budget_bytes() ? " of a budget of " + mib(mem.budget_bytes()) : "",
+                            mem.over_budget() ? " (OVER BUDGET)" : "", mem.rib_prefixes(), mem.rib_paths(),
+                            mem.attribute_sets(), mib(mem.output_queued_bytes())));
   }
   for (const auto& m : response.mrt())
-    line(out, "MRT",
-         fmt::format("{}: {} records written ({} bytes), {} dropped, {} write errors, {} queued; file {}{}",
-                     m.name(), m.records_written(), m.bytes_written(), m.records_dropped(), m.write_errors(),
-                     m.queue_records(), m.current_file().empty() ? "-" : m.current_file(),
-                     m.last_error().empty() ? "" : "; last error: " + m.last_error()));
+    global_line(out, "MRT",
+                fmt::format("{}: {} records written ({} bytes), {} dropped, {} write errors, {} queued; file {}{}",
+                            m.name(), m.records_written(), m.bytes_written(), m.records_dropped(), m.write_errors(),
+                            m.queue_records(), m.current_file().empty() ? "-" : m.current_file(),
+                            m.last_error().empty() ? "" : "; last error: " + m.last_error()));
   const auto& gr = response.graceful_restart();
   if (!gr.restarting()) return;
   if (gr.deferred().empty()) {
-    line(out, "Graceful restart", "restarted; selection deferral complete");
+    global_line(out, "Graceful restart", "restarted; selection deferral complete");
     return;
   }
-  line(out, "Graceful restart", fmt::format("restarting: routes and End-of-RIB held back ({} s left)",
-                                            gr.deferral_remaining_seconds()));
+  global_line(out, "Graceful restart", fmt::format("restarting: routes and End-of-RIB held back ({} s left)",
+                                                   gr.deferral_remaining_seconds()));
   for (const auto& d : gr.deferred()) {
     std::string who;
     for (const auto& w : d.waiting_for()) who += (who.empty() ? "" : ", ") + w;
-    line(out, "  " + family_name(d.family()), "waiting for End-of-RIB from " + (who.empty() ? "-" : who));
+    global_line(out, "  " + family_name(d.family()), "waiting for End-of-RIB from " + (who.empty() ? "-" : who));
   }
 }
 

@@ -13,10 +13,6 @@ namespace tv1 = tandem::v1;
 
 namespace {
 
-void line(std::ostream& out, std::string_view key, const std::string& value) {
-  out << fmt::format("{:<22}{}\n", std::string(key) + ":", value);
-}
-
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 std::string n_or_dash(std::uint64_t v) { return v ? std::to_string(v) : "-"; }
 
@@ -70,22 +66,22 @@ void render_ha(const tv1::HaStatus& st, std::uint64_t now_us, std::ostream& out)
     out << "Replication is not configured (no [ha] section)\n";
     return;
   }
-  line(out, "Role", st.role());
-  line(out, "Node", fmt::format("{} (epoch {})", or_dash(st.node_id()), st.epoch()));
-  line(out, "Peer node", st.peer_address().empty() ? or_dash(st.peer_node())
+  key_value_line(out, "Role", st.role());
+  key_value_line(out, "Node", fmt::format("{} (epoch {})", or_dash(st.node_id()), st.epoch()));
+  key_value_line(out, "Peer node", st.peer_address().empty() ? or_dash(st.peer_node())
                                                     : fmt::format("{} at {}", or_dash(st.peer_node()), st.peer_address()));
-  line(out, "Channel", fmt::format("{} (up {} times)", st.channel_state(), st.channel_ups()));
-  line(out, "Last error", or_dash(st.last_error()));
+  key_value_line(out, "Channel", fmt::format("{} (up {} times)", st.channel_state(), st.channel_ups()));
+  key_value_line(out, "Last error", or_dash(st.last_error()));
   if (!st.heartbeat().empty() && st.heartbeat() != "off")
-    line(out, "Heartbeat",
+    key_value_line(out, "Heartbeat",
          fmt::format("{}{} ({}; lost {} times)", st.heartbeat(),
                      st.heartbeat_change_age_ms() >= 0 ? fmt::format(" for {:.1f} s", st.heartbeat_change_age_ms() / 1000.0)
                                                        : std::string(),
                      or_dash(st.heartbeat_why()), st.heartbeat_losses()));
-  line(out, "Frames", fmt::format("{} in, {} out", st.frames_in(), st.frames_out()));
-  line(out, "Bytes", fmt::format("{} in, {} out", st.bytes_in(), st.bytes_out()));
-  line(out, "Auth failures", std::to_string(st.auth_failures()));
-  line(out, "Snapshots", st.snapshots() == 0
+  key_value_line(out, "Frames", fmt::format("{} in, {} out", st.frames_in(), st.frames_out()));
+  key_value_line(out, "Bytes", fmt::format("{} in, {} out", st.bytes_in(), st.bytes_out()));
+  key_value_line(out, "Auth failures", std::to_string(st.auth_failures()));
+  key_value_line(out, "Snapshots", st.snapshots() == 0
                              ? std::string("0")
                              : fmt::format("{}, last {} ms with {} routes, longest loop stall {} us", st.snapshots(),
                                            st.last_snapshot_ms(), st.last_snapshot_routes(), st.max_stall_us()));

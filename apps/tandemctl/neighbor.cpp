@@ -27,7 +27,7 @@ void once(Args& args, std::set<std::string>& seen, const std::string& key) {
   if (!seen.insert(key).second) args.fail("'" + key + "' given twice");
 }
 
-tv1::AddPeerRequest parse_add(Args& args) {
+tv1::AddPeerRequest parse_add_peer(Args& args) {
   tv1::AddPeerRequest request;
   auto& peer = *request.mutable_peer();
   peer.set_address(parse_address(args.next("neighbor address"), "neighbor address", args.topic()));
@@ -144,7 +144,7 @@ Command parse_neighbor(Args& args) {
   if (args.empty()) return tv1::ListPeersRequest{};
   const std::string sub = args.next("neighbor command");
   if (sub == "help" || sub == "--help" || sub == "-h") return Help{"neighbor"};
-  if (sub == "add") return parse_add(args);
+  if (sub == "add") return parse_add_peer(args);
   if (sub == "del" || sub == "delete") {
     return parse_address_and_communication<tv1::DeletePeerRequest>(args, true);
   }

@@ -305,6 +305,10 @@ void append_route_json(std::string& out, const tv1::Route& route) {
   out += '}';
 }
 
+void key_value_line(std::ostream& out, std::string_view key, const std::string& value, std::size_t width) {
+  out << fmt::format("{:<{}}{}\n", std::string(key) + ":", width, value);
+}
+
 std::string family_name(tandem::v1::Family family) {
   switch (family) {
     case tandem::v1::FAMILY_IPV4_UNICAST: return "ipv4-unicast";

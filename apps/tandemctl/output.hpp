@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <google/protobuf/message.h>
@@ -49,6 +50,9 @@ void append_route_json(std::string& out, const tandem::v1::Route& route);
 // removed or renamed): then append_route_json uses to_json() for every route, and a
 // unit test fails so that the encoder gets updated.
 bool route_json_schema_known();
+
+// "Key:" padded to `width`, then the value and a newline (the "show" forms of one object).
+void key_value_line(std::ostream& out, std::string_view key, const std::string& value, std::size_t width = 22);
 
 std::string family_name(tandem::v1::Family family);            // "ipv4-unicast"
 std::string families_text(const google::protobuf::RepeatedField<int>& families);

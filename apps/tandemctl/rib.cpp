@@ -86,7 +86,7 @@ void parse_as_path(std::string_view text, const std::string& topic, tv1::PathAtt
 
 namespace {
 
-tv1::AddRouteRequest parse_add(Args& args) {
+tv1::AddRouteRequest parse_add_route(Args& args) {
   tv1::AddRouteRequest request;
   const std::string prefix = args.next("prefix");
   parse_prefix(prefix, args.topic());
@@ -201,7 +201,7 @@ Command parse_rib(Args& args) {
   }
   if (args.peek_is("add")) {
     args.next("add");
-    return parse_add(args);
+    return parse_add_route(args);
   }
   if (args.peek_is("del") || args.peek_is("delete")) {
     args.next("del");

@@ -26,8 +26,6 @@
 namespace tandem::session {
 namespace {
 
-// tcpi_state value of ESTABLISHED (kernel enum, stable ABI).
-constexpr uint8_t kEstablished = 1;
 // TCP option kinds for TCP_REPAIR_OPTIONS (not from <netinet/tcp.h>: clashes with
 // <linux/tcp.h>).
 constexpr uint32_t kOptMss = 2, kOptWindow = 3, kOptSackPerm = 4, kOptTimestamp = 8;
@@ -159,7 +157,7 @@ bool read_in_repair(int fd, FrozenTcp& f, std::string& error) {
     }
     if (!ioctl_u32(fd, SIOCINQ, inq2, "SIOCINQ", error) || !tcp_state(fd, st2, error)) return false;
     if (st1 != st2 || inq1 != inq2 || static_cast<uint32_t>(n) != inq1) continue;
-    if (st1 != kEstablished) {
+    if (st1 != tcpi::kEstablished) {
       error = "connection left ESTABLISHED while freezing (tcpi_state " + std::to_string(st1) + ")";
       return false;
     }
@@ -610,7 +608,7 @@ std::string TcpEndpoint::to_string() const {
 std::optional<FrozenTcp> freeze(int fd, std::string& error) {
   uint8_t state = 0;
   if (!tcp_state(fd, state, error)) return std::nullopt;
-  if (state != kEstablished) {
+  if (state != tcpi::kEstablished) {
     error = "connection is not established (tcpi_state " + std::to_string(state) + ")";
     return std::nullopt;
   }

@@ -16,22 +16,11 @@
 namespace tandem::session {
 namespace {
 
-// tcpi_state values (the kernel's TCP_ESTABLISHED ... enum; a stable ABI). Not taken
-// from <netinet/tcp.h>, which clashes with <linux/tcp.h>.
-enum : uint8_t {
-  kEstablished = 1,
-  kFinWait1 = 4,
-  kFinWait2 = 5,
-  kCloseWait = 8,
-  kLastAck = 9,
-  kClosing = 11,
-};
-
 // Our FIN took one sequence number after the data (write_seq was incremented).
-bool fin_sent(uint8_t st) { return st == kFinWait1 || st == kFinWait2 || st == kClosing || st == kLastAck; }
+bool fin_sent(uint8_t st) { return st == tcpi::kFinWait1 || st == tcpi::kFinWait2 || st == tcpi::kClosing || st == tcpi::kLastAck; }
 // The peer's FIN took one after its data; SIOCINQ already leaves it out.
-bool fin_received(uint8_t st) { return st == kCloseWait || st == kLastAck || st == kClosing; }
-bool synchronized(uint8_t st) { return st == kEstablished || fin_sent(st) || fin_received(st); }
+bool fin_received(uint8_t st) { return st == tcpi::kCloseWait || st == tcpi::kLastAck || st == tcpi::kClosing; }
+bool synchronized(uint8_t st) { return st == tcpi::kEstablished || fin_sent(st) || fin_received(st); }
 
 using sockopt::errno_text;
 using sockopt::ioctl_u32;

@@ -16,6 +16,19 @@
 
 namespace tandem::session {
 
+// tcpi_state values (the kernel's TCP_ESTABLISHED ... enum; a stable ABI). Not taken
+// from <netinet/tcp.h>, which clashes with <linux/tcp.h>.
+namespace tcpi {
+enum : uint8_t {
+  kEstablished = 1,
+  kFinWait1 = 4,
+  kFinWait2 = 5,
+  kCloseWait = 8,
+  kLastAck = 9,
+  kClosing = 11,
+};
+}  // namespace tcpi
+
 // Sequence numbers of stream offset 0 in each direction: ISS+1 (send) and IRS+1 (recv).
 struct SeqBases {
   uint32_t send_seq_base = 0;

@@ -26,8 +26,6 @@ namespace tandem::wire::detail {
 
 namespace {
 
-constexpr uint8_t kO = attr::kFlagOptional, kT = attr::kFlagTransitive;
-
 struct Spec {
   bool known = false;
   uint8_t flags = 0;  // expected Optional|Transitive bits

@@ -9,9 +9,6 @@ namespace tandem::wire::detail {
 
 namespace {
 
-constexpr uint8_t kO = attr::kFlagOptional, kT = attr::kFlagTransitive,
-                  kExt = attr::kFlagExtendedLength;
-
 // Starts an attribute with a 2-octet length placeholder; returns where its value starts.
 size_t begin_attr(std::vector<uint8_t>& out, uint8_t flags, uint8_t type) {
   out.push_back(static_cast<uint8_t>(flags | kExt));

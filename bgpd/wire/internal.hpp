@@ -10,6 +10,9 @@
 
 namespace tandem::wire::detail {
 
+// Short names for the attribute flag bits in the codec's tables (attributes_*.cpp).
+inline constexpr uint8_t kO = attr::kFlagOptional, kT = attr::kFlagTransitive, kExt = attr::kFlagExtendedLength;
+
 // capabilities.cpp
 void encode_capability_list(const Capabilities& caps, std::vector<uint8_t>& out);
 bool wrap_capability_params(std::span<const uint8_t> list, bool extended, std::vector<uint8_t>& out);

@@ -6,8 +6,6 @@
 namespace tandem::fsm::test {
 namespace {
 
-const std::vector<uint8_t> kKeepalive = wire::encode_keepalive();
-
 std::vector<uint8_t> body_of(const std::vector<uint8_t>& msg) {
   return std::vector<uint8_t>(msg.begin() + wire::kHeaderLen, msg.end());
 }

@@ -14,6 +14,8 @@ namespace tandem::fsm::test {
 using Actions = std::vector<Action>;
 using Strings = std::vector<std::string>;
 
+inline const std::vector<uint8_t> kKeepalive = wire::encode_keepalive();
+
 inline constexpr uint32_t kLocalAs = 65001;
 inline constexpr uint32_t kRemoteAs = 65002;
 inline constexpr uint32_t kLocalId = 0x01010101;   // 1.1.1.1

@@ -7,8 +7,6 @@ namespace {
 
 using wire::MessageType;
 
-const std::vector<uint8_t> kKeepalive = wire::encode_keepalive();
-
 ev::SendNotification admin_reset() {
   return ev::SendNotification{wire::Notification{wire::err::kCease, wire::err::kAdminReset, {}}};
 }

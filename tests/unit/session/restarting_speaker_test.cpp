@@ -23,7 +23,7 @@ constexpr rib::PeerId kIdA = 1, kIdB = 2;          // ids of kPeerA, kPeerB (con
 // tandem with one [[network]], peer A (and B), a deferral long enough not to fire.
 config::Config restart_config(bool two_peers = false) {
   auto c = tandem_config();
-  c.networks.push_back(network(kNetwork));
+  c.networks.push_back(grt::network(kNetwork));
   if (two_peers) c.peers.push_back(peer_config(kPeerB, 65003));
   c.graceful_restart.selection_deferral_time = 60;
   return c;
