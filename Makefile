@@ -36,20 +36,30 @@ fuzz: setup
 # ASan + UBSan (TANDEM_SANITIZE) in its own build directory: everything the unit and
 # integration tests need, no benchmarks; -O1 with assertions on (Debug: NDEBUG unset;
 # _GLIBCXX_ASSERTIONS: bounds checks in the standard library).
+# -g1 (line tables, enough for the reports' stack traces), not -g: GCC's variable
+# tracking on ASan+UBSan code took 803 s instead of 72 s for one file (metrics.cpp).
+# A unity build (8 sources per compilation) compiles the shared templates (Asio, gtest)
+# once per batch instead of once per file: 2.3 times less for three session tests.
 # tests/sanitizers/run fails on any sanitizer report, also one from a daemon that a test
 # did not look at (docs/security.md, "Sanitizers").
 sanitize-build: setup
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-	  -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DCMAKE_CXX_FLAGS_DEBUG="-g -O1 -D_GLIBCXX_ASSERTIONS" \
-	  -DTANDEM_SANITIZE=ON -DTANDEM_BENCH=OFF -DTANDEM_WERROR=$(WERROR)
+	  -DCMAKE_C_FLAGS_DEBUG="-g1 -O1" -DCMAKE_CXX_FLAGS_DEBUG="-g1 -O1 -D_GLIBCXX_ASSERTIONS" \
+	  -DCMAKE_UNITY_BUILD=ON -DTANDEM_SANITIZE=ON -DTANDEM_BENCH=OFF -DTANDEM_WERROR=$(WERROR)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 test-sanitize: sanitize-build
 	tests/sanitizers/run $(ASAN_BUILD) -j $(JOBS)
 
+# Everything: the unit and integration tests, the fuzzers for FUZZ_SECONDS each, then
+# the unit and integration tests again on the ASan + UBSan build. SANITIZE=off skips
+# that last part (it doubles the time) for a quicker run by hand; CI never sets it.
+SANITIZE ?= on
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory fuzz
+	@if [ "$(SANITIZE)" = off ]; then echo "make test: SANITIZE=off: the ASan + UBSan run is skipped"; \
+	 else $(MAKE) --no-print-directory test-sanitize; fi
 
 demo: build
 	python3 scripts/demo.py --build $(BUILD)
