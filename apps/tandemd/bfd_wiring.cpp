@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
 #include <map>
 
 namespace tandem::app {
@@ -54,13 +55,28 @@ std::unique_ptr<BfdWiring> BfdWiring::start(boost::asio::io_context& io, session
     spdlog::info("bfd: heartbeat with the other node {} ({} ms x {}): the node-liveness signal of the pair",
                  hb->address, cfg.ha.heartbeat_interval_ms, unsigned(cfg.ha.heartbeat_detect_mult));
   }
+  // A change is handled on the main loop (the speaker and the replication live there).
+  // The thread is stopped before the wiring is destroyed, so `self` outlives the post;
+  // the handler checks `alive` because the main loop may run it after that.
+  std::weak_ptr<bool> alive = w->alive_;
   w->driver_ = healthbpf::Driver::create(
-      io, o, [self](const healthbpf::StateChange& c) { self->on_change(c); }, error);
+      w->bfd_io_, o,
+      [self, alive](const healthbpf::StateChange& c) {
+        boost::asio::post(self->io_, [self, alive, c] {
+          if (!alive.expired()) self->on_change(c);
+        });
+      },
+      error);
   if (!w->driver_) return nullptr;
   // At start a session that cannot be opened (e.g. an unusable local address) is fatal.
   if (!w->reconcile(error)) return nullptr;
   w->driver_->start();
   if (w->peer_sessions_.empty() && !w->pair_address_) spdlog::info("bfd: enabled, but no session to run");
+  // From here on the driver belongs to the BFD thread.
+  w->thread_ = std::thread([self] {
+    auto work = boost::asio::make_work_guard(self->bfd_io_);
+    self->bfd_io_.run();
+  });
   speaker.add_observer(self);
   return w;
 }
@@ -68,6 +84,31 @@ std::unique_ptr<BfdWiring> BfdWiring::start(boost::asio::io_context& io, session
 BfdWiring::~BfdWiring() {
   *alive_ = false;
   speaker_.remove_observer(this);
+  stop_thread();
+  driver_.reset();  // on this thread: the BFD thread has ended
+}
+
+void BfdWiring::stop_thread() {
+  if (!thread_.joinable()) return;
+  bfd_io_.stop();
+  thread_.join();
+}
+
+template <typename F>
+auto BfdWiring::on_bfd_thread(F f) const -> decltype(f()) {
+  if (!thread_.joinable()) return f();
+  auto task = std::make_shared<std::packaged_task<decltype(f())()>>(std::move(f));
+  auto result = task->get_future();
+  boost::asio::post(bfd_io_, [task] { (*task)(); });
+  return result.get();
+}
+
+void BfdWiring::shutdown() {
+  on_bfd_thread([this] { driver_->shutdown(); });
+}
+
+healthbpf::DriverStatus BfdWiring::status() const {
+  return on_bfd_thread([this] { return driver_->status(); });
 }
 
 void BfdWiring::on_change(const healthbpf::StateChange& c) {
@@ -109,14 +150,14 @@ bool BfdWiring::reconcile(std::string& error) {
       continue;
     }
     spdlog::info("bfd: peer {}: {}", it->first, w == want.end() ? "no longer configured with bfd" : "BFD settings changed");
-    driver_->remove_session(it->first);
+    on_bfd_thread([&] { return driver_->remove_session(it->first); });
     it = peer_sessions_.erase(it);
   }
   bool ok = true;
   for (const auto& [address, session] : want) {
     if (peer_sessions_.count(address)) continue;
     std::string why;
-    if (!driver_->add_session(session, why)) {
+    if (!on_bfd_thread([&] { return driver_->add_session(session, why); })) {
       spdlog::error("bfd: peer {}: cannot start its BFD session: {}", address, why);
       error = why;
       ok = false;

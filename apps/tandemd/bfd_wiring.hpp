@@ -6,6 +6,12 @@
 //    peers added or removed through the API or by a reload get or lose their session.
 //  - The pair's heartbeat ([ha] heartbeat = true): its state changes go to the
 //    replication (the node-liveness signal), never to a BGP peer.
+// The driver runs on a thread of its own with its own io_context: its transmissions and
+// detection timers must not wait for a long turn of the main event loop (a bulk sync,
+// a flood of UPDATEs), or a busy node looks dead to its peers and to the other node
+// (docs/healthbpf.md, "Threads"). State changes are posted to the main loop; the main loop's
+// calls into the driver (sessions added or removed, status, shutdown) run on the BFD
+// thread and wait for it.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
@@ -15,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "bgpd/config/config.hpp"
 #include "bgpd/session/speaker.hpp"
@@ -45,9 +52,9 @@ class BfdWiring : public session::SpeakerObserver {
   // Where the heartbeat's changes go (set once the replication exists).
   void set_pair_liveness(OnPairLiveness f) { on_pair_ = std::move(f); }
   // Daemon shutdown: every session says AdminDown, so that no peer takes it for a failure.
-  void shutdown() { driver_->shutdown(); }
+  void shutdown();
 
-  healthbpf::DriverStatus status() const { return driver_->status(); }
+  healthbpf::DriverStatus status() const;
   // For the API (runs on the event loop): the status, or nullopt when `w` is null (BFD off).
   static std::function<std::optional<healthbpf::DriverStatus>()> status_fn(const BfdWiring* w);
   // SIGHUP: [bfd] and [ha] heartbeat changes need a restart; says so. (Per-peer bfd
@@ -61,13 +68,21 @@ class BfdWiring : public session::SpeakerObserver {
  private:
   BfdWiring(boost::asio::io_context& io, session::Speaker& speaker) : io_(io), speaker_(speaker) {}
   void on_change(const healthbpf::StateChange& c);
+  // Runs `f` on the BFD thread and waits for its result (directly when the thread does
+  // not run: before start() and after the destructor stopped it).
+  template <typename F>
+  auto on_bfd_thread(F f) const -> decltype(f());
+  void stop_thread();
   // Adds and removes sessions until they match peer_sessions(); false + the last
   // error when a session could not be opened (the others are applied).
   bool reconcile(std::string& error);
 
-  boost::asio::io_context& io_;
+  boost::asio::io_context& io_;  // the main loop
   session::Speaker& speaker_;
-  std::unique_ptr<healthbpf::Driver> driver_;
+  // Declared before driver_: the driver's timers and descriptors belong to it.
+  mutable boost::asio::io_context bfd_io_;
+  std::unique_ptr<healthbpf::Driver> driver_;  // used on the BFD thread once it runs
+  std::thread thread_;
   std::optional<std::string> pair_address_;
   OnPairLiveness on_pair_;
   std::map<std::string, healthbpf::DriverPeer> peer_sessions_;  // BGP peers' sessions, as applied

@@ -41,7 +41,8 @@ std::optional<std::string> set_log_level(const std::string& level) {
 }
 
 std::optional<std::string> setup_logging(const std::string& level, const std::string& format) {
-  auto logger = spdlog::stderr_logger_st("tandemd");
+  // _mt: BFD runs on a thread of its own (bfd_wiring.hpp) and logs from there.
+  auto logger = spdlog::stderr_logger_mt("tandemd");
   spdlog::set_default_logger(logger);
   if (format == "text") {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%l] %v");
