@@ -38,8 +38,9 @@ fuzz: setup
 # _GLIBCXX_ASSERTIONS: bounds checks in the standard library).
 # -g1 (line tables, enough for the reports' stack traces), not -g: GCC's variable
 # tracking on ASan+UBSan code took 803 s instead of 72 s for one file (metrics.cpp).
-# A unity build (8 sources per compilation) compiles the shared templates (Asio, gtest)
-# once per batch instead of once per file: 2.3 times less for three session tests.
+# The libraries and daemons are a unity build (8 sources per compilation): the shared
+# templates (Asio, gRPC) are compiled once per batch instead of once per file. The tests
+# are not (tests/CMakeLists.txt: their helpers' names would meet).
 # tests/sanitizers/run fails on any sanitizer report, also one from a daemon that a test
 # did not look at (docs/security.md, "Sanitizers").
 sanitize-build: setup

@@ -12,9 +12,6 @@
 
 namespace api_test {
 namespace {
-// Named too: a unity build (make sanitize-build) puts several test files in one
-// compilation, and their helpers must not meet.
-namespace capture_api_test {
 
 namespace v1 = tandem::v1;
 
@@ -305,6 +302,5 @@ TEST_F(CaptureApi, InjectRoutesInBatches) {
   EXPECT_EQ(api_routes, 5003u);
 }
 
-}  // namespace capture_api_test
 }  // namespace
 }  // namespace api_test

@@ -11,9 +11,6 @@
 
 namespace api_test {
 namespace {
-// Named too: a unity build (make sanitize-build) puts several test files in one
-// compilation, and their helpers must not meet.
-namespace ha_api_test {
 
 namespace v1 = tandem::v1;
 
@@ -322,6 +319,5 @@ TEST(HaApi, DigestsOfAnUnknownPeerOrABadAddress) {
   EXPECT_EQ(empty.loc_rib(0).loc_rib().digest(), "0000000000000000");
 }
 
-}  // namespace ha_api_test
 }  // namespace
 }  // namespace api_test

@@ -6,9 +6,6 @@
 
 namespace tandem::config {
 namespace {
-// Named too: a unity build (make sanitize-build) puts several test files in one
-// compilation, and their helpers must not meet.
-namespace bfd_config_test {
 
 const test::Section kSection("bfd");
 
@@ -106,6 +103,5 @@ TEST(BfdConfig, PeerKeys) {
   expect_error_at(peer + "bfd_desired_min_tx_ms = 10\n", 10, "peer[0].bfd_desired_min_tx_ms", "bfd = true");
 }
 
-}  // namespace bfd_config_test
 }  // namespace
 }  // namespace tandem::config

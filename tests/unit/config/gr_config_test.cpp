@@ -6,9 +6,6 @@
 
 namespace tandem::config {
 namespace {
-// Named too: a unity build (make sanitize-build) puts several test files in one
-// compilation, and their helpers must not meet.
-namespace gr_config_test {
 
 // [graceful_restart] is on line 5; the first key below it on line 6.
 const char* kHead = R"(
@@ -127,6 +124,5 @@ TEST(GracefulRestartConfig, ErrorLineIsTheKeysLine) {
                   "long_lived_stale_time");
 }
 
-}  // namespace gr_config_test
 }  // namespace
 }  // namespace tandem::config

@@ -10,9 +10,6 @@
 
 namespace tandem::config {
 namespace {
-// Named too: a unity build (make sanitize-build) puts several test files in one
-// compilation, and their helpers must not meet.
-namespace ha_config_test {
 
 const char* kPrimary = R"(role = "primary"
 listen = "203.0.113.10:7179"
@@ -384,6 +381,5 @@ med = 5
   }
 }
 
-}  // namespace ha_config_test
 }  // namespace
 }  // namespace tandem::config

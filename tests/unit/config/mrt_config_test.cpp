@@ -5,9 +5,6 @@
 
 namespace tandem::config {
 namespace {
-// Named too: a unity build (make sanitize-build) puts several test files in one
-// compilation, and their helpers must not meet.
-namespace mrt_config_test {
 
 // [mrt] is on line 5; the first key below it on line 6.
 const char* kHead = R"(
@@ -79,6 +76,5 @@ TEST(MrtConfig, RejectsUnknownKeys) {
   EXPECT_EQ(std::get<ConfigError>(r).key, "mrt.update_file");
 }
 
-}  // namespace mrt_config_test
 }  // namespace
 }  // namespace tandem::config

@@ -16,9 +16,6 @@
 
 namespace tandem::healthbpf {
 namespace {
-// Named too: a unity build (make sanitize-build) puts several test files in one
-// compilation, and their helpers must not meet.
-namespace exchange_test {
 
 constexpr uint64_t kMs = 1'000'000;
 
@@ -198,6 +195,5 @@ TEST_F(ExchangeTest, ReachUpThenTheUserSpaceSideDetectsThePeersSilence) {
   expect_detection(*b_, *a_, "user-space side (SoftTable)");
 }
 
-}  // namespace exchange_test
 }  // namespace
 }  // namespace tandem::healthbpf

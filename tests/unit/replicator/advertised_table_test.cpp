@@ -10,9 +10,6 @@
 
 namespace tandem::replicator {
 namespace {
-// Named too: a unity build (make sanitize-build) puts several test files in one
-// compilation, and their helpers must not meet.
-namespace advertised_table_test {
 
 using Bytes = std::vector<uint8_t>;
 
@@ -331,6 +328,5 @@ TEST(AdvertisedTable, TreatAsWithdrawUpdateWithdraws) {
   EXPECT_EQ(t.size(), 0u);
 }
 
-}  // namespace advertised_table_test
 }  // namespace
 }  // namespace tandem::replicator

@@ -21,9 +21,6 @@
 
 namespace tandemctl {
 namespace {
-// Named too: a unity build (make sanitize-build) puts several test files in one
-// compilation, and their helpers must not meet.
-namespace capture_cli_test {
 
 namespace tv1 = tandem::v1;
 
@@ -334,6 +331,5 @@ TEST_F(CtlCaptureClient, MrtInject) {
   EXPECT_NE(err.find("cannot read"), std::string::npos) << err;
 }
 
-}  // namespace capture_cli_test
 }  // namespace
 }  // namespace tandemctl

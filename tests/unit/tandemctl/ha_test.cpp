@@ -11,9 +11,6 @@
 
 namespace tandemctl {
 namespace {
-// Named too: a unity build (make sanitize-build) puts several test files in one
-// compilation, and their helpers must not meet.
-namespace ha_test {
 
 namespace tv1 = tandem::v1;
 
@@ -190,6 +187,5 @@ TEST(CtlHa, Json) {
   EXPECT_NE(d.find("\"adj_rib_out\":{\"digest\":\"0f4e2d1c9b8a7766\",\"routes\":\"3\"}"), std::string::npos) << d;
 }
 
-}  // namespace ha_test
 }  // namespace
 }  // namespace tandemctl
