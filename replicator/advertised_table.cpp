@@ -49,28 +49,38 @@ bool AdvertisedTable::apply_update(std::span<const uint8_t> body, std::string& w
   return true;
 }
 
-size_t AdvertisedTable::diff(const AdvertisedTable& a, const AdvertisedTable& b, std::vector<std::string>& examples,
-                             size_t max_examples) {
-  size_t n = 0;
-  auto note = [&](const wire::Prefix& p, const char* what) {
-    ++n;
-    if (examples.size() < max_examples) examples.push_back(p.to_string() + " " + what);
-  };
+template <class Fn>
+void AdvertisedTable::for_each_difference(const AdvertisedTable& a, const AdvertisedTable& b, Fn&& fn) {
   auto ia = a.routes_.begin(), ib = b.routes_.begin();
   while (ia != a.routes_.end() || ib != b.routes_.end()) {
     if (ib == b.routes_.end() || (ia != a.routes_.end() && ia->first < ib->first)) {
-      note(ia->first, "only in the first");
+      fn(ia->first, "only in the first");
       ++ia;
     } else if (ia == a.routes_.end() || ib->first < ia->first) {
-      note(ib->first, "only in the second");
+      fn(ib->first, "only in the second");
       ++ib;
     } else {
-      if (ia->second != ib->second) note(ia->first, "path differs");
+      if (ia->second != ib->second) fn(ia->first, "path differs");
       ++ia;
       ++ib;
     }
   }
+}
+
+size_t AdvertisedTable::diff(const AdvertisedTable& a, const AdvertisedTable& b, std::vector<std::string>& examples,
+                             size_t max_examples) {
+  size_t n = 0;
+  for_each_difference(a, b, [&](const wire::Prefix& p, const char* what) {
+    ++n;
+    if (examples.size() < max_examples) examples.push_back(p.to_string() + " " + what);
+  });
   return n;
+}
+
+std::vector<wire::Prefix> AdvertisedTable::differing(const AdvertisedTable& a, const AdvertisedTable& b) {
+  std::vector<wire::Prefix> out;
+  for_each_difference(a, b, [&](const wire::Prefix& p, const char*) { out.push_back(p); });
+  return out;
 }
 
 }  // namespace tandem::replicator

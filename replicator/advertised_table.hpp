@@ -33,8 +33,14 @@ class AdvertisedTable {
   // of them described in `examples`.
   static size_t diff(const AdvertisedTable& a, const AdvertisedTable& b, std::vector<std::string>& examples,
                      size_t max_examples);
+  // All the prefixes `diff` counts.
+  static std::vector<wire::Prefix> differing(const AdvertisedTable& a, const AdvertisedTable& b);
 
  private:
+  // Calls fn(prefix, what) for each prefix present in one table only or with a different path.
+  template <class Fn>
+  static void for_each_difference(const AdvertisedTable& a, const AdvertisedTable& b, Fn&& fn);
+
   wire::CodecOptions codec_;
   mrt::MessageFramer framer_;
   std::map<wire::Prefix, uint64_t> routes_;

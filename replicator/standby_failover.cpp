@@ -35,7 +35,7 @@ struct Plan {
   std::string probe_error;
   std::optional<session::FrozenTcp> frozen;  // set: NSR
   std::string fallback_why;                  // set: GR path
-  bool diff = false;                         // the shadow's output differs from what the peer got
+  std::vector<wire::Prefix> diff;             // where the shadow's output differs from what the peer got
 };
 
 }  // namespace
@@ -218,8 +218,7 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
     const uint32_t peer_window = static_cast<uint32_t>(p.probe->window) << f.snd_wscale;
     f.window = {p.probe->seq, peer_window, peer_window, std::max<uint32_t>(tcp.rcv_window(), 65535), in_end};
     p.frozen = std::move(f);
-    std::vector<std::string> examples;
-    p.diff = AdvertisedTable::diff(s.sent_by_primary, s.would_send, examples, 1) > 0;
+    p.diff = AdvertisedTable::differing(s.sent_by_primary, s.would_send);
   }
 
   // Rebuild the NSR sessions in repair mode, then own the VIPs, then go live.
@@ -232,7 +231,7 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
     handoffs.push_back({p.id, *p.frozen, tsval, ""});
   }
   auto live = go_live(handoffs, "takeover");
-  std::vector<wire::IpAddr> resend;
+  std::vector<std::pair<wire::IpAddr, std::vector<wire::Prefix>>> resend;
   for (const auto& h : handoffs) {
     Plan& p = *std::find_if(plans.begin(), plans.end(), [&](const Plan& x) { return x.id == h.shadow_id; });
     if (!h.failed.empty()) {
@@ -240,10 +239,13 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
       p.frozen.reset();
       continue;
     }
-    if (p.diff) resend.push_back(p.peer);
     spdlog::info("takeover: session {}: non-stop: rebuilt at the peer's snd_nxt {} / rcv_nxt {}, {} bytes re-queued{}",
                  p.peer.to_string(), p.probe->seq, p.probe->ack, p.frozen->send_queue.size(),
-                 p.diff ? "; the primary died before sending all its output: the table is sent again" : "");
+                 p.diff.empty() ? ""
+                                : fmt::format("; {} prefixes were sent differently by the primary than by this node's "
+                                              "shadow: they are sent again",
+                                              p.diff.size()));
+    if (!p.diff.empty()) resend.emplace_back(p.peer, std::move(p.diff));
   }
 
   // The rest: RST, then a graceful restart as the restarting speaker.
@@ -284,10 +286,13 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
   shadows_.clear();
   identity_.epoch = term;
   if (on_promoted_) on_promoted_(term, live);
-  // Where the primary died before sending all it had decided, send the table again
-  // (implicit replacements: harmless where the peer has it already).
-  for (const auto& a : resend)
-    speaker_.reset_peer(a, session::ResetKind::SoftOut, {}, "");
+  // The outputs of the two nodes run at their own pace (the shadow's is never slowed by
+  // the peer's window): the peer may hold routes the shadow's Adj-RIB-Out does not, or
+  // lack some it does. Send each such prefix again: the current route or a withdrawal
+  // (an implicit replacement where the peer had it right already).
+  for (const auto& [address, prefixes] : resend) {
+    if (session::Peer* peer = speaker_.find_peer(address)) speaker_.rib().resend_prefixes(peer->id(), prefixes);
+  }
 }
 
 }  // namespace tandem::replicator

@@ -84,6 +84,10 @@ void Rib::Impl::release_family() {
     fo.refreshing = false;
     fo.refresh.clear();
     begin_dump<F>(fo);
+    // The dump announces what the Loc-RIB has; an unknown prefix may need a withdrawal.
+    for (uint32_t i = 0; i < fo.unknown.slots(); ++i) {
+      if (fo.unknown.live(i)) fo.dirty.insert(fo.unknown.at(i).addr, fo.unknown.at(i).len);
+    }
     note_work(slot);
   }
 }
@@ -181,10 +185,20 @@ void Rib::Impl::process_prefix(uint16_t tslot, FamOut<F>& fo, const typename F::
   uint32_t ei = loc_index != npos ? loc_index : loc.find(addr, len);
   AttrId ex = ei != npos ? export_attr<F>(tslot, fo, loc.at(ei)) : kNoAttr;
   uint32_t oi = fo.adj.find(addr, len);
+  // Unknown at the peer: the Adj-RIB-Out holds nothing, yet a withdrawal may be due.
+  bool unknown = false;
+  if (!fo.unknown.empty()) {
+    if (uint32_t ui = fo.unknown.find(addr, len); ui != npos) {
+      fo.unknown.erase_swap(ui);
+      unknown = true;
+    }
+  }
   if (ex == kNoAttr) {
     if (oi != npos) {
       store.unref(fo.adj.at(oi).attr);
       fo.adj.erase_stable(oi);
+      batch.wd.push_back(F::to_prefix(addr, len));
+    } else if (unknown) {
       batch.wd.push_back(F::to_prefix(addr, len));
     }
     return;
@@ -403,6 +417,30 @@ void Rib::Impl::request_refresh(PeerId peer, wire::Family family, bool enhanced)
   };
   if (family == wire::kIpv4Unicast) start(t->out->v4);
   if (family == wire::kIpv6Unicast) start(t->out->v6);
+}
+
+template <class F>
+void Rib::Impl::forget_advertised(uint16_t slot, FamOut<F>& fo, const wire::Prefix& prefix) {
+  if (!fo.active) return;
+  const auto key = F::from_prefix(prefix);
+  constexpr uint32_t npos = DenseTable<F, AdjOutEntry<F>>::npos;
+  if (uint32_t oi = fo.adj.find(key.addr, key.len); oi != npos) {
+    store.unref(fo.adj.at(oi).attr);
+    fo.adj.erase_stable(oi);
+  }
+  fo.unknown.insert(key.addr, key.len);
+  fo.dirty.insert(key.addr, key.len);
+  note_work(slot);
+}
+
+void Rib::Impl::resend_prefixes(PeerId peer, std::span<const wire::Prefix> prefixes) {
+  uint16_t slot = 0;
+  PeerSlot* t = find_slot(peer, &slot);
+  if (t == nullptr || !t->up || !t->out) return;
+  for (const wire::Prefix& p : prefixes) {
+    if (p.family() == wire::kIpv4Unicast) forget_advertised<V4>(slot, t->out->v4, p);
+    if (p.family() == wire::kIpv6Unicast) forget_advertised<V6>(slot, t->out->v6, p);
+  }
 }
 
 void Rib::hold_output(wire::Family family) {

@@ -606,6 +606,11 @@ void Rib::request_refresh(PeerId peer, wire::Family family, bool enhanced) {
   impl_->flush_ready();
 }
 
+void Rib::resend_prefixes(PeerId peer, std::span<const wire::Prefix> prefixes) {
+  impl_->resend_prefixes(peer, prefixes);
+  impl_->flush_ready();
+}
+
 bool Rib::has_output(PeerId peer) const {
   const PeerSlot* ps = impl_->find_slot(peer);
   return ps != nullptr && ps->up && impl_->output_pending(*ps);

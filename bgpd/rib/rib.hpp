@@ -185,6 +185,10 @@ class Rib {
   // Re-advertise the whole Adj-RIB-Out of a family (ROUTE-REFRESH). With enhanced
   // route refresh, wraps it in BoRR/EoRR.
   void request_refresh(PeerId peer, wire::Family family, bool enhanced);
+  // The peer's view of these prefixes may differ from the Adj-RIB-Out (after an
+  // unplanned takeover: the dead primary had sent something else). Forget what the
+  // Adj-RIB-Out says of each and send it again: the current route, or a withdrawal.
+  void resend_prefixes(PeerId peer, std::span<const wire::Prefix> prefixes);
   bool has_output(PeerId peer) const;
   // Append whole UPDATE messages for the peer to `out` until about `max_bytes` were
   // added or nothing is pending; returns the number of bytes appended.

@@ -44,6 +44,10 @@ struct FamOut {
   bool active = false;  // family negotiated with the peer
   DenseTable<F, AdjOutEntry<F>> adj;
   DenseTable<F, KeyEntry<F>> dirty;
+  // Prefixes whose state at the peer is unknown (resend_prefixes: a takeover found that
+  // the dead primary sent something else). Each is also dirty; processing it sends the
+  // current route, or a withdrawal even though the Adj-RIB-Out holds nothing.
+  DenseTable<F, KeyEntry<F>> unknown;
   // Dirty keys being worked through (the dirty set is moved here whole, so that
   // draining it costs no per-key index deletion; new changes meanwhile go to `dirty`).
   typename DenseTable<F, KeyEntry<F>>::EntryVector draining;
@@ -217,6 +221,9 @@ struct Rib::Impl {
   bool output_pending(const PeerSlot& t) const;
   size_t take_output(PeerId peer, size_t max_bytes, std::vector<uint8_t>& out);
   void request_refresh(PeerId peer, wire::Family family, bool enhanced);
+  void resend_prefixes(PeerId peer, std::span<const wire::Prefix> prefixes);
+  template <class F>
+  void forget_advertised(uint16_t slot, FamOut<F>& fo, const wire::Prefix& prefix);
   bool produce(uint16_t slot);
   template <class F>
   bool produce_family(uint16_t slot, FamOut<F>& fo);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -228,6 +229,25 @@ TEST(AdvertisedTable, PrefixesOnOneSideAreCounted) {
   ex.clear();
   EXPECT_EQ(AdvertisedTable::diff(b, a, ex, 0), 6u);  // counted, no examples
   EXPECT_TRUE(ex.empty());
+}
+
+TEST(AdvertisedTable, DifferingListsEveryPrefixDiffCounts) {
+  AdvertisedTable a, b;
+  std::string why;
+  const auto at = attrs({65000}, "192.0.2.254");
+  ASSERT_TRUE(a.feed(announce(at, v4_prefixes(0, 10)), why)) << why;               // both, same path
+  ASSERT_TRUE(b.feed(announce(at, v4_prefixes(0, 8)), why)) << why;
+  ASSERT_TRUE(b.feed(announce(attrs({65000}, "192.0.2.254", 5), v4_prefixes(8, 2)), why)) << why;  // MED
+  ASSERT_TRUE(b.feed(announce(at, v4_prefixes(20, 3)), why)) << why;               // only in b
+  ASSERT_TRUE(a.feed(announce(attrs({65000}, "2001:db8::fe"), v6_prefixes(0, 1)), why)) << why;  // only in a
+
+  const auto d = AdvertisedTable::differing(a, b);
+  std::vector<wire::Prefix> expected = v4_prefixes(8, 2);
+  for (const auto& p : v4_prefixes(20, 3)) expected.push_back(p);
+  expected.push_back(v6_prefixes(0, 1)[0]);
+  EXPECT_EQ(std::set<wire::Prefix>(d.begin(), d.end()), std::set<wire::Prefix>(expected.begin(), expected.end()));
+  EXPECT_EQ(d.size(), diff(a, b));
+  EXPECT_TRUE(AdvertisedTable::differing(a, a).empty());
 }
 
 TEST(AdvertisedTable, Ipv6MpReachUpdate) {
