@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "replicator/api_routes.hpp"
 #include "replicator/status_fill.hpp"
 
 namespace tandem::replicator {
@@ -42,10 +43,19 @@ PrimaryReplicator::PrimaryReplicator(session::Speaker& speaker, const config::Ha
   stats_.node_id = identity_.node_id;
   stats_.epoch = identity_.epoch;
   stats_.channel_state = "down";
+  speaker_.set_api_route_listener([this](std::span<const wire::Prefix> prefixes, const wire::PathAttributes* attrs) {
+    // Before the bulk sync has begun, it will carry the change.
+    if (accepted_ && channel_) {
+      repl::Envelope e;
+      *e.mutable_api_routes() = api_routes_change(prefixes, attrs);
+      send(e);
+    }
+  });
 }
 
 PrimaryReplicator::~PrimaryReplicator() {
   *alive_ = false;
+  speaker_.set_api_route_listener(nullptr);
   stop();
 }
 
@@ -214,7 +224,10 @@ void PrimaryReplicator::begin_snapshot() {
   e.mutable_snapshot_begin()->set_snapshot_id(snapshot_id_);
   e.mutable_snapshot_begin()->set_sessions(static_cast<uint32_t>(snapshot_queue_.size()));
   send(e);
-  spdlog::info("replication: bulk sync {} of {} sessions begins", snapshot_id_, snapshot_queue_.size());
+  api_cursor_.reset();
+  api_bulk_pending_ = true;  // the API's routes go first, in the steps below
+  spdlog::info("replication: bulk sync {} of {} sessions and {} API routes begins", snapshot_id_,
+               snapshot_queue_.size(), speaker_.api_routes().size());
   snapshot_running_ = true;
   snapshot_step();
 }
@@ -222,7 +235,7 @@ void PrimaryReplicator::begin_snapshot() {
 void PrimaryReplicator::snapshot_step() {
   if (!replicating() || !snapshot_running_) return;
   const auto t0 = Clock::now();
-  while (!snapshot_queue_.empty()) {
+  while (api_bulk_pending_ || !snapshot_queue_.empty()) {
     if (channel_->queued_bytes() > kSnapshotQueueLimit) {
       waiting_drain_ = true;  // on_drained continues
       break;
@@ -233,6 +246,14 @@ void PrimaryReplicator::snapshot_step() {
         if (alive.lock()) snapshot_step();
       });
       break;
+    }
+    if (api_bulk_pending_) {
+      bool done = false;
+      repl::Envelope e;
+      *e.mutable_api_routes() = api_routes_chunk(speaker_.api_routes(), api_cursor_, kRoutesPerChunk, done);
+      send(e);
+      api_bulk_pending_ = !done;
+      continue;
     }
     auto it = sessions_.find(snapshot_queue_.front());
     auto conn = it == sessions_.end() ? nullptr : speaker_.find_connection(it->first);
@@ -282,7 +303,7 @@ void PrimaryReplicator::snapshot_step() {
   if (step_us > 3000)
     spdlog::info("replication: bulk sync step took {} us (budget {} ms; {} sessions still queued)", step_us,
                  kSnapshotStepBudget.count(), snapshot_queue_.size());
-  if (snapshot_queue_.empty() && snapshot_running_) {
+  if (snapshot_queue_.empty() && !api_bulk_pending_ && snapshot_running_) {
     snapshot_running_ = false;
     repl::Envelope e;
     e.mutable_snapshot_end()->set_snapshot_id(snapshot_id_);

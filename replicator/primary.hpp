@@ -149,6 +149,8 @@ class PrimaryReplicator final : public session::SessionTap {
   std::map<uint64_t, Session> sessions_;
   std::deque<uint64_t> snapshot_queue_;  // sessions still to send in this bulk sync
   bool snapshot_running_ = false;
+  bool api_bulk_pending_ = false;             // the API's routes not all sent yet
+  std::optional<wire::Prefix> api_cursor_;    // the last of them sent
   bool waiting_drain_ = false;
   uint64_t snapshot_id_ = 0;
   std::chrono::steady_clock::time_point snapshot_started_;

@@ -184,6 +184,11 @@ void StandbyReplicator::on_message(repl::Envelope&& m) {
     case repl::Envelope::kCheckpoint: return on_checkpoint(m.checkpoint());
     case repl::Envelope::kSwitchoverPrepare: return on_switchover_prepare(m.switchover_prepare());
     case repl::Envelope::kSwitchoverCommit: return on_switchover_commit(m.switchover_commit());
+    case repl::Envelope::kApiRoutes: {
+      std::string why;
+      if (!api_routes_.apply(m.api_routes(), why)) spdlog::error("replication: the primary's API routes: {}", why);
+      return;
+    }
     case repl::Envelope::kError:
       primary_refused_ = true;
       spdlog::error("replication: the primary refused: {}", m.error().message());

@@ -20,6 +20,7 @@
 #include "bgpd/session/speaker.hpp"
 #include "bgpd/session/tcp_repair.hpp"
 #include "replicator/advertised_table.hpp"
+#include "replicator/api_routes.hpp"
 #include "replicator/channel/channel.hpp"
 #include "replicator/epoch.hpp"
 #include "replicator/status.hpp"
@@ -156,6 +157,7 @@ class StandbyReplicator {
   EpochStore& epoch_;
   std::shared_ptr<Channel> channel_;
   bool config_ok_ = false;
+  ApiRouteMirror api_routes_{speaker_};
   bool stopped_ = false;
   std::map<uint64_t, Shadow> shadows_;
   std::map<uint64_t, bool> ack_due_;  // sessions whose StreamAck is due

@@ -536,6 +536,7 @@ const config::NetworkConfig* Speaker::config_network(const wire::Prefix& prefix)
 void Speaker::originate_api(const wire::Prefix& prefix, wire::PathAttributes attrs) {
   spdlog::info("API: originating {}", prefix.to_string());
   api_routes_[prefix] = attrs;
+  if (api_route_listener_) api_route_listener_(std::span<const wire::Prefix>(&prefix, 1), &attrs);
   rib_.originate(prefix, std::move(attrs));
 }
 
@@ -545,13 +546,14 @@ void Speaker::originate_api(std::span<const wire::Prefix> prefixes, const wire::
   for (const auto& p : prefixes) {
     api_routes_[p] = attrs;
     rib_.originate(p, attrs);
-  }
+  }  if (api_route_listener_) api_route_listener_(prefixes, &attrs);
 }
 
 bool Speaker::withdraw_api(const wire::Prefix& prefix) {
   auto it = api_routes_.find(prefix);
   if (it == api_routes_.end()) return false;
   api_routes_.erase(it);
+  if (api_route_listener_) api_route_listener_(std::span<const wire::Prefix>(&prefix, 1), nullptr);
   if (const auto* n = config_network(prefix)) {
     originate(*n);  // the configured network comes back
   } else {

@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <functional>
+#include <span>
 #include <optional>
 #include <map>
 #include <memory>
@@ -132,6 +133,10 @@ class Speaker {
   void originate_api(std::span<const wire::Prefix> prefixes, const wire::PathAttributes& attrs);
   bool withdraw_api(const wire::Prefix& prefix);
   const std::map<wire::Prefix, wire::PathAttributes>& api_routes() const { return api_routes_; }
+  // Told of every change to the API's routes (replication mirrors them on the standby):
+  // the prefixes and their attributes, or nullptr when they were withdrawn.
+  using ApiRouteListener = std::function<void(std::span<const wire::Prefix>, const wire::PathAttributes*)>;
+  void set_api_route_listener(ApiRouteListener f) { api_route_listener_ = std::move(f); }
 
   // BFD (or another liveness source) about a peer's forwarding path; see Peer::on_liveness.
   // NotFound for an unknown peer.
@@ -181,6 +186,7 @@ class Speaker {
   bool restarting_ = false;
   bool reaping_ = false;
   std::map<wire::Prefix, wire::PathAttributes> api_routes_;
+  ApiRouteListener api_route_listener_;
   std::vector<SpeakerObserver*> observers_;
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
 };

@@ -12,8 +12,12 @@ Checked, with real FRR and BIRD and the two tandemd processes:
    Loc-RIB digest of the standby equals the primary's (`tandemctl ha digests`); the
    standby's shadows compared their own output with the primary's outbound stream and
    found no difference.
+   Two routes injected through the primary's API (`tandemctl rib add`) are on the
+   standby too.
 2. Stream: FRR then announces 2,000 more prefixes and withdraws 1,000, BIRD disables a
-   static protocol: the digests converge again (and the counts are what the peers say).
+   static protocol, one API route is deleted on the primary and another added: the
+   digests converge again (and the counts are what the peers say), the standby's API
+   routes follow.
    BIRD then restarts its v4 session: the new session is mirrored from its start
    (initial dumps both ways), digests equal, the shadow's output equal to the primary's.
 3. Checkpoints: each session's latest checkpoint reached the standby with the TCP
@@ -139,6 +143,14 @@ def sessions_in_sync(node, n):
     return len(ss) == n and all(s.get("sync_state") == "in-sync" for s in ss)
 
 
+def api_med(node, prefix):
+    """The MED of the node's own (API) route for `prefix`, None if it has none."""
+    for r in node.ctl("rib", prefix) or []:
+        if not r.get("peer"):
+            return int(r.get("attributes", {}).get("med", -1))
+    return None
+
+
 def wait_mirrored(td, sb, n_sessions, what, timeout=60):
     def ok():
         if not (sessions_in_sync(td, n_sessions) and sessions_in_sync(sb, n_sessions)):
@@ -199,6 +211,9 @@ def body(args):
         n_sessions = 4
 
         # --- 1. bulk sync -------------------------------------------------------------
+        # Routes injected through the primary's API are part of the bulk sync.
+        td.ctl("rib", "add", "198.51.110.0/24", "med", "10", json=False)
+        td.ctl("rib", "add", "2001:db8:110::/48", "med", "11", json=False)
         skey = os.path.join(lab.workdir, "standby.key")
         write_key(skey, key)
         sb = make_standby(lab, snode, td, args.tandemd, tandemctl, skey)
@@ -228,6 +243,9 @@ def body(args):
                   f"primary sent")
         check(not sb.log_lines(r"the shadow would advertise"), "the standby logged shadow/primary differences: "
               f"{sb.log_lines(r'the shadow would advertise')[:2]}")
+        check(api_med(sb, "198.51.110.0/24") == 10 and api_med(sb, "2001:db8:110::/48") == 11,
+              f"the primary's API routes on the standby: {sb.ctl('rib', '198.51.110.0/24')}, "
+              f"{sb.ctl('rib', '2001:db8:110::/48')}")
         states = {a: n.get("state", {}).get("state") for a, n in sb.neighbors().items()}
         check(all(v == "SESSION_STATE_ESTABLISHED" for v in states.values()) and len(states) == n_sessions,
               f"the standby's shadow sessions: {states}")
@@ -238,12 +256,17 @@ def body(args):
         frr.configure(["router bgp %d" % FRR.asn, "address-family ipv4 unicast"] +
                       [f"network {p}" for p in more] + [f"no network {p}" for p in v4[:1000]])
         bird.birdc("disable st6")
+        td.ctl("rib", "del", "198.51.110.0/24", json=False)
+        td.ctl("rib", "add", "198.51.111.0/24", "med", "12", json=False)
         try:
             wait_until(lambda: frr_received(td) == base + 1000, 60, "the primary learning FRR's changes")
         except Exception:
             diagnose(td, sb)
             raise
         wait_mirrored(td, sb, n_sessions, "the standby's digests equal to the primary's after the changes")
+        check(api_med(sb, "198.51.110.0/24") is None and api_med(sb, "198.51.111.0/24") == 12,
+              "the primary's API route changes on the standby: "
+              f"{sb.ctl('rib', '198.51.110.0/24')}, {sb.ctl('rib', '198.51.111.0/24')}")
         n_in = digests(sb).get((FRR.v4, "ipv4-unicast", "adj_rib_in"), (0, ""))[0]
         check(n_in == base + 1000, f"the standby's Adj-RIB-In from FRR v4: {n_in}, expected {base + 1000}")
         # A session that starts while the standby is in sync is streamed from its
