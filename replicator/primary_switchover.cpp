@@ -101,7 +101,8 @@ void PrimaryReplicator::on_switchover_ready() {
     if (!s.established) continue;
     auto conn = speaker_.find_connection(id);
     if (!conn || conn->state() != fsm::State::Established) continue;
-    const uint64_t in = conn->inbound_offset(), out = conn->outbound_written();
+    // The frozen send queue ends with what the taps saw (freeze_for_handoff).
+    const uint64_t in = conn->inbound_offset(), out = conn->outbound_offset();
     auto frozen = conn->freeze_for_handoff(why);
     if (!frozen) {
       // Too late to go back (the VIPs are gone): this session is lost to the standby,

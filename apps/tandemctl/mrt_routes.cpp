@@ -5,6 +5,7 @@
 
 #include "bgpd/mrt/rib_attributes.hpp"
 #include "bgpd/wire/message.hpp"
+#include "proto/convert/path_attributes.hpp"
 
 namespace tandemctl {
 
@@ -127,40 +128,6 @@ void NextHopRewrite::apply(MrtRoute& r) const {
   }
 }
 
-void to_proto(const wire::PathAttributes& a, tv1::PathAttributes& out) {
-  out.set_origin(a.has_origin ? static_cast<tv1::Origin>(static_cast<int>(a.origin)) : tv1::ORIGIN_INCOMPLETE);
-  for (const auto& seg : a.as_path.segments) {
-    auto* s = out.add_as_path();
-    s->set_type(static_cast<tv1::AsPathSegment::Type>(static_cast<int>(seg.type)));
-    for (uint32_t asn : seg.asns) s->add_asns(asn);
-  }
-  if (a.next_hop) out.set_next_hop(a.next_hop->to_string());
-  if (a.next_hop_link_local) out.set_next_hop_link_local(a.next_hop_link_local->to_string());
-  if (a.med) out.set_med(*a.med);
-  if (a.local_pref) out.set_local_pref(*a.local_pref);
-  out.set_atomic_aggregate(a.atomic_aggregate);
-  if (a.aggregator) {
-    out.set_aggregator_as(a.aggregator->asn);
-    out.set_aggregator_address(wire::IpAddr::v4(a.aggregator->address).to_string());
-  }
-  for (uint32_t c : a.communities) out.add_communities(c);
-  for (uint64_t c : a.ext_communities) out.add_ext_communities(c);
-  for (const auto& lc : a.large_communities) {
-    auto* l = out.add_large_communities();
-    l->set_global_admin(lc.global_admin);
-    l->set_local_data1(lc.local1);
-    l->set_local_data2(lc.local2);
-  }
-  if (a.originator_id) out.set_originator_id(wire::IpAddr::v4(*a.originator_id).to_string());
-  for (uint32_t c : a.cluster_list) out.add_cluster_list(wire::IpAddr::v4(c).to_string());
-  for (const auto& u : a.unknown) {
-    auto* x = out.add_unknown();
-    x->set_flags(u.flags);
-    x->set_type(u.type);
-    x->set_value(std::string(u.value.begin(), u.value.end()));
-  }
-}
-
 void add_routes(std::span<const MrtRoute> routes, tv1::InjectRoutesRequest& out) {
   // Groups of this call by attribute set (and family: a group holds one family).
   struct Key {
@@ -176,7 +143,7 @@ void add_routes(std::span<const MrtRoute> routes, tv1::InjectRoutesRequest& out)
     auto [it, fresh] = groups.try_emplace(Key{&r.attrs, r.prefix.afi()}, nullptr);
     if (fresh) {
       it->second = out.add_groups();
-      to_proto(r.attrs, *it->second->mutable_attributes());
+      tandem::proto_convert::path_attributes_to_proto(r.attrs, *it->second->mutable_attributes());
     }
     it->second->add_prefixes(r.prefix.to_string());
   }

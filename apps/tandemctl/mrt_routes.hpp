@@ -56,8 +56,6 @@ struct NextHopRewrite {
   void apply(MrtRoute& route) const;
 };
 
-void to_proto(const tandem::wire::PathAttributes& attrs, tandem::v1::PathAttributes& out);
-
 // Appends the routes to the request, one group per distinct attribute set.
 void add_routes(std::span<const MrtRoute> routes, tandem::v1::InjectRoutesRequest& out);
 

@@ -126,6 +126,16 @@ std::optional<FrozenTcp> Connection::freeze_for_handoff(std::string& why) {
   }
   auto frozen = session::freeze(socket_->native_handle(), why);
   if (!frozen) return std::nullopt;
+  // Bytes the taps saw (the standby holds them, and believes the peer will get them)
+  // that the kernel has not taken yet: they join the never-sent end of the send queue,
+  // for the new owner to send. Left here they would be lost (bench/chaos: a switchover
+  // during a transfer left routes missing at the peer).
+  if (inflight_done_ < tx_inflight_.size()) {
+    const auto rest = tx_inflight_.begin() + static_cast<std::ptrdiff_t>(inflight_done_);
+    frozen->send_queue.insert(frozen->send_queue.end(), rest, tx_inflight_.end());
+    frozen->write_seq += static_cast<uint32_t>(tx_inflight_.end() - rest);
+    inflight_done_ = tx_inflight_.size();
+  }
   // Closed for this process only: no tap close (the standby takes the session over),
   // no FSM event (the Peer must not take the session down and withdraw its routes).
   closed_ = true;

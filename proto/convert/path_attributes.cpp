@@ -5,7 +5,8 @@
 namespace tandem::proto_convert {
 
 void path_attributes_to_proto(const wire::PathAttributes& a, v1::PathAttributes& out) {
-  out.set_origin(static_cast<v1::Origin>(static_cast<int>(a.origin)));
+  // A route without ORIGIN goes on the wire as INCOMPLETE (wire::encode_attributes).
+  out.set_origin(a.has_origin ? static_cast<v1::Origin>(static_cast<int>(a.origin)) : v1::ORIGIN_INCOMPLETE);
   for (const auto& seg : a.as_path.segments) {
     auto* s = out.add_as_path();
     s->set_type(static_cast<v1::AsPathSegment::Type>(static_cast<int>(seg.type)));

@@ -66,5 +66,61 @@ TEST_F(WriteAccountingTest, SequenceBasesAreExactRightAfterAWrite) {
   peer.drop();
 }
 
+// A switchover freezes a connection whose last write the kernel has only partly taken
+// (the peer reads slowly). The taps saw the whole write: the standby holds those bytes
+// and believes the peer will get them, so the frozen send queue must end where the
+// taps' stream ends, not where the kernel's does (bench/chaos: routes missing at BIRD
+// after a switchover during a transfer).
+TEST_F(WriteAccountingTest, FreezeCarriesWhatTheTapsSawButTheKernelDidNotTake) {
+  Daemon d(tandem_config());
+  ScriptedPeer peer;
+  peer.rcvbuf = 4096;  // and it never reads: tandem's writes back up
+  ASSERT_TRUE(peer.connect(std::nullopt).has_value());
+  ASSERT_TRUE(d.wait_for([&] { return d.status().state == fsm::State::Established; }));
+  d.on_loop([&] {
+    std::vector<wire::Prefix> prefixes;
+    for (uint32_t i = 0; i < 60000; ++i) prefixes.push_back(wire::Prefix(wire::IpAddr::v4(0x0A000000u + (i << 8)), 24));
+    wire::PathAttributes a;
+    a.has_origin = a.has_as_path = true;
+    a.next_hop = wire::IpAddr::parse("192.0.2.1");
+    d.speaker().originate_api(prefixes, a);
+    return 0;
+  });
+  auto conn = [&]() -> Connection* {
+    Peer* p = d.speaker().find_peer(addr(kPeerA));
+    return p ? p->established_connection() : nullptr;
+  };
+  ASSERT_TRUE(d.wait_for([&] {
+    return d.on_loop([&] { return conn() && conn()->outbound_written() < conn()->outbound_offset(); });
+  })) << "tandem's writes never backed up";
+
+  struct Frozen {
+    std::optional<FrozenTcp> tcp;
+    std::optional<SeqBases> bases;
+    uint64_t written = 0, tapped = 0;
+    std::string why;
+  };
+  const Frozen f = d.on_loop([&] {
+    Frozen r;
+    Connection* c = conn();
+    if (!c) {
+      r.why = "no established connection";
+      return r;
+    }
+    r.bases = c->tcp_seq_bases(r.why);
+    r.written = c->outbound_written();
+    r.tapped = c->outbound_offset();
+    if (r.bases) r.tcp = c->freeze_for_handoff(r.why);
+    return r;
+  });
+  ASSERT_TRUE(f.tcp) << f.why;
+  EXPECT_LT(f.written, f.tapped);
+  EXPECT_EQ(f.tcp->write_seq, f.bases->send_seq_base + static_cast<uint32_t>(f.tapped))
+      << "the frozen send queue must end at the taps' offset " << f.tapped << " (the kernel had " << f.written << ")";
+  EXPECT_EQ(f.tcp->send_queue.size(), static_cast<size_t>(f.tcp->write_seq - f.tcp->snd_una));
+  EXPECT_GE(f.tcp->unsent(), f.tapped - f.written);
+  peer.drop();
+}
+
 }  // namespace
 }  // namespace tandem::session
