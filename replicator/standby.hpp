@@ -150,6 +150,7 @@ class StandbyReplicator {
   void take_over_unplanned(const std::string& why);
   void trim_retained(Shadow& s, uint64_t acked);
   void check_primary_lost();
+  void recheck_primary_lost_at(std::chrono::steady_clock::time_point when);
 
   session::Speaker& speaker_;
   config::HaConfig ha_;

@@ -76,8 +76,11 @@ void StandbyReplicator::check_primary_lost() {
   const auto detect = std::chrono::milliseconds(uint64_t{ha_.heartbeat_interval_ms} * ha_.heartbeat_detect_mult);
   if (channel_ && channel_->bytes_waiting() > 0) {
     // Its frames wait unread: the primary was alive lately, this process was not running.
-    spdlog::warn("takeover: heartbeat lost ({}) but frames from the primary wait to be read: not taking over",
+    // Looked at again once they are read: a primary that stopped right after them is
+    // still lost (integration.takeover under ASan: a SIGSTOP during a bulk sync).
+    spdlog::warn("takeover: heartbeat lost ({}) but frames from the primary wait to be read: not taking over now",
                  heartbeat_why_);
+    recheck_primary_lost_at(now + detect);
     return;
   }
   // Silent for the detection time, then confirmed once more a detection time later: a
@@ -96,16 +99,20 @@ void StandbyReplicator::check_primary_lost() {
                    "while the beacon arrives",
                    heartbeat_why_, std::chrono::duration_cast<std::chrono::milliseconds>(now - *beacon).count());
     }
-    if (!lost_timer_) lost_timer_ = std::make_unique<boost::asio::steady_timer>(speaker_.io());
-    lost_timer_->expires_at(*last + detect * 2 + std::chrono::milliseconds(1));
-    std::weak_ptr<bool> alive = alive_;
-    lost_timer_->async_wait([this, alive](const boost::system::error_code& ec) {
-      if (!ec && !alive.expired()) check_primary_lost();
-    });
+    recheck_primary_lost_at(*last + detect * 2 + std::chrono::milliseconds(1));
     return;
   }
   take_over_unplanned("the primary's heartbeat was lost (" + heartbeat_why_ + ") and the replication channel is silent" +
                       (witness_ ? " and so is its term beacon" : ""));
+}
+
+void StandbyReplicator::recheck_primary_lost_at(std::chrono::steady_clock::time_point when) {
+  if (!lost_timer_) lost_timer_ = std::make_unique<boost::asio::steady_timer>(speaker_.io());
+  lost_timer_->expires_at(when);
+  std::weak_ptr<bool> alive = alive_;
+  lost_timer_->async_wait([this, alive](const boost::system::error_code& ec) {
+    if (!ec && !alive.expired()) check_primary_lost();
+  });
 }
 
 void StandbyReplicator::take_over_unplanned(const std::string& why) {

@@ -546,7 +546,8 @@ void Speaker::originate_api(std::span<const wire::Prefix> prefixes, const wire::
   for (const auto& p : prefixes) {
     api_routes_[p] = attrs;
     rib_.originate(p, attrs);
-  }  if (api_route_listener_) api_route_listener_(prefixes, &attrs);
+  }
+  if (api_route_listener_) api_route_listener_(prefixes, &attrs);
 }
 
 bool Speaker::withdraw_api(const wire::Prefix& prefix) {
