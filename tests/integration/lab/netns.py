@@ -355,6 +355,10 @@ class Lab:
             elif not issubclass(etype, SystemExit) or exc.code not in (0, None, SKIP_RC):
                 self.failed = True
         if self.failed:
+            # The reason first as well as last (harness.main prints it after the logs):
+            # a CI excerpt that shows only part of a long dump still names it.
+            if etype is not None:
+                log(f"lab {self.name} failed: {etype.__name__}: {exc}")
             try:
                 self.dump_logs()
             except Exception as e:

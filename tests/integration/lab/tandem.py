@@ -467,7 +467,10 @@ class Sampler:
     """Calls sample() in a background thread every `interval` seconds until stop(),
     keeping (seconds since start, phase, value) tuples, so that a test can check an
     invariant on every state seen *during* an event (a restart), not only before and
-    after it. The main thread names the phases (`sampler.phase = "peer down"`). An
+    after it. The main thread names the phases (`sampler.phase = "peer down"`). A sample
+    belongs to a phase only if it began and ended in it; one that straddled a change is
+    kept under "before->after" (a slow sample, e.g. on a sanitizer build, that began
+    while the peer was down may have read its counters after the peer came back). An
     exception in sample() is kept as the value (tests decide whether that is a failure)."""
 
     def __init__(self, sample, interval=0.15, name="sampler"):
@@ -488,6 +491,8 @@ class Sampler:
                 val = self.sample()
             except Exception as e:  # kept, judged by the test
                 val = e
+            if self.phase != phase:
+                phase = f"{phase}->{self.phase}"
             self.samples.append((time.monotonic() - self._t0, phase, val))
             self._stop.wait(self.interval)
 
