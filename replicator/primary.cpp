@@ -269,6 +269,7 @@ void PrimaryReplicator::snapshot_step() {
       auto pending = conn->fsm().pending_input();
       repl::Envelope e;
       *e.mutable_session() = make_session_object(*conn, s.peer, in_off, conn->outbound_offset());
+      fill_outbound_unacked(*conn, *e.mutable_session());
       fill_gr_stale(peer->status(), *e.mutable_session());
       send(e);
       start_streaming(s, e.session(), std::vector<uint8_t>(pending.begin(), pending.end()));
@@ -368,6 +369,7 @@ void PrimaryReplicator::on_established(uint64_t id) {
   repl::Envelope e;
   *e.mutable_session_established()->mutable_session() =
       make_session_object(*conn, s.peer, from, conn->outbound_offset());
+  fill_outbound_unacked(*conn, *e.mutable_session_established()->mutable_session());
   send(e);
   start_streaming(s, e.session_established().session(), tail);
   s.snapshot_in_end = from + tail.size();

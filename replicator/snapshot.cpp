@@ -3,6 +3,8 @@
 #include <chrono>
 #include <map>
 
+#include <spdlog/spdlog.h>
+
 namespace tandem::replicator {
 namespace {
 
@@ -39,6 +41,21 @@ void fill_tcp_state(const session::Connection& c, repl::TcpState& t) {
     t.set_tsval(*ts);
     t.set_tsval_time_us(realtime_us());
   }
+}
+
+void fill_outbound_unacked(session::Connection& c, repl::SessionObject& o) {
+  std::string why;
+  auto u = c.unacked_output(why);
+  if (!u) {
+    spdlog::debug("replication: session {}: no unacknowledged output to send: {}", o.peer(), why);
+    return;
+  }
+  if (u->start + u->bytes.size() != o.outbound_offset()) {
+    spdlog::warn("replication: session {}: the kept output ends at {}, not at the outbound offset {}", o.peer(),
+                 u->start + u->bytes.size(), o.outbound_offset());
+    return;
+  }
+  o.set_outbound_unacked(std::string(u->bytes.begin(), u->bytes.end()));
 }
 
 repl::SessionObject make_session_object(const session::Connection& c, const wire::IpAddr& peer,

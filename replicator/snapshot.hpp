@@ -19,6 +19,9 @@ namespace repl = tandem::v1::repl;
 // The connection's OPENs, endpoints and TCP state; the streams resume at the offsets.
 repl::SessionObject make_session_object(const session::Connection& c, const wire::IpAddr& peer,
                                         uint64_t inbound_offset, uint64_t outbound_offset);
+// SessionObject.outbound_unacked: the output the peer has not acknowledged yet
+// (Connection::unacked_output), when it ends exactly at the object's outbound offset.
+void fill_outbound_unacked(session::Connection& c, repl::SessionObject& o);
 void fill_tcp_state(const session::Connection& c, repl::TcpState& out);
 // The peer's graceful-restart stale state, when it waits for End-of-RIB (bulk sync).
 void fill_gr_stale(const session::PeerStatus& status, repl::SessionObject& o);

@@ -253,6 +253,17 @@ void StandbyReplicator::on_session(const repl::SessionObject& o, bool from_snaps
   s.object = o;
   s.in_next = s.consumed = o.inbound_offset();
   s.out_next = o.outbound_offset();
+  // What the peer had not acknowledged when the object was taken precedes the stream:
+  // kept like the stream's bytes, until a checkpoint says the peer has them.
+  s.object.clear_outbound_unacked();
+  s.out_retained.clear();
+  if (o.outbound_unacked().size() > o.outbound_offset()) {
+    spdlog::error("replication: session {} ({}): {} unacknowledged outbound bytes before offset {}: ignored",
+                  o.peer(), s.id, o.outbound_unacked().size(), o.outbound_offset());
+  } else if (!o.outbound_unacked().empty()) {
+    s.out_retained.push_back(o.outbound_unacked());
+    s.out_retained_start = o.outbound_offset() - o.outbound_unacked().size();
+  }
   session::Endpoints ep;
   if (auto a = wire::IpAddr::parse(o.endpoints().local_address())) ep.local = *a;
   if (auto a = wire::IpAddr::parse(o.endpoints().remote_address())) ep.remote = *a;
@@ -289,8 +300,9 @@ void StandbyReplicator::on_session(const repl::SessionObject& o, bool from_snaps
     s.snapshot_in_end = o.inbound_offset();
     send_window_update(s);
   }
-  spdlog::info("replication: session {} ({}) mirrored from inbound offset {}, outbound offset {}{}", o.peer(), id,
-               o.inbound_offset(), o.outbound_offset(),
+  spdlog::info("replication: session {} ({}) mirrored from inbound offset {}, outbound offset {} ({} bytes before "
+               "it not yet acknowledged by the peer){}",
+               o.peer(), id, o.inbound_offset(), o.outbound_offset(), o.outbound_unacked().size(),
                o.tcp().seq_known() ? "" : " (no TCP sequence numbers: " + o.tcp().seq_error() + ")");
 }
 

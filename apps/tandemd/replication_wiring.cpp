@@ -29,6 +29,8 @@ std::unique_ptr<ReplicationWiring> ReplicationWiring::prepare(session::Speaker& 
     }
   }
   w->open_guard();
+  // Each session's unacknowledged output goes with it in a bulk sync (SentTail).
+  speaker.set_keep_unacked_output(true);
   replicator::ChannelIdentity id;
   id.node_id = ha.node_id;
   id.key = std::move(key.key);

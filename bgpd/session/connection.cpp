@@ -15,6 +15,8 @@ constexpr size_t kReadChunk = 256 * 1024;
 constexpr size_t kRibPullBytes = 256 * 1024;
 // Hand the socket a new batch only below this much queued data (back-pressure).
 constexpr size_t kLowWater = 64 * 1024;
+// SentTail: ask the kernel what the peer acknowledged once this much more is kept.
+constexpr size_t kTrimEvery = 256 * 1024;
 constexpr auto kDisconnectFlushLimit = std::chrono::seconds(2);
 // At most this much unsent in the kernel (TCP_NOTSENT_LOWAT): a KEEPALIVE queued behind
 // UPDATEs waits for this plus one write, not for a whole autotuned send buffer (with a
@@ -87,7 +89,7 @@ bool Connection::restore_established(const wire::Open& local, const wire::Open& 
   return true;
 }
 
-bool Connection::promote(int fd, SessionTap* tap, std::string& why) {
+bool Connection::promote(int fd, SessionTap* tap, std::span<const uint8_t> requeued, std::string& why) {
   if (!shadow_ || closed_ || fsm_.state() != fsm::State::Established || !endpoints_) {
     why = "not an Established shadow session";
     return false;
@@ -110,6 +112,9 @@ bool Connection::promote(int fd, SessionTap* tap, std::string& why) {
   shadow_ = false;
   shadow_sink_ = nullptr;
   tap_ = tap;
+  sent_tail_.clear();
+  sent_tail_trim_at_ = 0;
+  if (peer_.speaker().keep_unacked_output()) keep_sent(tx_offset_ - requeued.size(), requeued);
   rx_buf_.resize(kReadChunk);
   peer_.speaker().register_connection(id_, weak_from_this());
   for (auto& a : fsm_.resume_timers()) apply(a);
@@ -193,6 +198,38 @@ std::optional<TcpQueues> Connection::tcp_queues(std::string& why) const {
     return std::nullopt;
   }
   return read_queues(const_cast<tcp::socket&>(*socket_).native_handle(), why);
+}
+
+std::optional<Connection::Unacked> Connection::unacked_output(std::string& why) {
+  if (!socket_) {
+    why = "no socket";
+    return std::nullopt;
+  }
+  if (!peer_.speaker().keep_unacked_output()) {
+    why = "unacknowledged output is not kept (no replication)";
+    return std::nullopt;
+  }
+  auto q = read_queues(socket_->native_handle(), why);
+  if (!q) return std::nullopt;
+  const uint64_t acked = outbound_written() - q->unacked_and_unsent;
+  sent_tail_.trim(acked);
+  sent_tail_trim_at_ = sent_tail_.size() + kTrimEvery;
+  Unacked u;
+  u.start = std::max(acked, sent_tail_.start());
+  u.bytes = sent_tail_.from(u.start);
+  return u;
+}
+
+// Every byte the taps see, at its stream offset. The kernel is asked what the peer
+// acknowledged only every kTrimEvery bytes: the tail is the kernel's send queue, what is
+// still to be written, and at most that much more.
+void Connection::keep_sent(uint64_t offset, std::span<const uint8_t> bytes) {
+  sent_tail_.append(offset, bytes);
+  if (sent_tail_.size() < sent_tail_trim_at_ || !socket_) return;
+  std::string why;
+  if (auto q = read_queues(socket_->native_handle(), why))
+    sent_tail_.trim(outbound_written() - q->unacked_and_unsent);
+  sent_tail_trim_at_ = sent_tail_.size() + kTrimEvery;
 }
 
 std::optional<TcpInfo> Connection::tcp_info(std::string& why) const {
@@ -451,6 +488,7 @@ void Connection::maybe_write() {
   tx_pending_.clear();
   writing_ = true;
   if (tap_) tap_->on_bytes(id_, Direction::Outbound, tx_offset_, tx_inflight_);
+  if (peer_.speaker().keep_unacked_output()) keep_sent(tx_offset_, tx_inflight_);
   tx_offset_ += tx_inflight_.size();
   inflight_done_ = 0;
   write_some();
@@ -583,6 +621,7 @@ void Connection::finish_disconnect() {
   ++sock_gen_;  // pending handlers of this socket become stale
   tx_pending_.clear();
   tx_inflight_ = {};  // a fresh buffer: the aborted write may still reference the old one
+  sent_tail_.clear();
   if (tap_ && endpoints_) tap_->on_close(id_);
   if (!shadow_) endpoints_.reset();
   peer_.speaker().unregister_connection(id_);

@@ -14,6 +14,7 @@
 
 #include "bgpd/config/config.hpp"
 #include "bgpd/fsm/fsm.hpp"
+#include "bgpd/session/sent_tail.hpp"
 #include "bgpd/session/tap.hpp"
 #include "bgpd/session/tcp_repair.hpp"
 #include "bgpd/session/tcp_state.hpp"
@@ -67,7 +68,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // primary's frozen one (tcp_repair.hpp) carrying this very TCP connection. The FSM
   // stays Established; Hold and Keepalive start, a KEEPALIVE goes out at once, reading
   // begins (the restored receive queue first). `tap`: the speaker's taps from now on.
-  bool promote(int fd, SessionTap* tap, std::string& why);
+  // `requeued`: the restored send queue (the bytes the peer has not acknowledged, up to
+  // this connection's outbound offset), kept as the start of its SentTail.
+  bool promote(int fd, SessionTap* tap, std::span<const uint8_t> requeued, std::string& why);
 
   // ---- planned switchover (primary) ----
   // Nothing queued or being written: what the session produced has reached the socket.
@@ -91,6 +94,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return tx_pending_.size() + (tx_inflight_.empty() ? 0 : tx_inflight_.size() - inflight_done_);
   }
   std::optional<TcpQueues> tcp_queues(std::string& why) const;
+  // The outbound bytes the peer has not acknowledged (the kernel's send queue and what
+  // is still to be written), from `start` to outbound_offset(): for a standby's bulk
+  // sync. Only with Speaker::keep_unacked_output; start > the peer's acknowledged
+  // offset when the tail was cut at its limit. nullopt + why without a socket.
+  struct Unacked {
+    uint64_t start = 0;
+    std::vector<uint8_t> bytes;
+  };
+  std::optional<Unacked> unacked_output(std::string& why);
   std::optional<TcpInfo> tcp_info(std::string& why) const;
   std::optional<uint32_t> tcp_tsval(std::string& why) const;
   bool set_window_clamp(uint32_t bytes, std::string& why);
@@ -113,6 +125,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void queue_bytes(std::span<const uint8_t> bytes);
   void maybe_write();
   void write_some();
+  void keep_sent(uint64_t offset, std::span<const uint8_t> bytes);
   void after_write(const boost::system::error_code& e);
   void shadow_write();
   void arm_send_hold();
@@ -135,6 +148,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<uint8_t> rx_buf_;
   std::vector<uint8_t> tx_pending_;   // queued, not yet handed to the socket
   std::vector<uint8_t> tx_inflight_;  // being written (write_some), from inflight_done_ on
+  SentTail sent_tail_;                // tapped and not known to be acknowledged (keep_unacked_output)
+  size_t sent_tail_trim_at_ = 0;      // its size at which to ask the kernel what was acknowledged
   size_t inflight_done_ = 0;
   bool writing_ = false;
   bool disconnect_after_write_ = false;

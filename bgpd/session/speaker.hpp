@@ -83,6 +83,10 @@ class Speaker {
   std::shared_ptr<Connection> find_connection(uint64_t id) const;
   // A tap's flow-control limit for the connection moved (SessionTap::outbound_limit).
   void gate_moved(uint64_t connection_id);
+  // HA (replication): every live connection keeps a copy of the output its peer has not
+  // acknowledged (SentTail), for a standby's bulk sync. Set before start().
+  void set_keep_unacked_output(bool keep) { keep_unacked_output_ = keep; }
+  bool keep_unacked_output() const { return keep_unacked_output_; }
   // Standby node (replication): no listeners, no connections of its own; its sessions
   // are shadows of the primary's (Peer::attach_shadow). Set before start().
   void set_standby(bool standby) { standby_ = standby; }
@@ -169,6 +173,7 @@ class Speaker {
   rib::Rib rib_;
   SelectionDeferral deferral_;
   TapSet taps_;
+  bool keep_unacked_output_ = false;
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections_;
   bool standby_ = false;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;

@@ -864,7 +864,11 @@ def body(args):
                 if worst > GAP_BOUND:
                     failures.append(f"{name}/{ph}: a gap of {worst:.3f} s between tandemd's KEEPALIVEs "
                                     f"(bound {GAP_BOUND} s)")
-                if n < (b - a) / KEEPALIVE_S - 2:
+                # The gap bound is what keeps the sessions up; this only makes sure the
+                # capture saw the phase's KEEPALIVEs at all. Not one per KEEPALIVE_S: with
+                # jitter and a slow (sanitizer) build under load, 9 in 11.2 s were seen,
+                # every gap within the bound.
+                if n < (b - a) / GAP_BOUND - 1:
                     failures.append(f"{name}/{ph}: only {n} KEEPALIVEs in {b - a:.1f} s")
         check(not failures, "; ".join(failures))
 

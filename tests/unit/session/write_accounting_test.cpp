@@ -122,5 +122,97 @@ TEST_F(WriteAccountingTest, FreezeCarriesWhatTheTapsSawButTheKernelDidNotTake) {
   peer.drop();
 }
 
+// A standby's bulk sync must carry the output the peer has not acknowledged (chaos bug
+// 9: a takeover after a bulk sync taken while BIRD read slowly found the peer lacking
+// bytes that were sent before the sync and that no node held any more). What the
+// connection keeps must be exactly the kernel's send queue from the peer's snd_una on,
+// plus what tandemd has yet to write: the bytes a freeze would hand over.
+TEST_F(WriteAccountingTest, UnackedOutputIsWhatAFreezeWouldHandOver) {
+  Daemon d(tandem_config());
+  d.on_loop([&] {
+    d.speaker().set_keep_unacked_output(true);
+    return 0;
+  });
+  ScriptedPeer peer;
+  peer.rcvbuf = 4096;  // and it never reads: tandem's writes back up
+  ASSERT_TRUE(peer.connect(std::nullopt).has_value());
+  ASSERT_TRUE(d.wait_for([&] { return d.status().state == fsm::State::Established; }));
+  d.on_loop([&] {
+    std::vector<wire::Prefix> prefixes;
+    for (uint32_t i = 0; i < 60000; ++i) prefixes.push_back(wire::Prefix(wire::IpAddr::v4(0x0A000000u + (i << 8)), 24));
+    wire::PathAttributes a;
+    a.has_origin = a.has_as_path = true;
+    a.next_hop = wire::IpAddr::parse("192.0.2.1");
+    d.speaker().originate_api(prefixes, a);
+    return 0;
+  });
+  auto conn = [&]() -> Connection* {
+    Peer* p = d.speaker().find_peer(addr(kPeerA));
+    return p ? p->established_connection() : nullptr;
+  };
+  ASSERT_TRUE(d.wait_for([&] {
+    return d.on_loop([&] { return conn() && conn()->outbound_written() < conn()->outbound_offset(); });
+  })) << "tandem's writes never backed up";
+
+  struct Seen {
+    std::optional<Connection::Unacked> unacked;
+    std::optional<TcpQueues> queues;
+    std::optional<SeqBases> bases;
+    std::optional<FrozenTcp> tcp;
+    uint64_t written = 0, tapped = 0;
+    std::string why;
+  };
+  const Seen s = d.on_loop([&] {
+    Seen r;
+    Connection* c = conn();
+    if (!c) {
+      r.why = "no established connection";
+      return r;
+    }
+    r.unacked = c->unacked_output(r.why);
+    r.queues = c->tcp_queues(r.why);
+    r.bases = c->tcp_seq_bases(r.why);
+    r.written = c->outbound_written();
+    r.tapped = c->outbound_offset();
+    if (r.unacked && r.queues && r.bases) r.tcp = c->freeze_for_handoff(r.why);
+    return r;
+  });
+  ASSERT_TRUE(s.tcp) << s.why;
+  // The peer's kernel may acknowledge more between the reads (all in one loop turn,
+  // but its ACKs do not wait): the kept output must reach back at least as far as the
+  // freeze's snd_una, and from there be the frozen send queue byte for byte.
+  const uint64_t acked = s.written - s.queues->unacked_and_unsent;
+  const uint64_t frozen_from = acked + static_cast<uint32_t>(s.tcp->snd_una - s.bases->send_seq_base - acked);
+  EXPECT_GT(s.queues->unacked_and_unsent, 0u) << "the peer had acknowledged everything: nothing to check";
+  EXPECT_LE(s.unacked->start, acked) << "the kept output must reach back to the peer's acknowledged offset";
+  EXPECT_EQ(s.unacked->start + s.unacked->bytes.size(), s.tapped) << "and end where the taps' stream ends";
+  ASSERT_GE(frozen_from, s.unacked->start);
+  ASSERT_LE(frozen_from - s.unacked->start, s.unacked->bytes.size());
+  const std::vector<uint8_t> kept_from_freeze(s.unacked->bytes.begin() +
+                                                  static_cast<std::ptrdiff_t>(frozen_from - s.unacked->start),
+                                              s.unacked->bytes.end());
+  EXPECT_TRUE(kept_from_freeze == s.tcp->send_queue)
+      << "from the freeze's snd_una (offset " << frozen_from << ") the kept output (" << kept_from_freeze.size()
+      << " bytes) differs from the frozen send queue (" << s.tcp->send_queue.size() << " bytes)";
+  peer.drop();
+}
+
+TEST_F(WriteAccountingTest, UnackedOutputIsNotKeptWithoutReplication) {
+  Daemon d(tandem_config());
+  ScriptedPeer peer;
+  ASSERT_TRUE(peer.connect(std::nullopt).has_value());
+  ASSERT_TRUE(d.wait_for([&] { return d.status().state == fsm::State::Established; }));
+  const std::string why = d.on_loop([&] {
+    std::string w;
+    Peer* p = d.speaker().find_peer(addr(kPeerA));
+    Connection* c = p ? p->established_connection() : nullptr;
+    if (!c) return std::string("no established connection");
+    if (c->unacked_output(w)) return std::string("kept");
+    return w;
+  });
+  EXPECT_NE(why.find("not kept"), std::string::npos) << why;
+  peer.drop();
+}
+
 }  // namespace
 }  // namespace tandem::session
