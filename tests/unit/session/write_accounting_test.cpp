@@ -18,6 +18,38 @@ class WriteAccountingTest : public test::PrivateNetnsTest<WriteAccountingTest> {
   static constexpr const char* kNetnsSetup = "ip addr add 192.0.2.1/32 dev lo && ip addr add 192.0.2.2/32 dev lo";
 };
 
+// The peer's established connection (on tandem's loop).
+Connection* established(Daemon& d) {
+  Peer* p = d.speaker().find_peer(addr(kPeerA));
+  return p ? p->established_connection() : nullptr;
+}
+
+// A peer that never reads (a 4 KiB receive buffer) and 60,000 API routes for it:
+// tandem's writes back up, the last one only partly taken by the kernel.
+::testing::AssertionResult back_up_output(Daemon& d, ScriptedPeer& peer) {
+  peer.rcvbuf = 4096;
+  if (!peer.connect(std::nullopt)) return ::testing::AssertionFailure() << "the peer could not connect";
+  if (!d.wait_for([&] { return d.status().state == fsm::State::Established; }))
+    return ::testing::AssertionFailure() << "no session";
+  d.on_loop([&] {
+    std::vector<wire::Prefix> prefixes;
+    for (uint32_t i = 0; i < 60000; ++i) prefixes.push_back(wire::Prefix(wire::IpAddr::v4(0x0A000000u + (i << 8)), 24));
+    wire::PathAttributes a;
+    a.has_origin = a.has_as_path = true;
+    a.next_hop = wire::IpAddr::parse("192.0.2.1");
+    d.speaker().originate_api(prefixes, a);
+    return 0;
+  });
+  if (!d.wait_for([&] {
+        return d.on_loop([&] {
+          Connection* c = established(d);
+          return c && c->outbound_written() < c->outbound_offset();
+        });
+      }))
+    return ::testing::AssertionFailure() << "tandem's writes never backed up";
+  return ::testing::AssertionSuccess();
+}
+
 struct Reading {
   std::optional<SeqBases> bases;
   uint64_t written = 0, queued = 0;
@@ -74,25 +106,8 @@ TEST_F(WriteAccountingTest, SequenceBasesAreExactRightAfterAWrite) {
 TEST_F(WriteAccountingTest, FreezeCarriesWhatTheTapsSawButTheKernelDidNotTake) {
   Daemon d(tandem_config());
   ScriptedPeer peer;
-  peer.rcvbuf = 4096;  // and it never reads: tandem's writes back up
-  ASSERT_TRUE(peer.connect(std::nullopt).has_value());
-  ASSERT_TRUE(d.wait_for([&] { return d.status().state == fsm::State::Established; }));
-  d.on_loop([&] {
-    std::vector<wire::Prefix> prefixes;
-    for (uint32_t i = 0; i < 60000; ++i) prefixes.push_back(wire::Prefix(wire::IpAddr::v4(0x0A000000u + (i << 8)), 24));
-    wire::PathAttributes a;
-    a.has_origin = a.has_as_path = true;
-    a.next_hop = wire::IpAddr::parse("192.0.2.1");
-    d.speaker().originate_api(prefixes, a);
-    return 0;
-  });
-  auto conn = [&]() -> Connection* {
-    Peer* p = d.speaker().find_peer(addr(kPeerA));
-    return p ? p->established_connection() : nullptr;
-  };
-  ASSERT_TRUE(d.wait_for([&] {
-    return d.on_loop([&] { return conn() && conn()->outbound_written() < conn()->outbound_offset(); });
-  })) << "tandem's writes never backed up";
+  ASSERT_TRUE(back_up_output(d, peer));
+  auto conn = [&] { return established(d); };
 
   struct Frozen {
     std::optional<FrozenTcp> tcp;
@@ -134,25 +149,8 @@ TEST_F(WriteAccountingTest, UnackedOutputIsWhatAFreezeWouldHandOver) {
     return 0;
   });
   ScriptedPeer peer;
-  peer.rcvbuf = 4096;  // and it never reads: tandem's writes back up
-  ASSERT_TRUE(peer.connect(std::nullopt).has_value());
-  ASSERT_TRUE(d.wait_for([&] { return d.status().state == fsm::State::Established; }));
-  d.on_loop([&] {
-    std::vector<wire::Prefix> prefixes;
-    for (uint32_t i = 0; i < 60000; ++i) prefixes.push_back(wire::Prefix(wire::IpAddr::v4(0x0A000000u + (i << 8)), 24));
-    wire::PathAttributes a;
-    a.has_origin = a.has_as_path = true;
-    a.next_hop = wire::IpAddr::parse("192.0.2.1");
-    d.speaker().originate_api(prefixes, a);
-    return 0;
-  });
-  auto conn = [&]() -> Connection* {
-    Peer* p = d.speaker().find_peer(addr(kPeerA));
-    return p ? p->established_connection() : nullptr;
-  };
-  ASSERT_TRUE(d.wait_for([&] {
-    return d.on_loop([&] { return conn() && conn()->outbound_written() < conn()->outbound_offset(); });
-  })) << "tandem's writes never backed up";
+  ASSERT_TRUE(back_up_output(d, peer));
+  auto conn = [&] { return established(d); };
 
   struct Seen {
     std::optional<Connection::Unacked> unacked;
