@@ -141,6 +141,7 @@ class StandbyReplicator {
     session::FrozenTcp frozen;
     std::optional<uint32_t> tsval;  // the restored socket's TSval, when a probe set a floor
     std::string failed;             // set: why it did not go live
+    uint64_t outbound_end = 0;      // the primary's outbound stream offset at frozen.write_seq
   };
   // Restore each in repair mode, claim the VIPs, go live (standby_handoff.cpp). Returns
   // the live sessions (connection id, peer); the others have `failed` set.

@@ -235,7 +235,7 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
     // PAWS: never below what the peer last accepted (its TSecr), whatever the clocks.
     std::optional<uint32_t> tsval;
     if (p.frozen->timestamps && p.probe->has_timestamp) tsval = p.probe->tsecr + 1000;
-    handoffs.push_back({p.id, *p.frozen, tsval, ""});
+    handoffs.push_back({p.id, *p.frozen, tsval, "", shadows_[p.id].out_next});
   }
   auto live = go_live(handoffs, "takeover");
   std::vector<std::pair<wire::IpAddr, std::vector<wire::Prefix>>> resend;

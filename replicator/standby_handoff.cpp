@@ -61,7 +61,7 @@ std::vector<std::pair<uint64_t, wire::IpAddr>> StandbyReplicator::go_live(std::v
     session::Peer* peer = speaker_.find_peer(s.peer);
     std::string why;
     if (!session::finish_restore(r.fd, r.handoff->frozen, r.options, why) || !peer ||
-        !peer->promote_shadow(r.fd, r.handoff->frozen.send_queue, why)) {
+        !peer->promote_shadow(r.fd, r.handoff->frozen.send_queue, r.handoff->outbound_end, why)) {
       ::close(r.fd);  // still in repair mode after a failed finish: silent
       r.handoff->failed = "cannot go live: " + why;
       continue;

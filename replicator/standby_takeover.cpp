@@ -93,7 +93,7 @@ void StandbyReplicator::on_switchover_commit(const repl::SwitchoverCommit& c) {
     if (it->second.consumed != fs.inbound_offset())
       spdlog::warn("switchover: session {}: the shadow consumed {} bytes, the primary read {}", fs.peer(),
                    it->second.consumed, fs.inbound_offset());
-    handoffs.push_back({fs.connection_id(), std::move(*frozen), std::nullopt, ""});
+    handoffs.push_back({fs.connection_id(), std::move(*frozen), std::nullopt, "", fs.outbound_offset()});
   }
   auto live = go_live(handoffs, "switchover");
   for (const auto& h : handoffs)

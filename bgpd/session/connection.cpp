@@ -89,7 +89,8 @@ bool Connection::restore_established(const wire::Open& local, const wire::Open& 
   return true;
 }
 
-bool Connection::promote(int fd, SessionTap* tap, std::span<const uint8_t> requeued, std::string& why) {
+bool Connection::promote(int fd, SessionTap* tap, std::span<const uint8_t> requeued, uint64_t outbound_end,
+                         std::string& why) {
   if (!shadow_ || closed_ || fsm_.state() != fsm::State::Established || !endpoints_) {
     why = "not an Established shadow session";
     return false;
@@ -112,6 +113,7 @@ bool Connection::promote(int fd, SessionTap* tap, std::span<const uint8_t> reque
   shadow_ = false;
   shadow_sink_ = nullptr;
   tap_ = tap;
+  tx_offset_ = std::max<uint64_t>(outbound_end, requeued.size());
   sent_tail_.clear();
   sent_tail_trim_at_ = 0;
   if (peer_.speaker().keep_unacked_output()) keep_sent(tx_offset_ - requeued.size(), requeued);
@@ -508,7 +510,8 @@ void Connection::shadow_write() {
   shadow_pull_posted_ = true;
   asio::post(io_, [self = shared_from_this()] {
     self->shadow_pull_posted_ = false;
-    if (self->closed_ || self->fsm_.state() != fsm::State::Established) return;
+    // Promoted meanwhile: the live write path pulls from the RIB now.
+    if (self->closed_ || !self->shadow_ || self->fsm_.state() != fsm::State::Established) return;
     if (self->peer_.take_output(*self, kRibPullBytes, self->tx_pending_) > 0 || !self->tx_pending_.empty())
       self->shadow_write();
   });

@@ -68,9 +68,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // primary's frozen one (tcp_repair.hpp) carrying this very TCP connection. The FSM
   // stays Established; Hold and Keepalive start, a KEEPALIVE goes out at once, reading
   // begins (the restored receive queue first). `tap`: the speaker's taps from now on.
-  // `requeued`: the restored send queue (the bytes the peer has not acknowledged, up to
-  // this connection's outbound offset), kept as the start of its SentTail.
-  bool promote(int fd, SessionTap* tap, std::span<const uint8_t> requeued, std::string& why);
+  // `requeued`: the restored send queue (the bytes the peer has not acknowledged), kept
+  // as the start of its SentTail; it ends at `outbound_end`, the old primary's outbound
+  // stream offset, from which this connection's outbound offsets carry on (a shadow
+  // counted only its own output, which can be less than the queue).
+  bool promote(int fd, SessionTap* tap, std::span<const uint8_t> requeued, uint64_t outbound_end,
+               std::string& why);
 
   // ---- planned switchover (primary) ----
   // Nothing queued or being written: what the session produced has reached the socket.

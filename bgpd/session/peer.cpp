@@ -551,12 +551,12 @@ void Peer::reset_shadow(const std::string& why) {
   speaker_.rib().peer_down(id_);
 }
 
-bool Peer::promote_shadow(int fd, std::span<const uint8_t> requeued, std::string& why) {
+bool Peer::promote_shadow(int fd, std::span<const uint8_t> requeued, uint64_t outbound_end, std::string& why) {
   if (!established_ || !established_->shadow()) {
     why = "no Established shadow session";
     return false;
   }
-  if (!established_->promote(fd, speaker_.tap(), requeued, why)) return false;
+  if (!established_->promote(fd, speaker_.tap(), requeued, outbound_end, why)) return false;
   spdlog::info("peer {}: took over the session ({}): the peer saw no change", name_, established_->describe());
   return true;
 }

@@ -87,8 +87,9 @@ class Peer {
   void gr_mirror_waiting_eor(const std::vector<wire::Family>& families, uint32_t seconds_left);
   // Takeover: the Established shadow becomes the live session on `fd` (a socket
   // restored in repair mode and finished; see Connection::promote). False + why.
-  // `requeued`: the restored socket's send queue (Connection::promote).
-  bool promote_shadow(int fd, std::span<const uint8_t> requeued, std::string& why);
+  // `requeued`, `outbound_end`: the restored socket's send queue and the stream offset
+  // it ends at (Connection::promote).
+  bool promote_shadow(int fd, std::span<const uint8_t> requeued, uint64_t outbound_end, std::string& why);
   // The live session's connection (nullptr when not Established).
   Connection* established_connection() { return established_; }
   // After a promotion with no session to take over: start dialling as a live peer would.

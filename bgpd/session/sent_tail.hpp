@@ -23,7 +23,7 @@ class SentTail {
   void append(uint64_t offset, std::span<const uint8_t> bytes);
   // The peer acknowledged everything before `acked`.
   void trim(uint64_t acked);
-  void clear() { chunks_.clear(), size_ = 0, start_ = end_ = 0; }
+  void clear() { chunks_.clear(), front_used_ = size_ = 0, start_ = end_ = 0; }
 
   uint64_t start() const { return start_; }
   uint64_t end() const { return end_; }
