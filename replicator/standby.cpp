@@ -256,14 +256,18 @@ void StandbyReplicator::on_session(const repl::SessionObject& o, bool from_snaps
   // What the peer had not acknowledged when the object was taken precedes the stream:
   // kept like the stream's bytes, until a checkpoint says the peer has them.
   s.object.clear_outbound_unacked();
+  // Kept from here on even when there are none: a takeover must know that the bytes
+  // before it are not here.
   s.out_retained.clear();
-  if (o.outbound_unacked().size() > o.outbound_offset()) {
+  size_t unacked = o.outbound_unacked().size();
+  if (unacked > o.outbound_offset()) {
     spdlog::error("replication: session {} ({}): {} unacknowledged outbound bytes before offset {}: ignored",
-                  o.peer(), s.id, o.outbound_unacked().size(), o.outbound_offset());
-  } else if (!o.outbound_unacked().empty()) {
+                  o.peer(), s.id, unacked, o.outbound_offset());
+    unacked = 0;
+  } else if (unacked > 0) {
     s.out_retained.push_back(o.outbound_unacked());
-    s.out_retained_start = o.outbound_offset() - o.outbound_unacked().size();
   }
+  s.out_retained_start = o.outbound_offset() - unacked;
   session::Endpoints ep;
   if (auto a = wire::IpAddr::parse(o.endpoints().local_address())) ep.local = *a;
   if (auto a = wire::IpAddr::parse(o.endpoints().remote_address())) ep.remote = *a;

@@ -147,9 +147,10 @@ class Pair:
     """The lab of this test and of test_takeover: FRR, BIRD, node A (primary) and node B
     (standby) mirroring it; `ha_extra` goes into both nodes' [ha]. With `pair_link`, the
     replication channel and the heartbeat run over a link of their own between A and B
-    (PAIR_LINK), and each node's term beacon over the peers' segment (the witness)."""
+    (PAIR_LINK), and each node's term beacon over the peers' segment (the witness).
+    `before_start(top)` runs once the lab's nodes exist, before any daemon starts."""
 
-    def __init__(self, args, lab, tandemctl, ha_extra=None, pair_link=False):
+    def __init__(self, args, lab, tandemctl, ha_extra=None, pair_link=False, before_start=None):
         top = StandardLab(lab, args.tandemd, tandem_networks=True)
         frr, bird, a = top.frr, top.bird, top.tandem
         a.tandemctl = tandemctl
@@ -183,6 +184,8 @@ class Pair:
         for p in self.v4[:N_FRR]:
             frr.add_network(p)
         bird.add_static("st4", [f"10.200.{i // 256}.{i % 256}/32" for i in range(N_BIRD_V4)])
+        if before_start:
+            before_start(top)
         top.start(timeout=90)
         bfdd = Bfdd(frr)
         bfdd.add_peer(TANDEM.v4, local_address=FRR.v4, interval_ms=50, multiplier=3)
