@@ -42,6 +42,7 @@ grpc::Status GlobalServiceImpl::GetGlobal(grpc::ServerContext*, const v1::GetGlo
     m->set_rib_paths(mem.rib_paths);
     m->set_attribute_sets(mem.attribute_sets);
     m->set_output_queued_bytes(mem.output_queued_bytes);
+    m->set_unacked_output_kept_bytes(mem.unacked_output_kept_bytes);
     return out;
   });
   if (!r) return loop_timeout();

@@ -83,10 +83,13 @@ void render_global(const tv1::GetGlobalResponse& response, std::ostream& out) {
     const auto& mem = response.memory();
     auto mib = [](uint64_t b) { return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1 << 20)); };
     global_line(out, "Memory",
-                fmt::format("RSS {}{}{}; RIB {} prefixes, {} paths, {} attribute sets; {} queued to peers",
+                fmt::format("RSS {}{}{}; RIB {} prefixes, {} paths, {} attribute sets; {} queued to peers{}",
                             mib(mem.rss_bytes()), mem.budget_bytes() ? " of a budget of " + mib(mem.budget_bytes()) : "",
                             mem.over_budget() ? " (OVER BUDGET)" : "", mem.rib_prefixes(), mem.rib_paths(),
-                            mem.attribute_sets(), mib(mem.output_queued_bytes())));
+                            mem.attribute_sets(), mib(mem.output_queued_bytes()),
+                            mem.unacked_output_kept_bytes()
+                                ? ", " + mib(mem.unacked_output_kept_bytes()) + " kept until acknowledged"
+                                : std::string()));
   }
   for (const auto& m : response.mrt())
     global_line(out, "MRT",

@@ -106,6 +106,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::vector<uint8_t> bytes;
   };
   std::optional<Unacked> unacked_output(std::string& why);
+  size_t unacked_output_kept_bytes() const { return sent_tail_.size(); }  // memory report
   std::optional<TcpInfo> tcp_info(std::string& why) const;
   std::optional<uint32_t> tcp_tsval(std::string& why) const;
   bool set_window_clamp(uint32_t bytes, std::string& why);

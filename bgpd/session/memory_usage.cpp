@@ -29,14 +29,17 @@ MemoryUsage measure_memory(const Speaker& speaker) {
   }
   m.attribute_sets = rib.attribute_sets();
   m.output_queued_bytes = speaker.queued_output_bytes();
+  m.unacked_output_kept_bytes = speaker.unacked_output_kept_bytes();
   return m;
 }
 
 std::string MemoryUsage::describe() const {
   auto mib = [](uint64_t b) { return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1 << 20)); };
-  return fmt::format("RSS {}{}; RIB {} prefixes, {} paths, {} attribute sets; {} queued to peers", mib(rss_bytes),
+  return fmt::format("RSS {}{}; RIB {} prefixes, {} paths, {} attribute sets; {} queued to peers{}", mib(rss_bytes),
                      budget_bytes ? " of a budget of " + mib(budget_bytes) : std::string(), rib_prefixes, rib_paths,
-                     attribute_sets, mib(output_queued_bytes));
+                     attribute_sets, mib(output_queued_bytes),
+                     unacked_output_kept_bytes ? ", " + mib(unacked_output_kept_bytes) + " kept until acknowledged"
+                                               : std::string());
 }
 
 }  // namespace tandem::session

@@ -17,6 +17,7 @@ struct MemoryUsage {
   uint64_t rib_paths = 0;     // paths in every Adj-RIB-In, both families
   uint64_t attribute_sets = 0;
   uint64_t output_queued_bytes = 0;  // encoded, waiting for the peers' sockets
+  uint64_t unacked_output_kept_bytes = 0;  // HA: kept until the peers acknowledge it (SentTail)
   bool over_budget() const { return budget_bytes != 0 && rss_bytes > budget_bytes; }
   std::string describe() const;  // for logs
 };

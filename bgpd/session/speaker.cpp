@@ -54,6 +54,13 @@ size_t Speaker::queued_output_bytes() const {
   return n;
 }
 
+size_t Speaker::unacked_output_kept_bytes() const {
+  size_t n = 0;
+  for (const auto& [id, weak] : connections_)
+    if (auto c = weak.lock()) n += c->unacked_output_kept_bytes();
+  return n;
+}
+
 std::shared_ptr<Connection> Speaker::find_connection(uint64_t id) const {
   auto it = connections_.find(id);
   return it == connections_.end() ? nullptr : it->second.lock();

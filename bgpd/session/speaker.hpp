@@ -108,6 +108,7 @@ class Speaker {
   std::chrono::system_clock::time_point started() const { return started_; }
   // Bytes encoded for the peers and not yet taken by their sockets (all connections).
   size_t queued_output_bytes() const;
+  size_t unacked_output_kept_bytes() const;  // keep_unacked_output: what the connections keep
   // Connections refused at accept since this speaker was made (unknown address, or
   // shutting down): every one, also those the rate-limited log only counted.
   uint64_t connections_refused() const { return refusals_.total(); }

@@ -138,6 +138,27 @@ def body(args):
         time.sleep(0.5)
         rc, err = cap.stop()
         check(rc == 0, f"tandemctl capture exited {rc} on SIGINT: {err}")
+        # tcpdump drops what it has not read from the kernel yet when it stops, and under
+        # load (a sanitizer build) it lags by a second or more: wait for the SYNs of
+        # every connection the capture saw before stopping it.
+        def syn_keys():
+            out = set()
+            for m in cap.messages():
+                ep = m["endpoints"]
+                here, there = (ep["local_address"], ep["local_port"]), (ep["remote_address"], ep["remote_port"])
+                out.add(here + there if m["direction"] == "CAPTURE_DIRECTION_SENT" else there + here)
+            return out
+        want_syns = syn_keys()
+        def syns_written():
+            # Not tshark_fields: a file still being written may end in half a packet,
+            # which tshark reports as an error after printing the rest.
+            cp = subprocess.run(["tshark", "-r", pcap_real, "-T", "fields", "-Y", "tcp.flags.syn == 1", "-e", "ip.src",
+                                 "-e", "tcp.srcport", "-e", "ip.dst", "-e", "tcp.dstport"],
+                                capture_output=True, text=True, timeout=60)
+            got = {(f[0], int(f[1]), f[2], int(f[3])) for f in (ln.split("\t") for ln in cp.stdout.splitlines())
+                   if len(f) == 4}
+            return want_syns <= got
+        wait_until(syns_written, 15, "tcpdump writing the SYNs of every captured connection")
         tcpdump.stop(sig=signal.SIGINT)
         log(f"re-established {time.time() - t_reset:.1f} s after the reset; {len(cap.snapshot())} records")
 

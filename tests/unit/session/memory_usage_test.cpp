@@ -35,6 +35,10 @@ TEST(MemoryUsage, OverBudgetOnlyWithABudget) {
   EXPECT_EQ(m.describe(),
             "RSS 300.0 MiB of a budget of 300.0 MiB; RIB 10 prefixes, 20 paths, 3 attribute sets; 1.0 MiB queued to "
             "peers");
+  m.unacked_output_kept_bytes = 3u << 19;  // HA: shown only when something is kept
+  EXPECT_EQ(m.describe(),
+            "RSS 300.0 MiB of a budget of 300.0 MiB; RIB 10 prefixes, 20 paths, 3 attribute sets; 1.0 MiB queued to "
+            "peers, 1.5 MiB kept until acknowledged");
 }
 
 }  // namespace

@@ -299,6 +299,10 @@ TEST(CtlGlobal, RenderMemory) {
   std::ostringstream plain;
   render_global(r, plain);
   EXPECT_NE(plain.str().find("Memory:     RSS 3072.0 MiB; RIB"), std::string::npos) << plain.str();
+  m->set_unacked_output_kept_bytes(1u << 20);
+  std::ostringstream ha;
+  render_global(r, ha);
+  EXPECT_NE(ha.str().find("0.5 MiB queued to peers, 1.0 MiB kept until acknowledged\n"), std::string::npos) << ha.str();
 }
 
 TEST(CtlGlobal, RenderMrtWriters) {
