@@ -254,10 +254,9 @@ void StandbyReplicator::on_session(const repl::SessionObject& o, bool from_snaps
   s.in_next = s.consumed = o.inbound_offset();
   s.out_next = o.outbound_offset();
   // What the peer had not acknowledged when the object was taken precedes the stream:
-  // kept like the stream's bytes, until a checkpoint says the peer has them.
+  // kept like the stream's bytes, until a checkpoint says the peer has them. The start
+  // is set even when there are none: a takeover must know the bytes before it are not here.
   s.object.clear_outbound_unacked();
-  // Kept from here on even when there are none: a takeover must know that the bytes
-  // before it are not here.
   s.out_retained.clear();
   size_t unacked = o.outbound_unacked().size();
   if (unacked > o.outbound_offset()) {
