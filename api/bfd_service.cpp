@@ -6,6 +6,7 @@ void fill_bfd(const healthbpf::DriverStatus& st, const std::string& peer, v1::Li
   out.set_enabled(true);
   out.set_path(st.path);
   for (const auto& i : st.interfaces) out.add_interfaces(i);
+  for (const auto& i : st.reply_interfaces) out.add_reply_interfaces(i);
   for (const auto& [name, value] : st.counters) {
     auto* c = out.add_counters();
     c->set_name(name);
@@ -35,6 +36,8 @@ void fill_bfd(const healthbpf::DriverStatus& st, const std::string& peer, v1::Li
     x->set_last_rx_age_ms(s.last_rx_age_ms);
     x->set_packets_in(s.packets_in);
     x->set_packets_out(s.packets_out);
+    x->set_packets_out_kernel(s.packets_out_kernel);
+    x->set_kernel_replies(s.kernel_replies);
     x->set_send_errors(s.send_errors);
     x->set_up_transitions(s.up_transitions);
     x->set_down_transitions(s.down_transitions);

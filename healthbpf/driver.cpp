@@ -43,14 +43,18 @@ struct Driver::Session {
   std::optional<uint32_t> disc_slot;  // keyed by our discriminator (remote knows us)
   std::optional<uint32_t> addr_slot;  // keyed by our peer's address (bring-up)
   uint64_t released_packets = 0;      // counted in ADDR slots since released
-  uint64_t packets_out = 0;
+  uint64_t packets_out = 0;         // sent from user space
+  uint64_t last_tx_ns = 0;          // our newest packet, from user space or the kernel
+  bool kernel_tx = false;           // the program answers for this session
+  std::optional<KernelReply> reply;  // what it was armed with
+  uint64_t kernel_sent = 0;         // by the program, in earlier armed periods
   uint64_t ups = 0, downs = 0;
   uint64_t last_change_ns = 0;
   bool silent = false;
 };
 
 Driver::Driver(asio::io_context& io, DriverOptions options, OnChange on_change)
-    : io_(io), opts_(std::move(options)), on_change_(std::move(on_change)), deadline_(io), tx_timer_(io) {}
+    : io_(io), opts_(std::move(options)), on_change_(std::move(on_change)), deadline_(io), tx_timer_(io), lease_timer_(io) {}
 
 Driver::~Driver() {
   stop();
@@ -68,7 +72,7 @@ std::unique_ptr<Driver> Driver::create(asio::io_context& io, DriverOptions optio
     if (!s) return nullptr;
     d->sessions_.push_back(std::move(s));
   }
-  if (!d->open_source(error)) return nullptr;
+  if (!d->open_source(error) || !d->choose_transmit_path(error)) return nullptr;
   return d;
 }
 
@@ -156,6 +160,36 @@ bool Driver::open_source(std::string& error) {
   return true;
 }
 
+bool Driver::choose_transmit_path(std::string& error) {
+  const std::string& tp = opts_.transmit_path;
+  if (tp == "user-space" || !loader_ || !source_->can_reply()) {
+    if (tp == "xdp") {
+      error = "bfd: transmit_path = \"xdp\" needs the XDP receive path (it is " + path() + ")";
+      return false;
+    }
+    spdlog::info("bfd: transmit path user-space (every packet from the daemon)");
+    return true;
+  }
+  std::string where;
+  for (const auto& a : loader_->attachments()) {
+    // veth's native XDP_TX puts the frame in the other end's ring but wakes that end
+    // only if it runs an XDP program itself (drivers/net/veth.c, veth_xdp_flush):
+    // otherwise the replies wait there for unrelated traffic. Generic mode has no such trap.
+    if (tp == "auto" && a.mode == XdpMode::Native && a.driver == "veth") {
+      spdlog::info("bfd: no kernel replies on {} (native XDP on veth: XDP_TX frames wait until the other end "
+                   "runs an XDP program; xdp_mode = \"generic\", or transmit_path = \"xdp\" if it does)", a.ifname);
+      continue;
+    }
+    reply_interfaces_[a.ifindex] = a.ifname;
+    where += fmt::format("{}{}", where.empty() ? "" : ", ", a.ifname);
+  }
+  if (where.empty()) spdlog::info("bfd: transmit path user-space (every packet from the daemon)");
+  else
+    spdlog::info("bfd: transmit path: the XDP program answers in steady state on {} (lease {} ms); user space "
+                 "otherwise", where, kLeaseNs / 1'000'000);
+  return true;
+}
+
 void Driver::start() {
   if (running_) return;
   running_ = true;
@@ -167,6 +201,21 @@ void Driver::start() {
   for (auto& s : sessions_) start_session(*s, now);
   wait_readable();
   arm_deadline();
+  if (!reply_interfaces_.empty()) renew_lease();
+}
+
+// The program answers for us only until the lease runs out: renewed here, on the
+// driver's thread, so a daemon that stops running stops being answered for.
+void Driver::renew_lease() {
+  if (!running_) return;
+  const uint64_t now = monotonic_ns();
+  source_->renew_lease(now + kLeaseNs);
+  lease_timer_.expires_at(at_ns(now + kLeaseRenewNs));
+  std::weak_ptr<bool> alive = alive_;
+  lease_timer_.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (ec || alive.expired() || !running_) return;
+    renew_lease();
+  });
 }
 
 void Driver::start_session(Session& s, uint64_t now) {
@@ -184,6 +233,7 @@ void Driver::admin_down(Session& s, uint64_t now) {
 }
 
 void Driver::release_slots(Session& s) {
+  disarm_reply(s);
   for (auto* idx : {&s.disc_slot, &s.addr_slot}) {
     if (*idx && source_) source_->release(**idx);
     idx->reset();
@@ -223,7 +273,10 @@ void Driver::shutdown() {
 
 void Driver::stop() {
   if (!running_) return;
+  for (auto& s : sessions_) disarm_reply(*s);
   running_ = false;
+  lease_timer_.cancel();
+  if (source_) source_->renew_lease(0);
   for (auto& s : sessions_) s->tx_at.reset();
   tx_queue_.clear();
   tx_timer_.cancel();
@@ -301,6 +354,7 @@ void Driver::on_event(const hb_event& e, uint64_t now) {
   }
   if (slot.key.kind == HB_KEY_DISC) {
     if (s->disc_slot != e.slot) {
+      disarm_reply(*s);  // armed on the old slot
       s->disc_slot = e.slot;
       source_->set_local_min_rx(e.slot, s->cfg.required_min_rx_us);
     }
@@ -364,10 +418,14 @@ void Driver::on_tx_timer() {
 void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t now) {
   for (const auto& a : actions) {
     if (const auto* send = std::get_if<bfd::act::Send>(&a)) {
-      if (!s.silent && s.tx->send(send->packet)) ++s.packets_out;
+      if (!s.silent && s.tx->send(send->packet)) {
+        ++s.packets_out;
+        s.last_tx_ns = now;
+      }
     } else if (const auto* arm = std::get_if<bfd::act::ArmTimer>(&a)) {
-      // Detection comes from the table (kernel bpf_timer or SoftTable::expire).
-      if (arm->timer == bfd::Timer::Transmit) arm_tx(s, arm->deadline_ns);
+      // Detection comes from the table (kernel bpf_timer or SoftTable::expire). While
+      // the program answers for the session, its periodic packets are the program's.
+      if (arm->timer == bfd::Timer::Transmit && !s.kernel_tx) arm_tx(s, arm->deadline_ns);
     } else if (const auto* cancel = std::get_if<bfd::act::CancelTimer>(&a)) {
       if (cancel->timer == bfd::Timer::Transmit) unschedule_tx(s);
     } else if (const auto* sc = std::get_if<bfd::act::StateChanged>(&a)) {
@@ -394,6 +452,19 @@ void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t
         }
       }
       if (down) ++s.downs;
+      if (down && s.kernel_tx && s.disc_slot) {
+        // The remote stopped hearing us while the program answered for us: its replies
+        // do not arrive on this interface (e.g. dropped by the driver). Not again there.
+        hb_slot sl = source_->slot(*s.disc_slot);
+        auto where = reply_interfaces_.find(static_cast<int>(sl.ifindex));
+        if (s.fsm.remote_state() == bfd::State::Down &&
+            sl.remote_diag == static_cast<uint8_t>(bfd::Diag::ControlDetectionExpired) &&
+            where != reply_interfaces_.end()) {
+          spdlog::warn("bfd: peer {} stopped hearing us while the XDP program answered for us on {}: "
+                       "transmitting from user space on {} from now on", s.cfg.address, where->second, where->second);
+          reply_interfaces_.erase(where);
+        }
+      }
       // Our own AdminDown (shutdown, session deleted) is no forwarding failure: not reported.
       if ((up || down) && sc->to != bfd::State::AdminDown && on_change_) {
         StateChange c{s.cfg.address, up, sc->from, sc->to, sc->diag};
@@ -402,6 +473,60 @@ void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t
       }
     }
   }
+  update_reply(s, now);
+}
+
+bool Driver::may_reply(const Session& s) const {
+  if (!running_ || !s.cfg.kernel_replies || s.silent || !s.disc_slot || reply_interfaces_.empty()) return false;
+  const bfd::Session& f = s.fsm;
+  // Steady state only, and a remote that sends at least as often as we must: the
+  // program answers its packets, so its rate bounds ours. Our Detect Mult >= 2 keeps
+  // one skipped answer (a packet just inside 75% of our interval) inside the remote's
+  // detection time of us.
+  if (f.state() != bfd::State::Up || f.remote_state() != bfd::State::Up || f.polling()) return false;
+  if (f.config().detect_mult < 2 || f.tx_interval_ns() == 0) return false;
+  hb_slot sl = source_->slot(*s.disc_slot);
+  if (!reply_interfaces_.count(static_cast<int>(sl.ifindex))) return false;
+  const uint64_t remote_tx_ns = uint64_t{std::max(sl.remote_min_tx_us, s.cfg.required_min_rx_us)} * 1000;
+  return remote_tx_ns <= f.tx_interval_ns();
+}
+
+// Called after every change of a session: arms, re-arms or disarms its kernel replies.
+void Driver::update_reply(Session& s, uint64_t now) {
+  if (!may_reply(s)) {
+    if (!s.kernel_tx) return;
+    disarm_reply(s);
+    // User space transmits again, from the program's last packet on (never closer than
+    // RFC 5880 §6.8.7 allows); the session's transmit timer is still armed in the FSM.
+    const uint64_t interval = s.fsm.tx_interval_ns();
+    if (running_ && interval != 0 && !s.tx_at) arm_tx(s, std::max(now, s.last_tx_ns + interval * 3 / 4));
+    return;
+  }
+  KernelReply r;
+  r.packet = bfd::encode(s.fsm.periodic_packet());
+  r.source_port = s.tx->source_port();
+  r.min_gap_ns = s.fsm.tx_interval_ns() * 3 / 4;
+  if (s.kernel_tx && s.reply && s.reply->packet == r.packet && s.reply->source_port == r.source_port &&
+      s.reply->min_gap_ns == r.min_gap_ns)
+    return;
+  if (s.kernel_tx) disarm_reply(s);
+  r.last_tx_ns = s.last_tx_ns;
+  source_->arm_reply(*s.disc_slot, r);
+  s.reply = r;
+  s.kernel_tx = true;
+  unschedule_tx(s);
+  spdlog::debug("bfd: peer {}: the XDP program answers for us (interval {:.1f} ms)", s.cfg.address,
+                double(s.fsm.tx_interval_ns()) / 1e6);
+}
+
+void Driver::disarm_reply(Session& s) {
+  if (!s.kernel_tx) return;
+  s.kernel_tx = false;
+  if (!s.disc_slot) return;
+  KernelReplyCounts c = source_->disarm_reply(*s.disc_slot);
+  s.kernel_sent += c.sent;
+  s.last_tx_ns = std::max(s.last_tx_ns, c.last_tx_ns);
+  spdlog::debug("bfd: peer {}: user space transmits again ({} packets from the XDP program)", s.cfg.address, c.sent);
 }
 
 std::optional<bfd::State> Driver::state(const std::string& peer) const {
@@ -412,12 +537,16 @@ std::optional<bfd::State> Driver::state(const std::string& peer) const {
 
 void Driver::set_silent(const std::string& peer, bool silent) {
   for (auto& s : sessions_)
-    if (s->cfg.address == peer) s->silent = silent;
+    if (s->cfg.address == peer) {
+      s->silent = silent;
+      update_reply(*s, monotonic_ns());
+    }
 }
 
 DriverStatus Driver::status() const {
   DriverStatus st;
   st.path = path();
+  for (const auto& [ifindex, name] : reply_interfaces_) st.reply_interfaces.push_back(name);
   if (loader_)
     for (const auto& a : loader_->attachments())
       st.interfaces.push_back(st.path == to_string(a.mode) ? a.ifname : fmt::format("{} ({})", a.ifname, to_string(a.mode)));
@@ -464,7 +593,10 @@ DriverStatus Driver::status() const {
     }
     x.last_rx_age_ms = last_rx ? static_cast<int64_t>((now - std::min(now, last_rx)) / 1'000'000) : -1;
     x.packets_in = packets;
-    x.packets_out = s->packets_out;
+    x.packets_out_kernel = s->kernel_sent;
+    if (s->kernel_tx && s->disc_slot) x.packets_out_kernel += source_->reply_counts(*s->disc_slot).sent;
+    x.packets_out = s->packets_out + x.packets_out_kernel;
+    x.kernel_replies = s->kernel_tx;
     x.send_errors = s->tx->errors();
     x.up_transitions = s->ups;
     x.down_transitions = s->downs;

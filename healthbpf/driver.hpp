@@ -12,6 +12,12 @@
 // address. A DISC slot is armed for detection with set_local_min_rx() when it appears;
 // the ADDR slot is released once the session is Up (healthbpf.md, "The health table").
 // Transitions to and from Up are reported through the callback.
+// Kernel replies (transmit_path, healthbpf.md "Transmission in the kernel"): while a
+// session is Up on both sides, not polling, and the remote transmits at least as often
+// as we must, the XDP program answers each of its packets with ours (XDP_TX, at most
+// one per 75% of our interval) and the session's user-space transmission stops; any
+// news (an event) or a change of our packet takes it back to user space. A lease
+// renewed every kLeaseRenewNs keeps a hung or dead daemon from being answered for.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
@@ -42,6 +48,9 @@ struct DriverPeer {
   uint32_t required_min_rx_us = 300'000;
   uint8_t detect_mult = 3;
   bool passive = false;
+  // May the XDP program answer for this session? Not for the HA pair's heartbeat: a
+  // hung node must fall silent to its partner at once, not a lease later.
+  bool kernel_replies = true;
   bool operator==(const DriverPeer&) const = default;
 };
 
@@ -49,6 +58,7 @@ struct DriverOptions {
   std::string receive_path = "auto";     // "auto" | "xdp" | "user-space"
   std::vector<std::string> interfaces;   // XDP attachment points
   std::string xdp_mode = "auto";         // "auto" | "native" | "generic"
+  std::string transmit_path = "auto";    // "auto" | "xdp" | "user-space" (kernel replies)
   std::vector<DriverPeer> peers;
   uint16_t port = HB_BFD_PORT;           // receive port (user-space path; tests)
   uint16_t remote_port = HB_BFD_PORT;    // where we send (tests)
@@ -108,6 +118,7 @@ class Driver {
   struct Session;
   Driver(boost::asio::io_context& io, DriverOptions options, OnChange on_change);
   bool open_source(std::string& error);
+  bool choose_transmit_path(std::string& error);
   std::unique_ptr<Session> make_session(const DriverPeer& p, std::string& error);
   void start_session(Session& s, uint64_t now);
   void admin_down(Session& s, uint64_t now);
@@ -117,6 +128,10 @@ class Driver {
   void on_readable();
   void on_event(const hb_event& e, uint64_t now);
   void apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t now);
+  bool may_reply(const Session& s) const;
+  void update_reply(Session& s, uint64_t now);
+  void disarm_reply(Session& s);
+  void renew_lease();
   void arm_tx(Session& s, uint64_t deadline_ns);
   void unschedule_tx(Session& s);
   void rearm_tx_timer();
@@ -138,6 +153,11 @@ class Driver {
   TxQueue tx_queue_;
   boost::asio::steady_timer tx_timer_;
   uint64_t tx_timer_at_ = 0;  // when it is armed for, 0: not armed
+  // Interfaces (ifindex) where the program may answer for us; empty: user space sends all.
+  std::map<int, std::string> reply_interfaces_;
+  static constexpr uint64_t kLeaseRenewNs = 5'000'000;
+  static constexpr uint64_t kLeaseNs = 10'000'000;
+  boost::asio::steady_timer lease_timer_;
   uint32_t next_discriminator_ = 0;
   uint64_t unknown_events_ = 0;
   bool running_ = false;

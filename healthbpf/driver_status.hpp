@@ -29,7 +29,9 @@ struct SessionStatus {
   uint64_t detect_time_us = 0;      // remote detect mult x rx interval, 0 before any packet
   int64_t last_rx_age_ms = -1;      // since the last valid packet, -1: never
   uint64_t packets_in = 0;          // valid packets counted in the session's table slots
-  uint64_t packets_out = 0;
+  uint64_t packets_out = 0;         // ours, from user space and the XDP program
+  uint64_t packets_out_kernel = 0;  // of which the XDP program sent (kernel replies)
+  bool kernel_replies = false;      // the XDP program answers for this session now
   uint64_t send_errors = 0;
   uint64_t up_transitions = 0;
   uint64_t down_transitions = 0;
@@ -39,6 +41,7 @@ struct SessionStatus {
 struct DriverStatus {
   std::string path;                 // "xdp-native", "xdp-generic" or "user-space"
   std::vector<std::string> interfaces;  // XDP attachments: "eth0", or "eth0 (xdp-generic)" when not `path`
+  std::vector<std::string> reply_interfaces;  // where the XDP program may answer for us
   std::vector<std::pair<std::string, uint64_t>> counters;  // receive-path counters by name
   uint64_t unknown_events = 0;      // table events for no configured session
   std::vector<SessionStatus> sessions;

@@ -23,6 +23,7 @@ const char* to_string(hb_counter c) {
     case HB_CNT_EVENTS: return "events";
     case HB_CNT_EVENTS_LOST: return "events_lost";
     case HB_CNT_EXPIRED: return "expired";
+    case HB_CNT_REPLIES: return "replies";
     case HB_CNT_MAX: break;
   }
   return "?";

@@ -28,6 +28,20 @@ hb_key disc_key(uint32_t your_discriminator);
 // `address` is IPv4 or IPv6 text; nullopt when it does not parse.
 std::optional<hb_key> addr_key(const std::string& address, uint32_t remote_my_discriminator);
 
+// A reply the XDP program sends for a session in steady state (heartbeat_abi.h,
+// struct hb_reply; docs/healthbpf.md "Transmission in the kernel").
+struct KernelReply {
+  std::array<uint8_t, HB_REPLY_PACKET> packet{};  // our encoded control packet
+  uint16_t source_port = 0;                        // host order
+  uint64_t min_gap_ns = 0;                         // 75% of the transmit interval
+  uint64_t last_tx_ns = 0;                         // our last packet before arming
+};
+// What the program did for one armed entry.
+struct KernelReplyCounts {
+  uint64_t sent = 0;        // packets sent since the entry was armed
+  uint64_t last_tx_ns = 0;  // the newest of them (or the arming's last_tx_ns)
+};
+
 class HealthSource {
  public:
   virtual ~HealthSource() = default;
@@ -48,6 +62,16 @@ class HealthSource {
   // When process() must run even if fd() stays quiet (user-space detection), if ever.
   virtual std::optional<uint64_t> next_deadline() const = 0;
   virtual Counters counters() const = 0;
+
+  // Kernel replies: only the XDP path can send them.
+  virtual bool can_reply() const { return false; }
+  virtual void arm_reply(uint32_t /*index*/, const KernelReply& /*reply*/) {}
+  // Stops the replies of slot `index`; returns what they did.
+  virtual KernelReplyCounts disarm_reply(uint32_t /*index*/) { return {}; }
+  virtual KernelReplyCounts reply_counts(uint32_t /*index*/) const { return {}; }
+  // The program answers only until `until_ns` (CLOCK_MONOTONIC): a daemon that stops
+  // renewing (hung, killed) falls silent to its peers as it would without replies.
+  virtual void renew_lease(uint64_t /*until_ns*/) {}
 };
 
 // CLOCK_MONOTONIC in ns: the clock of bpf_ktime_get_ns(), so table times compare.

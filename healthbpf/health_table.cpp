@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <arpa/inet.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -12,17 +13,29 @@
 
 namespace tandem::healthbpf {
 
-std::unique_ptr<XdpTable> XdpTable::open(int health_fd, int events_fd, int counters_fd,
-                                         std::string path, std::string& error) {
-  std::unique_ptr<XdpTable> t(new XdpTable());
+namespace {
+
+// The whole of an mmap-able BPF array of `entries` values of `size` bytes.
+void* map_array(int fd, size_t size, size_t& mapped, const char* what, std::string& error) {
   size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  t->mapped_ = (sizeof(hb_slot) * HB_TABLE_SLOTS + page - 1) / page * page;
-  void* p = mmap(nullptr, t->mapped_, PROT_READ | PROT_WRITE, MAP_SHARED, health_fd, 0);
-  if (p == MAP_FAILED) {
-    error = std::string("mmap of the health map: ") + std::strerror(errno);
-    return nullptr;
-  }
-  t->slots_ = static_cast<hb_slot*>(p);
+  mapped = (size * HB_TABLE_SLOTS + page - 1) / page * page;
+  void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p != MAP_FAILED) return p;
+  error = std::string("mmap of the ") + what + " map: " + std::strerror(errno);
+  mapped = 0;
+  return nullptr;
+}
+
+}  // namespace
+
+std::unique_ptr<XdpTable> XdpTable::open(int health_fd, int events_fd, int counters_fd, int replies_fd,
+                                         __u64* lease, std::string path, std::string& error) {
+  std::unique_ptr<XdpTable> t(new XdpTable());
+  t->slots_ = static_cast<hb_slot*>(map_array(health_fd, sizeof(hb_slot), t->mapped_, "health", error));
+  if (!t->slots_) return nullptr;
+  t->replies_ = static_cast<hb_reply*>(map_array(replies_fd, sizeof(hb_reply), t->replies_mapped_, "replies", error));
+  if (!t->replies_) return nullptr;
+  t->lease_ = lease;
   t->ring_ = ring_buffer__new(events_fd, &XdpTable::on_ring_record, t.get(), nullptr);
   if (!t->ring_) {
     error = std::string("ring buffer: ") + std::strerror(errno);
@@ -34,6 +47,11 @@ std::unique_ptr<XdpTable> XdpTable::open(int health_fd, int events_fd, int count
 }
 
 XdpTable::~XdpTable() {
+  if (lease_) renew_lease(0);
+  if (replies_) {
+    for (uint32_t i = 0; i < HB_TABLE_SLOTS; ++i) disarm_reply(i);
+    munmap(replies_, replies_mapped_);
+  }
   if (ring_) ring_buffer__free(ring_);
   if (slots_) munmap(slots_, mapped_);
 }
@@ -52,6 +70,7 @@ void XdpTable::set_local_min_rx(uint32_t index, uint32_t us) {
 }
 
 void XdpTable::release(uint32_t index) {
+  disarm_reply(index);
   hb_slot& s = slots_[index & (HB_TABLE_SLOTS - 1)];
   std::atomic_ref<uint32_t>(s.local_min_rx_us).store(0, std::memory_order_relaxed);
   std::atomic_ref<uint32_t>(s.key.kind).store(HB_KEY_FREE, std::memory_order_release);
@@ -59,6 +78,40 @@ void XdpTable::release(uint32_t index) {
   // readers anyway.
   s.packets = 0;
   s.status = 0;
+}
+
+void XdpTable::arm_reply(uint32_t index, const KernelReply& reply) {
+  hb_reply& r = replies_[index & (HB_TABLE_SLOTS - 1)];
+  // Sequence count: odd while we write, so that the program never sends a mix of the
+  // old and the new packet.
+  std::atomic_ref<uint32_t> seq(r.seq);
+  const uint32_t s = seq.load(std::memory_order_relaxed) | 1u;
+  seq.store(s, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::memcpy(r.packet, reply.packet.data(), HB_REPLY_PACKET);
+  r.source_port = htons(reply.source_port);
+  r.min_gap_ns = reply.min_gap_ns;
+  std::atomic_ref<__u64>(r.last_tx_ns).store(reply.last_tx_ns, std::memory_order_relaxed);
+  std::atomic_ref<__u64>(r.sent).store(0, std::memory_order_relaxed);
+  std::atomic_ref<uint32_t>(r.armed).store(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  seq.store(s + 1, std::memory_order_release);
+}
+
+KernelReplyCounts XdpTable::disarm_reply(uint32_t index) {
+  hb_reply& r = replies_[index & (HB_TABLE_SLOTS - 1)];
+  std::atomic_ref<uint32_t>(r.armed).store(0, std::memory_order_seq_cst);
+  return reply_counts(index);
+}
+
+KernelReplyCounts XdpTable::reply_counts(uint32_t index) const {
+  hb_reply& r = replies_[index & (HB_TABLE_SLOTS - 1)];
+  return {std::atomic_ref<__u64>(r.sent).load(std::memory_order_relaxed),
+          std::atomic_ref<__u64>(r.last_tx_ns).load(std::memory_order_relaxed)};
+}
+
+void XdpTable::renew_lease(uint64_t until_ns) {
+  std::atomic_ref<__u64>(*lease_).store(until_ns, std::memory_order_release);
 }
 
 int XdpTable::fd() const { return ring_buffer__epoll_fd(ring_); }

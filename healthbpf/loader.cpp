@@ -2,8 +2,12 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -25,11 +29,26 @@ namespace {
 std::string load_error(int err) {
   if (!std::filesystem::exists("/sys/kernel/btf/vmlinux"))
     return "kernel has no BTF (/sys/kernel/btf/vmlinux missing; needs CONFIG_DEBUG_INFO_BTF)";
-  if (err == EPERM || err == EACCES)
+  // EACCES is also the verifier's refusal: only a non-root caller lacks the privilege.
+  if (err == EPERM || (err == EACCES && ::geteuid() != 0))
     return std::string("no privilege to load BPF (") + std::strerror(err) +
            "; needs root or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON)";
   return std::string("cannot load the XDP heartbeat program: ") + std::strerror(err) +
          " (run with debug logs for the libbpf/verifier output)";
+}
+
+// The driver name of an interface (SIOCETHTOOL, ETHTOOL_GDRVINFO); empty if unknown.
+std::string driver_of(const std::string& ifname) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  ethtool_drvinfo info{};
+  info.cmd = ETHTOOL_GDRVINFO;
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  ifr.ifr_data = reinterpret_cast<char*>(&info);
+  int rc = ::ioctl(fd, SIOCETHTOOL, &ifr);
+  ::close(fd);
+  return rc == 0 ? std::string(info.driver, strnlen(info.driver, sizeof info.driver)) : "";
 }
 
 }  // namespace
@@ -79,7 +98,7 @@ bool Loader::attach(const std::string& ifname, std::string& error, bool generic_
       return false;
     }
     links_.push_back(fd);
-    attachments_.push_back({ifname, static_cast<int>(ifindex), mode});
+    attachments_.push_back({ifname, static_cast<int>(ifindex), mode, driver_of(ifname)});
     spdlog::info("healthbpf: XDP heartbeat program attached to {} ({})", ifname, to_string(mode));
     return true;
   }
@@ -105,7 +124,8 @@ std::unique_ptr<HealthSource> Loader::table(std::string& error) {
   std::string path = attachments_.empty() ? "xdp-native" : to_string(attachments_.front().mode);
   for (const Attachment& a : attachments_)
     if (a.mode == XdpMode::Generic) path = to_string(XdpMode::Generic);
-  return XdpTable::open(health_map_fd(), events_map_fd(), counters_map_fd(), path, error);
+  return XdpTable::open(health_map_fd(), events_map_fd(), counters_map_fd(), bpf_map__fd(skel_->maps.replies),
+                        &skel_->bss->hb_lease_until_ns, path, error);
 }
 
 }  // namespace tandem::healthbpf

@@ -21,6 +21,7 @@ struct Attachment {
   std::string ifname;
   int ifindex = 0;
   XdpMode mode = XdpMode::Native;
+  std::string driver;  // the interface's driver (ethtool), e.g. "veth"; empty if unknown
 };
 
 class Loader {

@@ -85,18 +85,24 @@ void Session::schedule_tx(uint64_t now, std::vector<Action>& out) {
   out.push_back(act::ArmTimer{Timer::Transmit, tx_deadline_});
 }
 
-void Session::send(bool final, uint64_t now, std::vector<Action>& out) {
+ControlPacket Session::periodic_packet() const {
   ControlPacket p;
   p.diag = local_diag_;
   p.state = state_;
-  p.final = final;
-  p.poll = polling_ && !final;  // §6.5: never both
+  p.poll = polling_;
   p.detect_mult = config_.detect_mult;
   p.my_discriminator = config_.local_discriminator;
   p.your_discriminator = remote_disc_;
   p.desired_min_tx_us = advertised_tx_sent_us_;
   p.required_min_rx_us = advertised_rx_sent_us_;
   p.required_min_echo_rx_us = 0;
+  return p;
+}
+
+void Session::send(bool final, uint64_t now, std::vector<Action>& out) {
+  ControlPacket p = periodic_packet();
+  p.final = final;
+  p.poll = polling_ && !final;  // §6.5: never both
   out.push_back(act::Send{p});
   schedule_tx(now, out);  // the periodic schedule restarts after any packet
 }

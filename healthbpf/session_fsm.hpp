@@ -69,6 +69,9 @@ class Session {
   uint64_t detection_time_ns() const;
   // The interval the periodic transmission uses before jitter (0: not transmitting).
   uint64_t tx_interval_ns() const;
+  // The packet a periodic transmission sends now (no Poll or Final while not polling):
+  // what the XDP program may send for us in steady state (driver.hpp).
+  ControlPacket periodic_packet() const;
   // Packets dropped by the session itself (wrong Your Discriminator, AdminDown).
   uint64_t discarded() const { return discarded_; }
 

@@ -31,6 +31,12 @@ std::string path_text(const tv1::ListBfdSessionsResponse& r) {
   return ifs.empty() ? r.path() : fmt::format("{} on {}", r.path(), ifs);
 }
 
+std::string transmit_text(const tv1::ListBfdSessionsResponse& r) {
+  std::string ifs;
+  for (const auto& i : r.reply_interfaces()) ifs += (ifs.empty() ? "" : ", ") + i;
+  return ifs.empty() ? "user-space" : fmt::format("XDP program answers in steady state on {}, user-space otherwise", ifs);
+}
+
 }  // namespace
 
 Command parse_bfd(Args& args) {
@@ -51,6 +57,7 @@ void render_bfd(const tv1::ListBfdSessionsResponse& r, bool detail, std::ostream
   }
   if (!detail) {
     out << "Receive path: " << path_text(r) << "\n";
+    out << "Transmit path: " << transmit_text(r) << "\n";
     if (r.sessions().empty()) {
       out << "No BFD sessions (no peer has bfd = true)\n";
       return;
@@ -80,11 +87,14 @@ void render_bfd(const tv1::ListBfdSessionsResponse& r, bool detail, std::ostream
     key_value_line(out, "Negotiated", fmt::format("tx {} ms, rx {} ms, detect time {} ms", ms(s.tx_interval_us()),
                                         ms(s.rx_interval_us()), ms(s.detect_time_us())));
     key_value_line(out, "Last receive", age(s.last_rx_age_ms()));
-    key_value_line(out, "Packets", fmt::format("{} in, {} out, {} send errors", s.packets_in(), s.packets_out(), s.send_errors()));
+    key_value_line(out, "Packets", fmt::format("{} in, {} out ({} by the XDP program{}), {} send errors", s.packets_in(),
+                                     s.packets_out(), s.packets_out_kernel(),
+                                     s.kernel_replies() ? ", answering now" : "", s.send_errors()));
     key_value_line(out, "Transitions", fmt::format("{} up, {} down, last change {}", s.up_transitions(), s.down_transitions(),
                                          s.last_change_age_ms() < 0 ? "never" : age(s.last_change_age_ms()) + " ago"));
   }
   key_value_line(out, "Receive path", path_text(r));
+  key_value_line(out, "Transmit path", transmit_text(r));
   std::string cs;
   for (const auto& c : r.counters())
     if (c.value() != 0) cs += fmt::format("{}{} {}", cs.empty() ? "" : ", ", c.name(), c.value());

@@ -27,6 +27,7 @@ std::optional<healthbpf::DriverPeer> heartbeat_session(const config::Config& cfg
   else if (ha.listen) d.local_address = ha.listen->first.to_string();
   d.desired_min_tx_us = d.required_min_rx_us = ha.heartbeat_interval_ms * 1000;
   d.detect_mult = ha.heartbeat_detect_mult;
+  d.kernel_replies = false;  // a hung node must fall silent to its partner at once
   return d;
 }
 
@@ -49,6 +50,7 @@ std::unique_ptr<BfdWiring> BfdWiring::start(boost::asio::io_context& io, session
   o.receive_path = cfg.bfd.receive_path;
   o.interfaces = cfg.bfd.interfaces;
   o.xdp_mode = cfg.bfd.xdp_mode;
+  o.transmit_path = cfg.bfd.transmit_path;
   if (auto hb = heartbeat_session(cfg)) {
     o.peers.push_back(*hb);
     w->pair_address_ = hb->address;

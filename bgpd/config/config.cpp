@@ -519,12 +519,20 @@ Config read_config(const toml::table& root) {
         br.fail("xdp_mode", br.get("xdp_mode"), "must be \"auto\", \"native\" or \"generic\"");
       b.xdp_mode = *m;
     }
+    if (auto tp = br.string("transmit_path")) {
+      if (*tp != "auto" && *tp != "xdp" && *tp != "user-space")
+        br.fail("transmit_path", br.get("transmit_path"), "must be \"auto\", \"xdp\" or \"user-space\"");
+      b.transmit_path = *tp;
+    }
     b.desired_min_tx_ms = static_cast<uint32_t>(br.integer("desired_min_tx_ms", 1, 60000).value_or(300));
     b.required_min_rx_ms = static_cast<uint32_t>(br.integer("required_min_rx_ms", 1, 60000).value_or(300));
     b.detect_mult = static_cast<uint8_t>(br.integer("detect_mult", 1, 255).value_or(3));
     if (b.enabled && b.receive_path == "xdp" && b.interfaces.empty())
       br.fail("receive_path", br.get("receive_path"),
               "\"xdp\" needs the interfaces to attach the program to (interfaces = [\"eth0\"])");
+    if (b.enabled && b.transmit_path == "xdp" && (b.receive_path == "user-space" || b.interfaces.empty()))
+      br.fail("transmit_path", br.get("transmit_path"),
+              "\"xdp\" needs the XDP receive path (receive_path not \"user-space\", and interfaces)");
     br.reject_unknown();
   }
 

@@ -128,6 +128,10 @@ struct BfdConfig {
   std::string receive_path = "auto";   // "auto" | "xdp" | "user-space"
   std::vector<std::string> interfaces;  // where the XDP program is attached
   std::string xdp_mode = "auto";       // "auto" (native, else generic) | "native" | "generic"
+  // "auto": in steady state the XDP program answers for us (XDP_TX) where the receive
+  // path is XDP (not native XDP on veth, whose other end must run XDP too); "xdp": wherever
+  // the program is attached; "user-space": every packet from the daemon.
+  std::string transmit_path = "auto";
   uint32_t desired_min_tx_ms = 300;
   uint32_t required_min_rx_ms = 300;
   uint8_t detect_mult = 3;

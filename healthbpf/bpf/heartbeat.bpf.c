@@ -3,8 +3,10 @@
  * to a health-table slot, update it, consume. Everything that is not UDP to port 3784
  * passes untouched. Events go to a ring buffer only when something changed, and a
  * per-slot bpf_timer signals detection-time expiry, so user space does nothing per
- * packet. The slot layout and update rule live in heartbeat_abi.h (shared with the
- * user-space fallback). */
+ * packet. In steady state the program also answers a packet with our own periodic
+ * packet (XDP_TX) where user space armed a reply for the session, so that it sends
+ * nothing per heartbeat either. The slot layout and update rule live in
+ * heartbeat_abi.h (shared with the user-space fallback). */
 #include "vmlinux.h"
 
 #include <bpf/bpf_endian.h>
@@ -41,6 +43,20 @@ struct {
   __type(key, __u32);
   __type(value, struct hb_timer);
 } timers SEC(".maps");
+
+/* Replies armed by user space, by health-table slot (heartbeat_abi.h, struct hb_reply). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, HB_TABLE_SLOTS);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __type(key, __u32);
+  __type(value, struct hb_reply);
+} replies SEC(".maps");
+
+/* User space renews this lease every few ms: a daemon that hangs or dies stops being
+ * answered for within the lease, so its peers see its failure as they would without
+ * kernel replies (RFC 5880 C bit stays 0: we share fate with the control plane). */
+volatile __u64 hb_lease_until_ns = 0;
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -135,6 +151,115 @@ static __always_inline struct hb_slot *lookup_slot(const struct hb_key *key, __u
   *index = free_index;
   *is_new = 1;
   return free_slot;
+}
+
+static __always_inline __u16 csum_fold(__s64 sum) {
+  __u64 c = (__u64)sum;
+  c = (c & 0xffff) + (c >> 16);
+  c = (c & 0xffff) + (c >> 16);
+  c = (c & 0xffff) + (c >> 16);
+  return (__u16)~c;
+}
+
+/* Copy the armed reply of `slot` under its sequence count. 0: nothing to send now. */
+static __always_inline int take_reply(__u32 slot, __u64 now, __u8 *packet, __u16 *sport) {
+  struct hb_reply *r = bpf_map_lookup_elem(&replies, &slot);
+  if (!r) return 0;
+  __u32 seq = *(volatile __u32 *)&r->seq;
+  if ((seq & 1) || !*(volatile __u32 *)&r->armed) return 0;
+  if (now >= hb_lease_until_ns) return 0; /* the daemon has not renewed: stay silent */
+  __u64 last = *(volatile __u64 *)&r->last_tx_ns;
+  if (now < last || now - last < r->min_gap_ns) return 0;
+  __builtin_memcpy(packet, r->packet, HB_REPLY_PACKET);
+  *sport = r->source_port;
+  asm volatile("" ::: "memory");
+  if (*(volatile __u32 *)&r->seq != seq) return 0; /* user space rewrote it meanwhile */
+  /* One packet per gap even if two CPUs race for the same session. */
+  if (__sync_val_compare_and_swap(&r->last_tx_ns, last, now) != last) return 0;
+  __sync_fetch_and_add(&r->sent, 1);
+  return 1;
+}
+
+static __always_inline void swap_macs(struct ethhdr *eth) {
+  __u8 mac[6];
+  __builtin_memcpy(mac, eth->h_source, 6);
+  __builtin_memcpy(eth->h_source, eth->h_dest, 6);
+  __builtin_memcpy(eth->h_dest, mac, 6);
+}
+
+/* UDP header and payload of our packet; `pseudo` is the checksum of the pseudo-header. */
+static __always_inline void fill_udp(struct udphdr *udp, __u8 *p, const __u8 *packet, __u16 sport,
+                                     __s64 pseudo) {
+  udp->source = sport;
+  udp->dest = bpf_htons(HB_BFD_PORT);
+  udp->len = bpf_htons(8 + HB_REPLY_PACKET);
+  udp->check = 0;
+  __builtin_memcpy(p, packet, HB_REPLY_PACKET);
+  __u16 c = csum_fold(bpf_csum_diff(0, 0, (__be32 *)udp, 8 + HB_REPLY_PACKET, pseudo));
+  udp->check = c ? c : 0xffff; /* 0 means "no checksum" */
+}
+
+/* Turn the received frame into our packet to its sender, if a reply is armed for
+ * `slot`: swap the addresses, put in our UDP source port and control packet,
+ * recompute the checksums. Only the exact layout our periodic packets have (no IP
+ * options or extension headers, Length 24, nothing after it); other frames are left to
+ * user space. Returns 1 when the frame is ready for XDP_TX. */
+static __always_inline int answer(struct xdp_md *ctx, __u32 slot, __u64 now) {
+  void *data = (void *)(long)ctx->data;
+  void *end = (void *)(long)ctx->data_end;
+  struct ethhdr *eth = data;
+  __u8 packet[HB_REPLY_PACKET];
+  __u16 sport = 0;
+  if ((void *)(eth + 1) > end) return 0;
+  if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+    struct iphdr *ip = (void *)(eth + 1);
+    struct udphdr *udp = (void *)(ip + 1);
+    __u8 *p = (__u8 *)(udp + 1);
+    if ((void *)(p + HB_REPLY_PACKET) > end) return 0;
+    if (ctx->data_end - ctx->data != (__u32)((void *)(p + HB_REPLY_PACKET) - data)) return 0; /* trailing bytes */
+    if (ip->ihl != 5 || ip->tot_len != bpf_htons(20 + 8 + HB_REPLY_PACKET)) return 0;
+    if (!take_reply(slot, now, packet, &sport)) return 0;
+    swap_macs(eth);
+    __be32 a = ip->saddr;
+    ip->saddr = ip->daddr;
+    ip->daddr = a;
+    ip->ttl = 255;
+    ip->check = 0;
+    ip->check = csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, 20, 0));
+    struct {
+      __be32 saddr, daddr;
+      __u8 zero, proto;
+      __be16 len;
+    } ph = {ip->saddr, ip->daddr, 0, IPPROTO_UDP_, bpf_htons(8 + HB_REPLY_PACKET)};
+    fill_udp(udp, p, packet, sport, bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0));
+    return 1;
+  }
+  if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+    struct ipv6hdr *ip6 = (void *)(eth + 1);
+    struct udphdr *udp = (void *)(ip6 + 1);
+    __u8 *p = (__u8 *)(udp + 1);
+    if ((void *)(p + HB_REPLY_PACKET) > end) return 0;
+    if (ctx->data_end - ctx->data != (__u32)((void *)(p + HB_REPLY_PACKET) - data)) return 0; /* trailing bytes */
+    if (ip6->payload_len != bpf_htons(8 + HB_REPLY_PACKET)) return 0;
+    if (!take_reply(slot, now, packet, &sport)) return 0;
+    swap_macs(eth);
+    struct in6_addr a = ip6->saddr;
+    ip6->saddr = ip6->daddr;
+    ip6->daddr = a;
+    ip6->hop_limit = 255;
+    struct {
+      struct in6_addr saddr, daddr;
+      __be32 len;
+      __u8 zero[3], next;
+    } ph = {};
+    ph.saddr = ip6->saddr;
+    ph.daddr = ip6->daddr;
+    ph.len = bpf_htonl(8 + HB_REPLY_PACKET);
+    ph.next = IPPROTO_UDP_;
+    fill_udp(udp, p, packet, sport, bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0));
+    return 1;
+  }
+  return 0;
 }
 
 SEC("xdp")
@@ -247,9 +372,20 @@ int hb_xdp(struct xdp_md *ctx) {
       .detect_mult = p[2],
       .flags = flags,
   };
-  __u32 what = hb_apply(s, &o, bpf_ktime_get_ns(), is_new);
+  __u64 now = bpf_ktime_get_ns();
+  __u32 what = hb_apply(s, &o, now, is_new);
   count(HB_CNT_VALID);
   arm_detection(index, s);
-  if (what) push_event(index, what, s);
+  if (what) {
+    push_event(index, what, s);
+    return XDP_DROP; /* news: user space decides what we send */
+  }
+  /* Steady state: the remote is Up and says nothing new; answer for us if armed. */
+  if (key.kind == HB_KEY_DISC && state == 3) {
+    if (answer(ctx, index, now)) {
+      count(HB_CNT_REPLIES);
+      return XDP_TX;
+    }
+  }
   return XDP_DROP;
 }

@@ -57,6 +57,26 @@ struct hb_slot {
   __u32 status;           /* HB_STATUS_* */
 };
 
+/* Kernel replies (transmit_path, docs/healthbpf.md "Transmission in the kernel"): in
+ * steady state (a packet that changes nothing, both sides Up) the program answers a
+ * received packet with our own periodic packet (XDP_TX), so that user space sends
+ * nothing per heartbeat. One entry per health-table slot (the session's DISC slot),
+ * written by user space under a sequence count: `seq` is odd while it writes, and the
+ * program uses an entry only if `seq` is even and unchanged across its copy. */
+#define HB_REPLY_PACKET 24
+
+struct hb_reply {
+  __u32 seq;
+  __u32 armed;            /* non-zero: answer packets of this slot */
+  __u64 min_gap_ns;       /* never two of our packets closer than this (RFC 5880 §6.8.7: 75% of the interval) */
+  __u64 last_tx_ns;       /* our last packet of this session (the program, or user space when it arms) */
+  __u64 sent;             /* packets the program sent for this entry */
+  __u16 source_port;      /* network order: the session's UDP source port (RFC 5881 §4) */
+  __u16 pad16;
+  __u32 pad32;
+  __u8 packet[HB_REPLY_PACKET]; /* our control packet, as user space encoded it */
+};
+
 /* Event bits: why an event was pushed. */
 #define HB_EV_NEW 0x01       /* slot claimed by a new session key */
 #define HB_EV_STATE 0x02     /* remote state or diagnostic changed */
@@ -92,6 +112,7 @@ enum hb_counter {
   HB_CNT_EVENTS,         /* events pushed */
   HB_CNT_EVENTS_LOST,    /* ring buffer full */
   HB_CNT_EXPIRED,        /* detection timeouts */
+  HB_CNT_REPLIES,        /* our periodic packets sent by the program (XDP_TX) */
   HB_CNT_MAX
 };
 

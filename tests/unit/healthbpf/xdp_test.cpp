@@ -1,9 +1,15 @@
 // Real BPF: the XDP program attached to a veth, real BFD packets sent through it.
 #include <poll.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -261,6 +267,198 @@ TEST_F(XdpTest, KernelTimerSignalsDetectionExpiryAndRecovery) {
   ASSERT_FALSE(ev.empty());
   EXPECT_TRUE(ev[0].what & HB_EV_NEW);
   EXPECT_EQ(ev[0].snapshot.packets, 1u);
+}
+
+// A UDP socket on port 3784 in the peer namespace: what the remote would receive from us.
+class PeerSocket {
+ public:
+  struct Datagram {
+    std::vector<uint8_t> bytes;
+    std::string from;
+    uint16_t from_port = 0;
+    int ttl = -1;
+  };
+  explicit PeerSocket(const std::string& address) {
+    v6_ = address.find(':') != std::string::npos;
+    test::in_peer([&] {
+      fd_ = ::socket(v6_ ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      int one = 1;
+      ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      sockaddr_storage ss{};
+      socklen_t len = 0;
+      if (v6_) {
+        ::setsockopt(fd_, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(3784);
+        inet_pton(AF_INET6, address.c_str(), &a->sin6_addr);
+        len = sizeof *a;
+      } else {
+        ::setsockopt(fd_, IPPROTO_IP, IP_RECVTTL, &one, sizeof one);
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(3784);
+        inet_pton(AF_INET, address.c_str(), &a->sin_addr);
+        len = sizeof *a;
+      }
+      bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+    });
+  }
+  ~PeerSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool bound() const { return bound_; }
+  // The next datagram within `timeout_ms`, if any. The kernel's UDP stack delivers only
+  // datagrams whose IP and UDP checksums are right.
+  std::optional<Datagram> receive(int timeout_ms) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return std::nullopt;
+    Datagram d;
+    d.bytes.resize(256);
+    sockaddr_storage from{};
+    char control[128];
+    iovec iov{d.bytes.data(), d.bytes.size()};
+    msghdr m{};
+    m.msg_name = &from;
+    m.msg_namelen = sizeof from;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(fd_, &m, 0);
+    if (n < 0) return std::nullopt;
+    d.bytes.resize(static_cast<size_t>(n));
+    char text[INET6_ADDRSTRLEN] = {};
+    if (from.ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&from);
+      inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+      d.from_port = ntohs(a->sin6_port);
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&from);
+      inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+      d.from_port = ntohs(a->sin_port);
+    }
+    d.from = text;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+      if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+          (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT))
+        std::memcpy(&d.ttl, CMSG_DATA(c), sizeof d.ttl);
+    return d;
+  }
+
+ private:
+  int fd_ = -1;
+  bool v6_ = false;
+  bool bound_ = false;
+};
+
+class XdpReplyTest : public XdpTest {
+ protected:
+  void SetUp() override {
+    XdpTest::SetUp();
+    if (IsSkipped()) return;
+    // Generic mode: native XDP_TX on veth leaves the frame in the other end's ring
+    // until that end runs an XDP program of its own (driver.cpp, choose_transmit_path).
+    loader_->detach("hb0");
+    std::string error;
+    ASSERT_TRUE(loader_->attach("hb0", error, /*generic_only=*/true)) << error;
+  }
+  // Bring the session with remote discriminator 7 / ours 42 into its DISC slot (Up).
+  uint32_t up_slot(const std::string& peer, const std::string& us) {
+    auto b = bfd::encode(packet(bfd::State::Up, 7, 42));
+    EXPECT_TRUE(test::peer_send(peer, us, 3784, b.data(), b.size()));
+    auto ev = events(2000, 1);
+    EXPECT_EQ(ev.size(), 1u);
+    return ev.empty() ? 0 : ev[0].slot;
+  }
+  static KernelReply ours() {
+    KernelReply r;
+    r.packet = bfd::encode(packet(bfd::State::Up, 42, 7));
+    r.source_port = 49999;
+    r.min_gap_ns = 20 * kMs;
+    return r;
+  }
+};
+
+TEST_F(XdpReplyTest, AnswersASteadyStatePacketWithOursOnlyWhileArmedAndLeased) {
+  PeerSocket remote("192.0.2.2");
+  ASSERT_TRUE(remote.bound());
+  uint32_t slot = up_slot("192.0.2.2", "192.0.2.1");
+  // Not armed: consumed, nothing sent.
+  ASSERT_TRUE(send4(packet(bfd::State::Up, 7, 42)));
+  EXPECT_FALSE(remote.receive(100));
+
+  const KernelReply r = ours();
+  table_->arm_reply(slot, r);
+  table_->renew_lease(monotonic_ns() + 10'000 * kMs);
+  ASSERT_TRUE(send4(packet(bfd::State::Up, 7, 42)));
+  auto d = remote.receive(2000);
+  ASSERT_TRUE(d) << "no reply from the XDP program";
+  EXPECT_EQ(d->from, "192.0.2.1");
+  EXPECT_EQ(d->from_port, 49999);
+  EXPECT_EQ(d->ttl, 255);
+  EXPECT_EQ(d->bytes, std::vector<uint8_t>(r.packet.begin(), r.packet.end()));
+  EXPECT_EQ(table_->reply_counts(slot).sent, 1u);
+  EXPECT_EQ(table_->counters()[HB_CNT_REPLIES], 1u);
+
+  // Within the minimum gap (75% of the interval): no second packet.
+  ASSERT_TRUE(send4(packet(bfd::State::Up, 7, 42)));
+  EXPECT_FALSE(remote.receive(5));
+  // After it, again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ASSERT_TRUE(send4(packet(bfd::State::Up, 7, 42)));
+  EXPECT_TRUE(remote.receive(2000));
+
+  // A packet with news (a Poll) is user space's to answer.
+  std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  auto poll = packet(bfd::State::Up, 7, 42);
+  poll.poll = true;
+  ASSERT_TRUE(send4(poll));
+  EXPECT_FALSE(remote.receive(100));
+  EXPECT_EQ(events(2000, 1).size(), 1u);
+
+  // The lease ran out (the daemon stopped renewing it): silent.
+  table_->renew_lease(monotonic_ns());
+  ASSERT_TRUE(send4(packet(bfd::State::Up, 7, 42)));
+  EXPECT_FALSE(remote.receive(100));
+  // Renewed, then disarmed: silent; the counts say what the program sent.
+  table_->renew_lease(monotonic_ns() + 10'000 * kMs);
+  KernelReplyCounts c = table_->disarm_reply(slot);
+  EXPECT_EQ(c.sent, 2u);
+  EXPECT_GT(c.last_tx_ns, 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ASSERT_TRUE(send4(packet(bfd::State::Up, 7, 42)));
+  EXPECT_FALSE(remote.receive(100));
+  EXPECT_EQ(table_->counters()[HB_CNT_REPLIES], 2u);
+  // A released slot is disarmed too (re-armed first to show it).
+  table_->arm_reply(slot, r);
+  table_->release(slot);
+  EXPECT_EQ(up_slot("192.0.2.2", "192.0.2.1"), slot);
+  ASSERT_TRUE(send4(packet(bfd::State::Up, 7, 42)));
+  EXPECT_FALSE(remote.receive(100));
+}
+
+TEST_F(XdpReplyTest, AnswersOverIpv6WithAValidChecksum) {
+  PeerSocket remote("2001:db8::2");
+  ASSERT_TRUE(remote.bound());
+  uint32_t slot = up_slot("2001:db8::2", "2001:db8::1");
+  table_->arm_reply(slot, ours());
+  table_->renew_lease(monotonic_ns() + 10'000 * kMs);
+  auto b = bfd::encode(packet(bfd::State::Up, 7, 42));
+  ASSERT_TRUE(test::peer_send("2001:db8::2", "2001:db8::1", 3784, b.data(), b.size()));
+  auto d = remote.receive(2000);
+  ASSERT_TRUE(d) << "no reply (or a bad UDP checksum: the stack drops those)";
+  EXPECT_EQ(d->from, "2001:db8::1");
+  EXPECT_EQ(d->from_port, 49999);
+  EXPECT_EQ(d->ttl, 255);
+  EXPECT_EQ(bfd::decode(d->bytes).packet.my_discriminator, 42u);
+  // A frame of another layout (a longer BFD packet) is not rewritten.
+  std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  std::vector<uint8_t> longer(b.begin(), b.end());
+  longer.resize(28);
+  longer[3] = 28;
+  ASSERT_TRUE(test::peer_send("2001:db8::2", "2001:db8::1", 3784, longer.data(), longer.size()));
+  EXPECT_FALSE(remote.receive(100));
 }
 
 }  // namespace
