@@ -20,6 +20,11 @@ until all N sessions are Up, then
               for --flood seconds; packets handled (tandemd's `valid` counter, bfdd's
               control-packet-input) per second, divided by the receive side's CPU.
 Sessions Up and Down transitions are checked around each window.
+
+Modes (--modes): `xdp` (XDP receive, every packet sent from user space), `xdp-tx` (XDP
+receive in generic mode, and the XDP program sends the periodic packets: [bfd]
+transmit_path = "xdp"; native XDP_TX on veth would need an XDP program on the
+generator's end too), `user-space` (the fallback receiver), `bfdd` (FRR).
 """
 
 import argparse
@@ -206,13 +211,17 @@ class Window:
 
 
 class TandemReceiver:
-    def __init__(self, node, args, path, peers, suffix=""):
-        self.label = f"tandemd {path}"
+    def __init__(self, node, args, mode, peers, suffix=""):
+        self.label = f"tandemd {mode}"
+        self.mode = mode
         self.td = TandemNode(node, args.tandemd, router_id=RX_ADDR, local_as=TANDEM_AS, tandemctl=args.tandemctl,
-                             name=f"tandemd-{path}{suffix}")
+                             name=f"tandemd-{mode}{suffix}")
         self.td.log_["level"] = "info"
         self.td.peer_defaults = {"hold_time": 90, "connect_retry": 30, "families": ["ipv4-unicast"]}
-        self.td.tables["bfd"] = {"enabled": True, "receive_path": path, "interfaces": [RX_IF], "xdp_mode": "auto",
+        kernel_tx = mode == "xdp-tx"
+        self.td.tables["bfd"] = {"enabled": True, "receive_path": "xdp" if kernel_tx else mode, "interfaces": [RX_IF],
+                                 "xdp_mode": "generic" if kernel_tx else "auto",
+                                 "transmit_path": "xdp" if kernel_tx else "user-space",
                                  "desired_min_tx_ms": args.interval_ms, "required_min_rx_ms": args.interval_ms,
                                  "detect_mult": 3}
         for a in peers:
@@ -231,6 +240,8 @@ class TandemReceiver:
         counters = {c["name"]: int(c["value"]) for c in r.get("counters", [])}
         ss = r.get("sessions", [])
         return dict(path=r.get("path"), valid=counters.get("valid", 0), at=at,
+                    out=sum(int(s.get("packets_out", 0)) for s in ss),
+                    out_kernel=sum(int(s.get("packets_out_kernel", 0)) for s in ss),
                     up=sum(1 for s in ss if s["local_state"] == "Up"),
                     downs=sum(int(s.get("down_transitions", 0)) for s in ss), counters=counters)
 
@@ -353,7 +364,7 @@ def _measure(genp, rx, gen, peers, args, recv):
         f"gen {gen_napi}; settling {args.settle} s")
     time.sleep(args.settle)
     tasks = {"daemon": recv.pids, "rx_napi": rx_napi, "gen_napi": gen_napi, "gen": [genp.pid]}
-    res = dict(label=recv.label, path=recv.path, up_after_s=up_s, loadavg_before=os.getloadavg())
+    res = dict(label=recv.label, mode=getattr(recv, "mode", "bfdd"), path=recv.path, up_after_s=up_s, loadavg_before=os.getloadavg())
 
     # steady state
     st0 = recv.status()
@@ -365,9 +376,13 @@ def _measure(genp, rx, gen, peers, args, recv):
     st1 = recv.status()
     res["steady"] = dict(window=w, up_before=st0["up"], up_after=st1["up"], downs=st1["downs"] - st0["downs"],
                          rcvbuf_drops=drops1 - drops0,
-                         pps=(st1["valid"] - st0["valid"]) / (st1["at"] - st0["at"]))
+                         pps=(st1["valid"] - st0["valid"]) / (st1["at"] - st0["at"]),
+                         out_pps=(st1.get("out", 0) - st0.get("out", 0)) / (st1["at"] - st0["at"]),
+                         out_kernel_pps=(st1.get("out_kernel", 0) - st0.get("out_kernel", 0)) / (st1["at"] - st0["at"]))
     log(f"{recv.label}: steady {w.wall:.1f} s: daemon {w.pct('daemon'):.2f}% CPU, rx NAPI {w.pct('rx_napi'):.2f}%, "
-        f"received {res['steady']['pps']:.0f}/s, Up {st0['up']}->{st1['up']}, Downs {st1['downs'] - st0['downs']}")
+        f"received {res['steady']['pps']:.0f}/s, sent {res['steady']['out_pps']:.0f}/s "
+        f"({res['steady']['out_kernel_pps']:.0f}/s by the XDP program), Up {st0['up']}->{st1['up']}, "
+        f"Downs {st1['downs'] - st0['downs']}")
 
     if args.perf:
         res["perf"] = perf_profile(recv.pids[0], args.perf)
@@ -461,6 +476,11 @@ def report(results, args, cmd):
               f"| {d['flood_napi_pct']:.1f}% | {fmt_rate(d['pps_per_core'])} | {d['daemon_s_per_m']:.3f} "
               f"| {r['loadavg_before'][0]:.2f} -> {r['loadavg_after'][0]:.2f} |")
     print()
+    print("Sent in the steady window (tandemd's packets_out; by the XDP program in brackets):")
+    for r in results:
+        if r["mode"] != "bfdd":
+            print(f"- {r['label']}: {fmt_rate(r['steady']['out_pps'])}/s ({fmt_rate(r['steady']['out_kernel_pps'])}/s)")
+    print()
     print("Per-core busy in the windows (rx core / gen core), softirq outside the NAPI threads in brackets:")
     for r in results:
         for k in ("steady", "flood"):
@@ -471,9 +491,13 @@ def report(results, args, cmd):
                   f" after the flood: Up {r['flood']['up_after']}, Downs during it {r['flood']['downs']}"
                   + (f"; UDP receive-buffer drops in the steady window: {r['steady']['rcvbuf_drops']}"
                      if k == "steady" else ""))
-    by = {r["path"].split("-")[0]: derived(r) for r in results if r["path"]}
-    if "xdp" in by and "user" in by:
-        x, u = by["xdp"], by["user"]
+    by = {r["mode"]: derived(r) for r in results if r["path"]}
+    if "xdp-tx" in by:
+        k = by["xdp-tx"]
+        print(f"\ntandemd steady CPU, XDP receive + kernel replies: {k['steady_daemon_pct']:.1f}% (target < 2%); "
+              f"its rx NAPI thread (XDP, replies included): {k['steady_napi_pct']:.1f}%")
+    if "xdp" in by and "user-space" in by:
+        x, u = by["xdp"], by["user-space"]
         print(f"\nXDP / user-space packets per second per core under the flood: "
               f"{x['pps_per_core'] / u['pps_per_core']:.1f}x (target >= 5x)")
         print(f"tandemd steady CPU, XDP path: {x['steady_daemon_pct']:.1f}% (target < 2%): transmit and timers "
