@@ -22,6 +22,7 @@ TEST(BfdConfig, DefaultsWhenAbsent) {
   EXPECT_FALSE(c.bfd.enabled);
   EXPECT_EQ(c.bfd.receive_path, "auto");
   EXPECT_EQ(c.bfd.xdp_mode, "auto");
+  EXPECT_EQ(c.bfd.transmit_path, "auto");
   EXPECT_TRUE(c.bfd.interfaces.empty());
   EXPECT_EQ(c.bfd.desired_min_tx_ms, 300u);
   EXPECT_EQ(c.bfd.required_min_rx_ms, 300u);
@@ -35,6 +36,7 @@ TEST(BfdConfig, AllKeys) {
 receive_path = "xdp"
 interfaces = ["eth0", "eth1"]
 xdp_mode = "generic"
+transmit_path = "xdp"
 desired_min_tx_ms = 10
 required_min_rx_ms = 20
 detect_mult = 5
@@ -54,6 +56,7 @@ bfd_detect_mult = 4
   EXPECT_EQ(c.bfd.receive_path, "xdp");
   EXPECT_EQ(c.bfd.interfaces, (std::vector<std::string>{"eth0", "eth1"}));
   EXPECT_EQ(c.bfd.xdp_mode, "generic");
+  EXPECT_EQ(c.bfd.transmit_path, "xdp");
   EXPECT_EQ(c.bfd.desired_min_tx_ms, 10u);
   EXPECT_EQ(c.bfd.required_min_rx_ms, 20u);
   EXPECT_EQ(c.bfd.detect_mult, 5u);
@@ -78,6 +81,9 @@ TEST(BfdConfig, ErrorsNameFileLineAndKey) {
   expect_error_at("interfaces = [\"eth0\", \"eth0\"]\n", 6, "bfd.interfaces", "twice");
   expect_error_at("interfaces = [\"a-very-long-interface-name\"]\n", 6, "bfd.interfaces", "not an interface name");
   expect_error_at("xdp_mode = \"driver\"\n", 6, "bfd.xdp_mode", "\"auto\", \"native\" or \"generic\"");
+  expect_error_at("transmit_path = \"kernel\"\n", 6, "bfd.transmit_path", "\"auto\", \"xdp\" or \"user-space\"");
+  expect_error_at("enabled = true\nreceive_path = \"user-space\"\ntransmit_path = \"xdp\"\n", 8,
+                  "bfd.transmit_path", "XDP receive path");
   expect_error_at("enabled = true\ndesired_min_tx_ms = 0\n", 7, "bfd.desired_min_tx_ms", "between 1 and 60000");
   expect_error_at("required_min_rx_ms = 60001\n", 6, "bfd.required_min_rx_ms", "between 1 and 60000");
   expect_error_at("detect_mult = 0\n", 6, "bfd.detect_mult", "between 1 and 255");

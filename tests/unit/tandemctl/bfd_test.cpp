@@ -81,6 +81,21 @@ TEST(CtlBfd, Table) {
   EXPECT_NE(t.find("192.0.2.2"), std::string::npos) << t;
   EXPECT_NE(t.find("4 ms"), std::string::npos) << t;
   EXPECT_NE(t.find("30"), std::string::npos) << t;
+  EXPECT_NE(t.find("Transmit path: user-space"), std::string::npos) << t;
+}
+
+TEST(CtlBfd, KernelReplies) {
+  auto r = sample();
+  r.add_reply_interfaces("eth0");
+  r.mutable_sessions(0)->set_packets_out_kernel(480);
+  r.mutable_sessions(0)->set_kernel_replies(true);
+  std::ostringstream table, detail;
+  render_bfd(r, false, table);
+  render_bfd(r, true, detail);
+  EXPECT_NE(table.str().find("Transmit path: XDP program answers in steady state on eth0, user-space otherwise"),
+            std::string::npos) << table.str();
+  EXPECT_NE(detail.str().find("500 in, 501 out (480 by the XDP program, answering now)"), std::string::npos)
+      << detail.str();
 }
 
 TEST(CtlBfd, Detail) {
@@ -89,7 +104,7 @@ TEST(CtlBfd, Detail) {
   const std::string t = out.str();
   EXPECT_NE(t.find("local 7, remote 99"), std::string::npos) << t;
   EXPECT_NE(t.find("tx 10 ms, rx 10 ms, detect time 30 ms"), std::string::npos) << t;
-  EXPECT_NE(t.find("500 in, 501 out"), std::string::npos) << t;
+  EXPECT_NE(t.find("500 in, 501 out (0 by the XDP program)"), std::string::npos) << t;
   EXPECT_NE(t.find("valid 1234"), std::string::npos) << t;
   EXPECT_EQ(t.find("bad_ttl"), std::string::npos) << "zero counters are left out:\n" << t;
   EXPECT_NE(t.find("last change never"), std::string::npos) << t;
