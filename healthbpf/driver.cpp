@@ -452,14 +452,10 @@ void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t
         }
       }
       if (down) ++s.downs;
-      if (down && s.kernel_tx && s.disc_slot) {
-        // The remote stopped hearing us while the program answered for us: its replies
-        // do not arrive on this interface (e.g. dropped by the driver). Not again there.
-        hb_slot sl = source_->slot(*s.disc_slot);
-        auto where = reply_interfaces_.find(static_cast<int>(sl.ifindex));
-        if (s.fsm.remote_state() == bfd::State::Down &&
-            sl.remote_diag == static_cast<uint8_t>(bfd::Diag::ControlDetectionExpired) &&
-            where != reply_interfaces_.end()) {
+      if (down && replies_were_lost(s, now)) {
+        const int ifindex = static_cast<int>(source_->slot(*s.disc_slot).ifindex);
+        auto where = reply_interfaces_.find(ifindex);
+        if (where != reply_interfaces_.end()) {
           spdlog::warn("bfd: peer {} stopped hearing us while the XDP program answered for us on {}: "
                        "transmitting from user space on {} from now on", s.cfg.address, where->second, where->second);
           reply_interfaces_.erase(where);
@@ -474,6 +470,28 @@ void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t
     }
   }
   update_reply(s, now);
+}
+
+// The remote declared us dead (its detection time expired) although the program sent
+// for us within the last half of that time: those packets do not reach it (e.g. a
+// driver that drops XDP_TX frames). Not so when we hung: the lease stopped the program
+// a whole detection time before the remote's Down can arrive.
+bool Driver::replies_were_lost(const Session& s, uint64_t now) const {
+  if (!s.kernel_tx || !s.disc_slot || !s.reply) return false;
+  // The remote's Down may come in either slot (with Your Discriminator 0 after its expiry).
+  std::optional<hb_slot> newest;
+  for (const auto& idx : {s.disc_slot, s.addr_slot}) {
+    if (!idx) continue;
+    hb_slot sl = source_->slot(*idx);
+    if (!newest || sl.last_rx_ns > newest->last_rx_ns) newest = sl;
+  }
+  if (newest->remote_state != static_cast<uint8_t>(bfd::State::Down) ||
+      newest->remote_diag != static_cast<uint8_t>(bfd::Diag::ControlDetectionExpired))
+    return false;
+  const KernelReplyCounts c = source_->reply_counts(*s.disc_slot);
+  const uint64_t interval = s.reply->min_gap_ns * 4 / 3;  // the armed one (the FSM's is Down's now)
+  const uint64_t detect = uint64_t{s.cfg.detect_mult} * interval;
+  return c.sent > 0 && c.last_tx_ns + detect / 2 > now;
 }
 
 bool Driver::may_reply(const Session& s) const {

@@ -129,6 +129,7 @@ class Driver {
   void on_event(const hb_event& e, uint64_t now);
   void apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t now);
   bool may_reply(const Session& s) const;
+  bool replies_were_lost(const Session& s, uint64_t now) const;
   void update_reply(Session& s, uint64_t now);
   void disarm_reply(Session& s);
   void renew_lease();

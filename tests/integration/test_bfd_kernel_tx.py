@@ -11,7 +11,8 @@ the lab's veth: native XDP_TX on veth needs XDP on the other end too).
    answering, and FRR's bfdd declares the session Down (Control Detection Time
    Expired) far inside the BGP hold time (< 1 s; median printed): kernel replies do not
    hide a hung daemon.
-3. SIGCONT: the session comes back Up and the program answers again.
+3. SIGCONT: the session comes back Up and the program answers again (a hang is not
+   taken for lost replies: replies stay allowed on eth0).
 4. With transmit_path = "user-space" (the same lab restarted) nothing is sent by the
    program.
 """
@@ -134,6 +135,10 @@ def with_kernel_replies(td, bfdd):
         f"{statistics.median(detections):.1f} ms, worst {max(detections):.1f} ms over {len(detections)} trials")
     bfdd.wait_status(TANDEM.v4, "up", timeout=20)
     wait_until(lambda: answered(td), 10, "the XDP program answers after SIGCONT", interval=0.1)
+    # A hang is not a lost reply: the program still answers on eth0.
+    check(not td.log_lines(r"stopped hearing us while the XDP program answered"),
+          "the hangs did not make tandemd give up kernel replies")
+    check(td.ctl("bfd").get("reply_interfaces") == ["eth0"], "replies still allowed on eth0")
 
 
 def user_space_only(td, bfdd):

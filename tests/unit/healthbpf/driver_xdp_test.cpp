@@ -2,9 +2,11 @@
 // program: driver A on hb0 (XDP in generic mode, transmit_path = "xdp") and driver B in
 // the peer namespace (user-space receiver) reach Up at 10 ms; then the program sends
 // A's periodic packets and B keeps the session Up; when A falls silent (disarming its
-// replies) B declares it Down.
+// replies) B declares it Down. Replies that never arrive (native XDP on veth without
+// XDP on the other end) are given up on that interface after one Down.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -33,7 +35,10 @@ class DriverXdpTest : public test::VethPairTest<DriverXdpTest> {
     DriverOptions a;
     a.receive_path = "xdp";
     a.interfaces = {"hb0"};
-    a.xdp_mode = "generic";  // native XDP_TX on veth needs XDP on the other end too
+    // Generic mode: native XDP_TX on veth leaves the frames in the other end's ring
+    // unless that end runs XDP too; one test uses exactly that to lose the replies.
+    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    a.xdp_mode = name == "RepliesThatDoNotArriveAreGivenUpOnThatInterface" ? "native" : "generic";
     a.transmit_path = "xdp";
     a.peers.push_back(peer("192.0.2.2", "192.0.2.1"));
     std::string error;
@@ -100,6 +105,28 @@ TEST_F(DriverXdpTest, TheProgramCarriesTheSteadyStateAndFallsSilentWithTheDaemon
   a_->stop();
   EXPECT_FALSE(a_->status().sessions.at(0).kernel_replies);
   ASSERT_TRUE(run_until([&] { return b_->state("192.0.2.1") == bfd::State::Down; }, std::chrono::seconds(2)));
+}
+
+TEST_F(DriverXdpTest, RepliesThatDoNotArriveAreGivenUpOnThatInterface) {
+  if (a_->path() != "xdp-native") GTEST_SKIP() << "no native XDP on veth here (" << a_->path() << ")";
+  a_->start();
+  b_->start();
+  ASSERT_TRUE(run_until([&] { return a_->state("192.0.2.2") == bfd::State::Up && b_->state("192.0.2.1") == bfd::State::Up; },
+                        std::chrono::seconds(10)));
+  // The program answers for A, but its frames stay in hb1's ring: B stops hearing A,
+  // declares it Down, and A gives up replies on hb0.
+  ASSERT_TRUE(run_until([&] { return a_->status().reply_interfaces.empty(); }, std::chrono::seconds(5)))
+      << "A kept answering from the program although B stopped hearing it";
+  EXPECT_TRUE(std::any_of(changes_b_.begin(), changes_b_.end(), [](const StateChange& c) {
+    return !c.up && c.diag == bfd::Diag::ControlDetectionExpired;
+  })) << "B did not detect A's silence";
+  // From then on user space sends: Up again, and it stays Up.
+  ASSERT_TRUE(run_until([&] { return a_->state("192.0.2.2") == bfd::State::Up && b_->state("192.0.2.1") == bfd::State::Up; },
+                        std::chrono::seconds(10)));
+  const size_t b_changes = changes_b_.size();
+  run_until([] { return false; }, std::chrono::seconds(1));
+  EXPECT_EQ(changes_b_.size(), b_changes);
+  EXPECT_FALSE(a_->status().sessions.at(0).kernel_replies);
 }
 
 }  // namespace
