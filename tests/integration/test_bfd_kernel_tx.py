@@ -28,7 +28,7 @@ from datetime import datetime
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from lab import Lab, log, wait_until  # noqa: E402
-from lab.bfdd import Bfdd, bfdd_binary  # noqa: E402
+from lab.bfdd import Bfdd, bfdd_binary, enable_bfd  # noqa: E402
 from lab.harness import check, main  # noqa: E402
 from lab.tandem import require_tandemctl  # noqa: E402
 from lab.topology import FRR, TANDEM, StandardLab  # noqa: E402
@@ -65,12 +65,7 @@ def run_lab(args, transmit_path, body):
         td, frr = top.tandem, top.frr
         td.tandemctl = args.tandemctl
         td.log_["level"] = "info"
-        td.tables["bfd"] = {"enabled": True, "receive_path": "xdp", "interfaces": ["eth0"], "xdp_mode": "generic",
-                            "transmit_path": transmit_path, "desired_min_tx_ms": 10, "required_min_rx_ms": 10,
-                            "detect_mult": 3}
-        for p in td.peers:
-            if p["address"] == FRR.v4:
-                p["bfd"] = True
+        enable_bfd(td, FRR.v4, receive_path="xdp", xdp_mode="generic", transmit_path=transmit_path)
         top.start(timeout=40)
         bfdd = Bfdd(frr)
         bfdd.add_peer(TANDEM.v4, local_address=FRR.v4, interval_ms=10, multiplier=3)

@@ -25,6 +25,16 @@ def nft_binary():
     return require_binary("nft", "nftables' nft (apt-get install nftables)")
 
 
+def enable_bfd(td, peer_address, interval_ms=10, multiplier=3, **bfd):
+    """[bfd] on a TandemNode (XDP on eth0 unless `bfd` says otherwise) and bfd = true
+    on its peer at `peer_address`."""
+    td.tables["bfd"] = {"enabled": True, "interfaces": ["eth0"], "desired_min_tx_ms": interval_ms,
+                        "required_min_rx_ms": interval_ms, "detect_mult": multiplier, **bfd}
+    for p in td.peers:
+        if p["address"] == peer_address:
+            p["bfd"] = True
+
+
 class Bfdd:
     """bfdd in an FrrRouter's namespace and directory. add_peer() then start() (after
     the FrrRouter started: bfdd talks to its zebra for interfaces)."""

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "healthbpf/driver.hpp"
+#include "tests/unit/healthbpf/run_io.hpp"
 
 namespace tandem::healthbpf {
 namespace {
@@ -49,9 +50,7 @@ class DriverTest : public ::testing::Test {
 
   template <class Pred>
   bool run_until(Pred pred, std::chrono::milliseconds limit) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (!pred() && std::chrono::steady_clock::now() < end) io_.run_for(std::chrono::milliseconds(5));
-    return pred();
+    return test::run_until(io_, pred, limit);
   }
 
   asio::io_context io_{1};

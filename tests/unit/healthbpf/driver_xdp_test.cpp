@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "healthbpf/driver.hpp"
+#include "tests/unit/healthbpf/run_io.hpp"
 #include "tests/unit/healthbpf/veth_pair.hpp"
 
 namespace tandem::healthbpf {
@@ -54,9 +55,7 @@ class DriverXdpTest : public test::VethPairTest<DriverXdpTest> {
 
   template <class Pred>
   bool run_until(Pred pred, std::chrono::milliseconds limit) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (!pred() && std::chrono::steady_clock::now() < end) io_.run_for(std::chrono::milliseconds(5));
-    return pred();
+    return test::run_until(io_, pred, limit);
   }
 
   asio::io_context io_{1};
