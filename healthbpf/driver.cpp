@@ -51,10 +51,12 @@ struct Driver::Session {
   uint64_t ups = 0, downs = 0;
   uint64_t last_change_ns = 0;
   bool silent = false;
+  bool held = false;         // after a stall, until release_hold()
+  bool reported_up = false;  // what on_change_ was last told
 };
 
 Driver::Driver(asio::io_context& io, DriverOptions options, OnChange on_change)
-    : io_(io), opts_(std::move(options)), on_change_(std::move(on_change)), deadline_(io), tx_timer_(io), lease_timer_(io) {}
+    : io_(io), opts_(std::move(options)), on_change_(std::move(on_change)), deadline_(io), tx_timer_(io), tick_timer_(io) {}
 
 Driver::~Driver() {
   stop();
@@ -201,21 +203,79 @@ void Driver::start() {
   for (auto& s : sessions_) start_session(*s, now);
   wait_readable();
   arm_deadline();
-  if (!reply_interfaces_.empty()) renew_lease();
+  if (!reply_interfaces_.empty() || opts_.stall_ns) on_tick();
 }
 
 // The program answers for us only until the lease runs out: renewed here, on the
-// driver's thread, so a daemon that stops running stops being answered for.
-void Driver::renew_lease() {
+// driver's thread, so a daemon that stops running stops being answered for. A stall is
+// looked for first: a woken thread holds its sessions before the program answers again.
+void Driver::on_tick() {
   if (!running_) return;
   const uint64_t now = monotonic_ns();
-  source_->renew_lease(now + kLeaseNs);
-  lease_timer_.expires_at(at_ns(now + kLeaseRenewNs));
+  check_stall(now);
+  if (!reply_interfaces_.empty()) source_->renew_lease(now + kLeaseNs);
+  last_tick_ns_ = now;
+  tick_due_ns_ = now + kTickNs;
+  tick_timer_.expires_at(at_ns(tick_due_ns_));
   std::weak_ptr<bool> alive = alive_;
-  lease_timer_.async_wait([this, alive](const boost::system::error_code& ec) {
+  tick_timer_.async_wait([this, alive](const boost::system::error_code& ec) {
     if (ec || alive.expired() || !running_) return;
-    renew_lease();
+    on_tick();
   });
+}
+
+// Called first by everything that may send (the tick, receive, detection and transmit
+// handlers, through apply()): whichever of them runs first after a stall holds the
+// sessions before any of their packets leaves.
+void Driver::check_stall(uint64_t now) {
+  if (!opts_.stall_ns || !tick_due_ns_ || now <= tick_due_ns_ + opts_.stall_ns) return;
+  const uint64_t stalled = now - last_tick_ns_;
+  tick_due_ns_ = now;  // once per stall: the tick re-arms right after
+  ++hold_generation_;
+  size_t held = 0;
+  for (auto& s : sessions_) {
+    if (!s->cfg.hold_after_stall) continue;
+    s->held = true;
+    ++held;
+    update_reply(*s, now);  // disarmed: the program must not answer for it either
+  }
+  if (held == 0) {
+    spdlog::info("bfd: this thread did not run for {:.1f} ms (the process was stopped or starved)", double(stalled) / 1e6);
+    return;
+  }
+  holding_ = true;
+  spdlog::warn("bfd: this thread did not run for {:.1f} ms (the process was stopped or starved): the {} BGP peers' "
+               "sessions send and report nothing until this node is confirmed as the primary",
+               double(stalled) / 1e6, held);
+  if (on_stall_) on_stall_(hold_generation_, stalled);
+}
+
+bool Driver::release_hold(uint64_t generation) {
+  if (!holding_ || generation != hold_generation_) return false;
+  holding_ = false;
+  const uint64_t now = monotonic_ns();
+  size_t reported = 0;
+  for (auto& s : sessions_) {
+    if (!s->held) continue;
+    s->held = false;
+    // What the main loop was not told while held: only the net change.
+    const bool up = s->fsm.state() == bfd::State::Up;
+    if (up != s->reported_up) {
+      StateChange c{s->cfg.address, up, s->reported_up ? bfd::State::Up : bfd::State::Down, s->fsm.state(),
+                    s->fsm.local_diag()};
+      c.remote_admin_down = !up && s->fsm.remote_state() == bfd::State::AdminDown;
+      report(*s, c);
+      ++reported;
+    }
+    update_reply(*s, now);
+  }
+  spdlog::info("bfd: the BGP peers' sessions transmit again ({} changed state while held)", reported);
+  return true;
+}
+
+void Driver::report(Session& s, const StateChange& c) {
+  s.reported_up = c.up;
+  if (on_change_) on_change_(c);
 }
 
 void Driver::start_session(Session& s, uint64_t now) {
@@ -243,18 +303,19 @@ void Driver::release_slots(Session& s) {
 bool Driver::add_session(const DriverPeer& peer, std::string& error) {
   auto s = make_session(peer, error);
   if (!s) return false;
+  s->held = holding_ && peer.hold_after_stall;
   sessions_.push_back(std::move(s));
   if (running_) start_session(*sessions_.back(), monotonic_ns());
   return true;
 }
 
-bool Driver::remove_session(const std::string& peer) {
+bool Driver::remove_session(const std::string& peer, bool silently) {
   auto it = std::find_if(sessions_.begin(), sessions_.end(), [&](const auto& s) { return s->cfg.address == peer; });
   if (it == sessions_.end()) return false;
-  if (running_) admin_down(**it, monotonic_ns());
+  if (running_ && !silently) admin_down(**it, monotonic_ns());
   release_slots(**it);
   unschedule_tx(**it);
-  spdlog::info("bfd: session with {} removed", peer);
+  spdlog::info("bfd: session with {} removed{}", peer, silently ? " without a word" : "");
   sessions_.erase(it);
   return true;
 }
@@ -275,7 +336,8 @@ void Driver::stop() {
   if (!running_) return;
   for (auto& s : sessions_) disarm_reply(*s);
   running_ = false;
-  lease_timer_.cancel();
+  tick_timer_.cancel();
+  tick_due_ns_ = 0;
   if (source_) source_->renew_lease(0);
   for (auto& s : sessions_) s->tx_at.reset();
   tx_queue_.clear();
@@ -416,9 +478,10 @@ void Driver::on_tx_timer() {
 }
 
 void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t now) {
+  check_stall(now);
   for (const auto& a : actions) {
     if (const auto* send = std::get_if<bfd::act::Send>(&a)) {
-      if (!s.silent && s.tx->send(send->packet)) {
+      if (!s.silent && !s.held && s.tx->send(send->packet)) {
         ++s.packets_out;
         s.last_tx_ns = now;
       }
@@ -461,11 +524,12 @@ void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t
           reply_interfaces_.erase(where);
         }
       }
-      // Our own AdminDown (shutdown, session deleted) is no forwarding failure: not reported.
-      if ((up || down) && sc->to != bfd::State::AdminDown && on_change_) {
+      // Our own AdminDown (shutdown, session deleted) is no forwarding failure: not
+      // reported. Held: reported at release_hold(), if it still holds then.
+      if ((up || down) && sc->to != bfd::State::AdminDown && !s.held) {
         StateChange c{s.cfg.address, up, sc->from, sc->to, sc->diag};
         c.remote_admin_down = down && s.fsm.remote_state() == bfd::State::AdminDown;
-        on_change_(c);
+        report(s, c);
       }
     }
   }
@@ -495,7 +559,7 @@ bool Driver::replies_were_lost(const Session& s, uint64_t now) const {
 }
 
 bool Driver::may_reply(const Session& s) const {
-  if (!running_ || !s.cfg.kernel_replies || s.silent || !s.disc_slot || reply_interfaces_.empty()) return false;
+  if (!running_ || !s.cfg.kernel_replies || s.silent || s.held || !s.disc_slot || reply_interfaces_.empty()) return false;
   const bfd::Session& f = s.fsm;
   // Steady state only, and a remote that sends at least as often as we must: the
   // program answers its packets, so its rate bounds ours. Our Detect Mult >= 2 keeps

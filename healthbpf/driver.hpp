@@ -17,7 +17,13 @@
 // as we must, the XDP program answers each of its packets with ours (XDP_TX, at most
 // one per 75% of our interval) and the session's user-space transmission stops; any
 // news (an event) or a change of our packet takes it back to user space. A lease
-// renewed every kLeaseRenewNs keeps a hung or dead daemon from being answered for.
+// renewed every kTickNs keeps a hung or dead daemon from being answered for.
+// Stalls (options.stall_ns): the same tick tells when the thread did not run for a
+// while (the process was stopped or starved). Sessions marked hold_after_stall (the BGP
+// peers' sessions of an HA primary) then send nothing and report nothing until
+// release_hold(): in the meantime the other node may have taken their BGP sessions
+// over, and a woken old primary answering its peers' queued packets would take down
+// their BFD sessions with the new primary (docs/ha.md, "A primary that was stopped").
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange
@@ -51,6 +57,8 @@ struct DriverPeer {
   // May the XDP program answer for this session? Not for the HA pair's heartbeat: a
   // hung node must fall silent to its partner at once, not a lease later.
   bool kernel_replies = true;
+  // Silent after a stall of the driver's thread until release_hold() (see above).
+  bool hold_after_stall = false;
   bool operator==(const DriverPeer&) const = default;
 };
 
@@ -63,6 +71,9 @@ struct DriverOptions {
   uint16_t port = HB_BFD_PORT;           // receive port (user-space path; tests)
   uint16_t remote_port = HB_BFD_PORT;    // where we send (tests)
   std::string bind_address = "::";       // user-space receiver
+  // The driver's thread not running for this long (beyond its 5 ms tick) is a stall that
+  // holds the hold_after_stall sessions; 0: stalls are not looked for.
+  uint64_t stall_ns = 0;
 };
 
 // A session reached Up (up = true) or left it (up = false, with the diagnostic).
@@ -81,6 +92,8 @@ struct StateChange {
 class Driver {
  public:
   using OnChange = std::function<void(const StateChange&)>;
+  // A stall held the hold_after_stall sessions (`generation` numbers the stalls).
+  using OnStall = std::function<void(uint64_t generation, uint64_t stalled_ns)>;
 
   // Opens the receive path and a sender per peer. nullptr and `error` when it cannot
   // (receive_path = "xdp" and the program cannot be loaded or attached; the port is
@@ -102,9 +115,17 @@ class Driver {
   // Sessions at run time (peers added through the API or by a reload). add_session: false
   // + `error` when the address does not parse or already has a session; the session
   // starts at once when the driver runs. remove_session: the session sends AdminDown once
-  // and is deleted (its table slots released); false when there is none.
+  // (unless `silently`: its peer is someone else's now) and is deleted (its table slots
+  // released); false when there is none.
   bool add_session(const DriverPeer& peer, std::string& error);
-  bool remove_session(const std::string& peer);
+  bool remove_session(const std::string& peer, bool silently = false);
+
+  // Stalls (see above). Set before start(). release_hold(generation): the held sessions
+  // transmit again and report the change of state they had while held (Up -> Down, say);
+  // false when a newer stall holds them (its own release will come).
+  void set_on_stall(OnStall f) { on_stall_ = std::move(f); }
+  bool release_hold(uint64_t generation);
+  bool holding() const { return holding_; }
   bool has_session(const std::string& peer) const;
 
   std::string path() const;
@@ -132,7 +153,9 @@ class Driver {
   bool replies_were_lost(const Session& s, uint64_t now) const;
   void update_reply(Session& s, uint64_t now);
   void disarm_reply(Session& s);
-  void renew_lease();
+  void on_tick();
+  void check_stall(uint64_t now);
+  void report(Session& s, const StateChange& c);
   void arm_tx(Session& s, uint64_t deadline_ns);
   void unschedule_tx(Session& s);
   void rearm_tx_timer();
@@ -156,9 +179,15 @@ class Driver {
   uint64_t tx_timer_at_ = 0;  // when it is armed for, 0: not armed
   // Interfaces (ifindex) where the program may answer for us; empty: user space sends all.
   std::map<int, std::string> reply_interfaces_;
-  static constexpr uint64_t kLeaseRenewNs = 5'000'000;
+  // The tick: renews the lease, and is the clock stalls are measured against.
+  static constexpr uint64_t kTickNs = 5'000'000;
   static constexpr uint64_t kLeaseNs = 10'000'000;
-  boost::asio::steady_timer lease_timer_;
+  boost::asio::steady_timer tick_timer_;
+  uint64_t tick_due_ns_ = 0;   // when the tick is expected to run, 0: not ticking
+  uint64_t last_tick_ns_ = 0;  // when it last ran
+  OnStall on_stall_;
+  bool holding_ = false;
+  uint64_t hold_generation_ = 0;
   uint32_t next_discriminator_ = 0;
   uint64_t unknown_events_ = 0;
   bool running_ = false;

@@ -118,6 +118,9 @@ Channel::Handlers PrimaryReplicator::handlers() {
   h.on_message = [this, alive, cell](repl::Envelope&& m) {
     if (alive.lock() && channel_ && cell->lock() == channel_) on_message(std::move(m));
   };
+  h.on_echo = [this, alive, cell](uint64_t nonce) {
+    if (alive.lock() && channel_ && cell->lock() == channel_) on_echo(nonce);
+  };
   h.on_closed = [this, alive, cell](const std::string& why) {
     if (!alive.lock()) return;
     auto ch = cell->lock();
@@ -193,6 +196,7 @@ void PrimaryReplicator::on_message(repl::Envelope&& m) {
 
 void PrimaryReplicator::on_closed(const std::string& why) {
   if (sw_.active) finish_switchover(false, "the replication channel closed: " + why);
+  finish_confirm(true, "the channel to the standby closed (" + why + ") without a takeover notice");
   spdlog::warn("replication: channel to the standby down ({}); sessions carry on unreplicated", why);
   stats_.last_error = why;
   stats_.channel_state = listener_ ? "listening" : "down";

@@ -59,6 +59,14 @@ class PrimaryReplicator final : public session::SessionTap {
   void set_guard(GuardFn f) { guard_ = std::move(f); }
   void before_close(uint64_t id) override;
   bool fenced() const { return fenced_; }
+  // After a stall of this process (BfdWiring holds the peers' BFD sessions): is this node
+  // still the primary? With a standby connected, a probe over the channel decides: its
+  // answer says yes (a TakeoverNotice sent before it would have arrived first), a
+  // TakeoverNotice no (fenced). The channel closing, or no answer within kConfirmWait,
+  // says yes: a standby that read the probe does not take over while it hears this node,
+  // and one that took over before sent its notice already. No standby: yes at once.
+  using ConfirmDone = std::function<void(bool still_primary, const std::string& why)>;
+  void confirm_primary(ConfirmDone done);
   // A node that became primary by a takeover: its sessions were Established before
   // this replicator existed; a standby that connects gets them in its bulk sync.
   void adopt(uint64_t id, const wire::IpAddr& peer);
@@ -115,6 +123,7 @@ class PrimaryReplicator final : public session::SessionTap {
   void on_ready(const repl::Hello& remote);
   void on_message(repl::Envelope&& m);
   void on_closed(const std::string& why);
+  void on_echo(uint64_t nonce);
   bool replicating() const { return channel_ && channel_->ready() && accepted_; }
   void send(const repl::Envelope& m);
   // Bulk sync.
@@ -170,6 +179,13 @@ class PrimaryReplicator final : public session::SessionTap {
   GuardFn guard_;
   void guard(uint64_t id, bool protect);
   bool fenced_ = false;
+  // confirm_primary (primary_fence.cpp).
+  static constexpr std::chrono::milliseconds kConfirmWait{1000};
+  void finish_confirm(bool still_primary, const std::string& why);
+  std::vector<ConfirmDone> confirm_waiting_;
+  uint64_t probe_nonce_ = 0;
+  std::chrono::steady_clock::time_point probe_sent_;
+  std::unique_ptr<boost::asio::steady_timer> confirm_timer_;
 };
 
 }  // namespace tandem::replicator

@@ -15,7 +15,16 @@ healthbpf::DriverPeer bfd_session(const config::Config& cfg, const config::PeerC
   d.desired_min_tx_us = p.bfd_desired_min_tx_ms.value_or(b.desired_min_tx_ms) * 1000;
   d.required_min_rx_us = p.bfd_required_min_rx_ms.value_or(b.required_min_rx_ms) * 1000;
   d.detect_mult = p.bfd_detect_mult.value_or(b.detect_mult);
+  d.hold_after_stall = cfg.ha.enabled();
   return d;
+}
+
+uint64_t stall_threshold_ns(const config::Config& cfg) {
+  const auto& ha = cfg.ha;
+  if (!ha.enabled()) return 0;
+  const uint64_t takeover_ms = ha.heartbeat ? uint64_t{ha.heartbeat_interval_ms} * ha.heartbeat_detect_mult
+                                            : uint64_t{ha.channel_dead_ms};
+  return takeover_ms * 1'000'000 / 2;
 }
 
 std::optional<healthbpf::DriverPeer> heartbeat_session(const config::Config& cfg) {
@@ -51,6 +60,7 @@ std::unique_ptr<BfdWiring> BfdWiring::start(boost::asio::io_context& io, session
   o.interfaces = cfg.bfd.interfaces;
   o.xdp_mode = cfg.bfd.xdp_mode;
   o.transmit_path = cfg.bfd.transmit_path;
+  o.stall_ns = stall_threshold_ns(cfg);
   if (auto hb = heartbeat_session(cfg)) {
     o.peers.push_back(*hb);
     w->pair_address_ = hb->address;
@@ -70,6 +80,11 @@ std::unique_ptr<BfdWiring> BfdWiring::start(boost::asio::io_context& io, session
       },
       error);
   if (!w->driver_) return nullptr;
+  w->driver_->set_on_stall([self, alive](uint64_t generation, uint64_t stalled_ns) {
+    boost::asio::post(self->io_, [self, alive, generation, stalled_ns] {
+      if (!alive.expired()) self->on_stall(generation, stalled_ns);
+    });
+  });
   // At start a session that cannot be opened (e.g. an unusable local address) is fatal.
   if (!w->reconcile(error)) return nullptr;
   w->driver_->start();
@@ -109,6 +124,37 @@ void BfdWiring::shutdown() {
   on_bfd_thread([this] { driver_->shutdown(); });
 }
 
+void BfdWiring::hand_over() {
+  if (handed_over_) return;
+  handed_over_ = true;
+  for (const auto& [address, session] : peer_sessions_)
+    on_bfd_thread([&] { return driver_->remove_session(address, /*silently=*/true); });
+  if (!peer_sessions_.empty())
+    spdlog::info("bfd: {} BGP peers' sessions ended without a word: their BGP sessions are the other node's",
+                 peer_sessions_.size());
+  peer_sessions_.clear();
+}
+
+// The main loop runs this after the BFD thread held the peers' sessions: the replication
+// says whether they may speak again (this node is still the primary) or not (fenced:
+// hand_over() follows and ends them).
+void BfdWiring::on_stall(uint64_t generation, uint64_t stalled_ns) {
+  if (handed_over_) return;
+  auto release = [this, generation](const std::string& why) {
+    spdlog::info("bfd: {}: the BGP peers' sessions may speak again", why);
+    on_bfd_thread([&] { return driver_->release_hold(generation); });
+  };
+  if (!role_check_) return release("no replication");
+  spdlog::info("bfd: after a stall of {:.1f} ms: asking the replication whether this node is still the primary",
+               double(stalled_ns) / 1e6);
+  std::weak_ptr<bool> alive = alive_;
+  role_check_([this, alive, release](bool still_primary, const std::string& why) {
+    if (alive.expired() || handed_over_) return;
+    if (still_primary) return release(why);
+    spdlog::warn("bfd: the BGP peers' sessions stay silent: {}", why);
+  });
+}
+
 healthbpf::DriverStatus BfdWiring::status() const {
   return on_bfd_thread([this] { return driver_->status(); });
 }
@@ -144,6 +190,7 @@ void BfdWiring::on_peers_changed() {
 }
 
 bool BfdWiring::reconcile(std::string& error) {
+  if (handed_over_) return true;
   const auto want = peer_sessions(speaker_.config(), speaker_.standby());
   for (auto it = peer_sessions_.begin(); it != peer_sessions_.end();) {
     auto w = want.find(it->first);

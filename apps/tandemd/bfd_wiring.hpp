@@ -6,6 +6,10 @@
 //    peers added or removed through the API or by a reload get or lose their session.
 //  - The pair's heartbeat ([ha] heartbeat = true): its state changes go to the
 //    replication (the node-liveness signal), never to a BGP peer.
+//  - On an HA node the BGP peers' sessions are held after a stall of the BFD thread
+//    (healthbpf/driver.hpp) until the role check (the replication) confirms this node is
+//    still the primary; once the sessions are handed over (switchover or fence) they
+//    end without a word: their peers' BFD sessions are the other node's now.
 // The driver runs on a thread of its own with its own io_context: its transmissions and
 // detection timers must not wait for a long turn of the main event loop (a bulk sync,
 // a flood of UPDATEs), or a busy node looks dead to its peers and to the other node
@@ -34,6 +38,10 @@ namespace tandem::app {
 // (nullopt without heartbeat = true).
 std::map<std::string, healthbpf::DriverPeer> peer_sessions(const config::Config& cfg, bool standby);
 std::optional<healthbpf::DriverPeer> heartbeat_session(const config::Config& cfg);
+// How long the BFD thread may not run before an HA primary's peer sessions are held:
+// half the time in which the other node could take over (its heartbeat detection
+// time, or half the channel's dead interval without a heartbeat); 0 without [ha].
+uint64_t stall_threshold_ns(const config::Config& cfg);
 healthbpf::DriverPeer bfd_session(const config::Config& cfg, const config::PeerConfig& p);
 
 class BfdWiring : public session::SpeakerObserver {
@@ -42,6 +50,9 @@ class BfdWiring : public session::SpeakerObserver {
   // `heard`: the change came with a packet from the other node (Down because it said so,
   // or AdminDown): it was alive just now.
   using OnPairLiveness = std::function<void(bool up, bool heard, const std::string& why)>;
+  // Is this node still the primary? `done(true, why)` when confirmed, `done(false, why)`
+  // when not (it was fenced); may answer later (a round trip to the other node).
+  using RoleCheck = std::function<void(std::function<void(bool still_primary, const std::string& why)> done)>;
 
   // Creates and starts the driver ([bfd] enabled). nullptr and `error` when it cannot
   // (e.g. receive_path = "xdp" and the program cannot be loaded): tandemd exits 1.
@@ -51,8 +62,13 @@ class BfdWiring : public session::SpeakerObserver {
 
   // Where the heartbeat's changes go (set once the replication exists).
   void set_pair_liveness(OnPairLiveness f) { on_pair_ = std::move(f); }
+  // Where a stall's hold asks whether it may end (unset: at once).
+  void set_role_check(RoleCheck f) { role_check_ = std::move(f); }
   // Daemon shutdown: every session says AdminDown, so that no peer takes it for a failure.
   void shutdown();
+  // The BGP sessions went to the other node (switchover, fence): the BGP peers' BFD
+  // sessions end without a word and are not started again; the heartbeat carries on.
+  void hand_over();
 
   healthbpf::DriverStatus status() const;
   // For the API (runs on the event loop): the status, or nullopt when `w` is null (BFD off).
@@ -68,6 +84,7 @@ class BfdWiring : public session::SpeakerObserver {
  private:
   BfdWiring(boost::asio::io_context& io, session::Speaker& speaker) : io_(io), speaker_(speaker) {}
   void on_change(const healthbpf::StateChange& c);
+  void on_stall(uint64_t generation, uint64_t stalled_ns);
   // Runs `f` on the BFD thread and waits for its result (directly when the thread does
   // not run: before start() and after the destructor stopped it).
   template <typename F>
@@ -85,6 +102,8 @@ class BfdWiring : public session::SpeakerObserver {
   std::thread thread_;
   std::optional<std::string> pair_address_;
   OnPairLiveness on_pair_;
+  RoleCheck role_check_;
+  bool handed_over_ = false;
   std::map<std::string, healthbpf::DriverPeer> peer_sessions_;  // BGP peers' sessions, as applied
   bool reconcile_posted_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

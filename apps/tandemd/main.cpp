@@ -175,9 +175,13 @@ class Daemon {
       spdlog::error("{}", err);
       return kExitFailure;
     }
-    if (repl_ && bfd_) bfd_->set_pair_liveness(
-        [this](bool up, bool heard, const std::string& why) { repl_->on_pair_liveness(up, heard, why); });
+    if (repl_ && bfd_) {
+      bfd_->set_pair_liveness(
+          [this](bool up, bool heard, const std::string& why) { repl_->on_pair_liveness(up, heard, why); });
+      bfd_->set_role_check([this](auto done) { repl_->confirm_primary(std::move(done)); });
+    }
     if (repl_) repl_->set_on_handed_over([this] { restart_as_standby(); });
+    if (repl_ && bfd_) repl_->set_on_released([this] { bfd_->hand_over(); });
     if (repl_ && !repl_->start(err)) {
       spdlog::error("replication: {}", err);
       return kExitFailure;
@@ -263,11 +267,14 @@ class Daemon {
     });
   }
 
-  // After a switchover handed the sessions over: no Cease (the peers' sessions live on
-  // at the other node), BFD says AdminDown (no failure), the loop ends, main() starts
-  // the program again as the standby. A short delay lets the API answer the request.
+  // After a switchover or a fence handed the sessions over: no Cease (the peers' sessions
+  // live on at the other node), the peers' BFD sessions end at once without a word (the
+  // other node's sessions with those peers must not see a Down from this one), the
+  // heartbeat says AdminDown, the loop ends, main() starts the program again as the
+  // standby. A short delay lets the API answer the request.
   void restart_as_standby() {
     restart_as_standby_ = true;
+    if (bfd_) bfd_->hand_over();
     auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
     t->async_wait([this, t](const boost::system::error_code&) {
       stop_api();

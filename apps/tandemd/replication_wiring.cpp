@@ -106,6 +106,7 @@ void ReplicationWiring::make_primary(replicator::ChannelIdentity id) {
   primary_->set_guard([this](const session::Endpoints& ep, bool protect) { guard_connection(ep, protect); });
   primary_->set_on_fenced([this](const std::string&) {
     if (beacon_) beacon_->announce(0);
+    if (on_released_) on_released_();
     if (on_handed_over_) on_handed_over_();  // restart as the standby
   });
   speaker_.add_tap(primary_.get());
@@ -213,9 +214,16 @@ void ReplicationWiring::switchover(Done done) {
     if (!ok) return done(false, why);
     handed_over_ = true;  // the new primary's beacon is expected now: not a reason to fence
     if (beacon_) beacon_->announce(0);
+    if (on_released_) on_released_();
     wait_channel_idle(done, "sessions handed over to " + (status() ? status()->peer_node : std::string("the standby")) +
                                 "; this node restarts as the standby", 200);
   });
+}
+
+void ReplicationWiring::confirm_primary(std::function<void(bool still_primary, const std::string& why)> done) {
+  if (handed_over_) return done(false, "the sessions were handed over to the other node");
+  if (!primary_) return done(true, "this node is the standby");
+  primary_->confirm_primary(std::move(done));
 }
 
 void ReplicationWiring::wait_channel_idle(Done done, std::string message, int tries) {

@@ -47,6 +47,14 @@ class ReplicationWiring {
   using Done = std::function<void(bool ok, const std::string& message)>;
   void switchover(Done done);
   void set_on_handed_over(std::function<void()> f) { on_handed_over_ = std::move(f); }
+  // The BGP sessions are the other node's from now on (a switchover's Commit left, or a
+  // fence): called at once, before on_handed_over's restart.
+  void set_on_released(std::function<void()> f) { on_released_ = std::move(f); }
+  // Is this node still the primary (BfdWiring asks after a stall of its thread)? A
+  // primary with a standby connected asks it (PrimaryReplicator::confirm_primary); a
+  // standby, a primary without one, or a node without [ha] answers yes at once; a fenced
+  // or handed-over primary, no.
+  void confirm_primary(std::function<void(bool still_primary, const std::string& why)> done);
   bool primary() const { return primary_ != nullptr; }
   // SIGHUP: [ha] changes need a restart; says so.
   static void warn_reload(const config::Config& running, const config::Config& next);
@@ -75,6 +83,7 @@ class ReplicationWiring {
   void open_guard();
   void guard_connection(const session::Endpoints& ep, bool protect);
   std::function<void()> on_handed_over_;
+  std::function<void()> on_released_;
   std::unique_ptr<boost::asio::steady_timer> idle_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::unique_ptr<replicator::PrimaryReplicator> primary_;

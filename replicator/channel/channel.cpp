@@ -202,7 +202,17 @@ bool Channel::on_payload(const std::vector<uint8_t>& payload) {
   }
   switch (env.body_case()) {
     case repl::Envelope::kHello: refuse("protocol error: second Hello"); return false;
-    case repl::Envelope::kKeepalive: return true;  // only there to keep the channel alive
+    case repl::Envelope::kKeepalive: {  // there to keep the channel alive, and for probes
+      const repl::Keepalive& ka = env.keepalive();
+      if (ka.echo_request() != 0) {
+        repl::Envelope answer;
+        answer.mutable_keepalive()->set_time_us(realtime_us());
+        answer.mutable_keepalive()->set_echo_reply(ka.echo_request());
+        send(answer);
+      }
+      if (ka.echo_reply() != 0 && handlers_.on_echo) handlers_.on_echo(ka.echo_reply());
+      return !closed_;
+    }
     case repl::Envelope::kClosing:
       spdlog::info("replication channel {}: the other node closes it: {}", remote_description(),
                    env.closing().reason());
@@ -246,6 +256,13 @@ bool Channel::on_hello(const repl::Hello& hello) {
 }
 
 // ---- sending ---------------------------------------------------------------------
+
+void Channel::probe(uint64_t nonce) {
+  repl::Envelope e;
+  e.mutable_keepalive()->set_time_us(realtime_us());
+  e.mutable_keepalive()->set_echo_request(nonce);
+  send(e);
+}
 
 void Channel::send(const repl::Envelope& m) {
   if (closed_) return;

@@ -53,6 +53,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
     std::function<void(repl::Envelope&& message)> on_message;  // never Hello or Keepalive
     std::function<void(const std::string& why)> on_closed;     // once; after it nothing is called
     std::function<void()> on_drained;  // a write completed, below the low-water mark
+    std::function<void(uint64_t nonce)> on_echo;  // the answer to probe(nonce)
   };
   struct Counters {
     uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0, auth_failures = 0;
@@ -71,6 +72,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // known yet). Ignored once closed.
   void send(const repl::Envelope& m);
   size_t queued_bytes() const;  // for back-pressure by the caller
+  // A Keepalive the other node answers at once (on_echo(nonce), nonce != 0), after
+  // everything it sent before: a round trip through both processes.
+  void probe(uint64_t nonce);
   bool ready() const { return ready_ && !closed_; }
   bool closed() const { return closed_; }
   // No callbacks after this except on_closed(why), once (posted). When the channel is

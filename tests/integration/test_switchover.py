@@ -19,7 +19,7 @@ Checked, with the peers' own view as the judge:
    them from B; B's RIB digests equal A's (now the standby).
 4. Switch back (`tandemctl ha switchover` on B): the same checks, A primary again.
 BFD with FRR's bfdd (tandemd: `bfd = true` for FRR v4, 50 ms x 3; FRR's BGP is not
-coupled to it): the old primary's session says AdminDown, the new primary's comes Up
+coupled to it): the old primary's session ends without a word, the new primary's comes Up
 with a new discriminator; the standby runs none.
 Figures (printed): the switchover's steps from both daemons' logs.
 """

@@ -187,6 +187,71 @@ TEST_F(DriverTest, SessionsAddedAndRemovedAtRunTime) {
   b_->stop();
 }
 
+// A stall: A's thread (its own io_context here) does not run for 200 ms while B's does;
+// B expires A and says Down. Woken, A holds its session (hold_after_stall): it sends
+// nothing and reports nothing (not even its own Up -> Down) until release_hold(), then
+// reports the net change and both come Up again.
+TEST(DriverStall, HeldSessionIsSilentUntilReleased) {
+  asio::io_context io_a{1}, io_b{1};
+  auto run_both_until = [&](auto pred, std::chrono::milliseconds limit) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred() && std::chrono::steady_clock::now() < end) {
+      io_a.run_for(std::chrono::milliseconds(1));
+      io_b.run_for(std::chrono::milliseconds(1));
+    }
+    return pred();
+  };
+  DriverOptions oa = options(47881, 47882, 20'000);
+  oa.stall_ns = 30'000'000;
+  oa.peers[0].hold_after_stall = true;
+  std::vector<StateChange> changes_a, changes_b;
+  std::vector<std::pair<uint64_t, uint64_t>> stalls;
+  std::string error;
+  auto a = Driver::create(io_a, oa, [&](const StateChange& c) { changes_a.push_back(c); }, error);
+  ASSERT_TRUE(a) << error;
+  auto b = Driver::create(io_b, options(47882, 47881, 20'000), [&](const StateChange& c) { changes_b.push_back(c); },
+                          error);
+  ASSERT_TRUE(b) << error;
+  a->set_on_stall([&](uint64_t generation, uint64_t ns) { stalls.emplace_back(generation, ns); });
+  a->start();
+  b->start();
+  auto both_up = [&] { return a->state("127.0.0.1") == bfd::State::Up && b->state("127.0.0.1") == bfd::State::Up; };
+  ASSERT_TRUE(run_both_until(both_up, std::chrono::seconds(10)));
+  run_both_until([] { return false; }, std::chrono::milliseconds(200));
+  EXPECT_TRUE(stalls.empty()) << "a stall of " << stalls[0].second << " ns without one";
+  ASSERT_EQ(changes_a.size(), 1u);
+
+  // A stalls; B declares it Down.
+  test::run_until(io_b, [] { return false; }, std::chrono::milliseconds(200));
+  EXPECT_EQ(b->state("127.0.0.1"), bfd::State::Down);
+  const uint64_t a_out = a->status().sessions[0].packets_out;
+  const uint64_t b_in = b->status().sessions[0].packets_in;
+
+  // A wakes: held. It reads B's Down (its session goes Down) but says and reports nothing.
+  run_both_until([] { return false; }, std::chrono::milliseconds(300));
+  ASSERT_EQ(stalls.size(), 1u);
+  EXPECT_GE(stalls[0].second, 150'000'000u);
+  EXPECT_TRUE(a->holding());
+  EXPECT_EQ(a->state("127.0.0.1"), bfd::State::Down);
+  EXPECT_EQ(changes_a.size(), 1u);
+  EXPECT_EQ(a->status().sessions[0].packets_out, a_out);
+  EXPECT_EQ(b->status().sessions[0].packets_in, b_in);
+  EXPECT_EQ(b->state("127.0.0.1"), bfd::State::Down);
+
+  // Released: the Down A had while held is reported at once, then both come Up again.
+  EXPECT_FALSE(a->release_hold(stalls[0].first + 1));
+  EXPECT_TRUE(a->release_hold(stalls[0].first));
+  EXPECT_FALSE(a->holding());
+  ASSERT_EQ(changes_a.size(), 2u);
+  EXPECT_FALSE(changes_a[1].up);
+  EXPECT_EQ(changes_a[1].from, bfd::State::Up);
+  ASSERT_TRUE(run_both_until(both_up, std::chrono::seconds(10)));
+  EXPECT_TRUE(changes_a.back().up);
+  EXPECT_GT(a->status().sessions[0].packets_out, a_out);
+  a->stop();
+  b->stop();
+}
+
 TEST(DriverCreate, XdpRequiredButUnavailableIsAClearError) {
   asio::io_context io;
   DriverOptions o;

@@ -38,6 +38,7 @@ struct Side {
   std::optional<std::string> closed;
   int closed_calls = 0;
   int drained = 0;
+  std::vector<uint64_t> echoes;
 };
 
 Channel::Handlers handlers_for(const std::shared_ptr<Side>& s) {
@@ -49,6 +50,7 @@ Channel::Handlers handlers_for(const std::shared_ptr<Side>& s) {
     ++s->closed_calls;
   };
   h.on_drained = [s] { ++s->drained; };
+  h.on_echo = [s](uint64_t nonce) { s->echoes.push_back(nonce); };
   return h;
 }
 
@@ -239,6 +241,31 @@ TEST_F(ReplChannel, GoodPairExchangesMessagesBothWays) {
   EXPECT_EQ(client->closed_calls, 1);
   EXPECT_EQ(server->closed_calls, 1);
   client->ch->send(ack);  // ignored once closed
+}
+
+// A probe is answered by the other side's channel itself, after what that side sent
+// before it (in order: a TakeoverNotice sent first is read first), and reaches neither
+// side's on_message.
+TEST_F(ReplChannel, ProbeIsAnsweredAfterWhatTheOtherSideSentBefore) {
+  auto listener = listen(identity("a", repl::ROLE_PRIMARY));
+  auto standby = dial(listener->local_endpoint(), identity("b", repl::ROLE_STANDBY));
+  ASSERT_TRUE(run_until([&] { return standby->remote && !servers_.empty() && servers_[0]->remote; }));
+  auto primary = servers_[0];
+  repl::Envelope notice;
+  notice.mutable_takeover_notice()->set_term(4);
+  standby->ch->send(notice);
+  primary->ch->probe(7);
+  ASSERT_TRUE(run_until([&] { return !primary->echoes.empty(); }));
+  EXPECT_EQ(primary->echoes, std::vector<uint64_t>{7});
+  ASSERT_EQ(primary->messages.size(), 1u);
+  EXPECT_EQ(primary->messages[0].takeover_notice().term(), 4u);
+  EXPECT_TRUE(standby->messages.empty());
+  EXPECT_TRUE(standby->echoes.empty());
+  // Either side may probe.
+  standby->ch->probe(8);
+  ASSERT_TRUE(run_until([&] { return !standby->echoes.empty(); }));
+  EXPECT_EQ(standby->echoes, std::vector<uint64_t>{8});
+  EXPECT_EQ(primary->echoes.size(), 1u);
 }
 
 TEST_F(ReplChannel, WrongKeyClosesBothSidesWithAuthenticationReason) {
