@@ -52,6 +52,10 @@ struct Driver::Session {
   uint64_t last_change_ns = 0;
   bool silent = false;
   bool held = false;         // after a stall, until release_hold()
+  uint64_t resumed_expiry_ns = 0;  // resumed and no packet yet: Down unless one comes by then
+  // Resumed, and no Up packet with our discriminator yet: a Down now means the remote
+  // gave up on the session during the takeover, not a failure of the BGP session.
+  bool resumed_unconfirmed = false;
   bool reported_up = false;  // what on_change_ was last told
 };
 
@@ -89,8 +93,12 @@ std::unique_ptr<Driver::Session> Driver::make_session(const DriverPeer& p, std::
     return nullptr;
   }
   bfd::SessionConfig sc;
-  sc.local_discriminator = ++next_discriminator_;
-  if (sc.local_discriminator == 0) sc.local_discriminator = ++next_discriminator_;
+  if (p.resume && p.resume->local_discriminator != 0 && !by_disc(p.resume->local_discriminator)) {
+    sc.local_discriminator = p.resume->local_discriminator;
+  } else {
+    do sc.local_discriminator = ++next_discriminator_;
+    while (sc.local_discriminator == 0 || by_disc(sc.local_discriminator));
+  }
   sc.desired_min_tx_us = p.desired_min_tx_us;
   sc.required_min_rx_us = p.required_min_rx_us;
   sc.detect_mult = p.detect_mult;
@@ -203,7 +211,7 @@ void Driver::start() {
   for (auto& s : sessions_) start_session(*s, now);
   wait_readable();
   arm_deadline();
-  if (!reply_interfaces_.empty() || opts_.stall_ns) on_tick();
+  on_tick();
 }
 
 // The program answers for us only until the lease runs out: renewed here, on the
@@ -214,6 +222,14 @@ void Driver::on_tick() {
   const uint64_t now = monotonic_ns();
   check_stall(now);
   if (!reply_interfaces_.empty()) source_->renew_lease(now + kLeaseNs);
+  // A resumed session's detection is the table's once the remote's first packet made
+  // a slot; until then it is timed here.
+  for (auto& s : sessions_) {
+    if (!s->resumed_expiry_ns || now < s->resumed_expiry_ns) continue;
+    s->resumed_expiry_ns = 0;
+    spdlog::warn("bfd: peer {}: nothing received since the session was resumed", s->cfg.address);
+    apply(*s, s->fsm.handle(bfd::ev::TimerExpired{bfd::Timer::Detection, now}), now);
+  }
   last_tick_ns_ = now;
   tick_due_ns_ = now + kTickNs;
   tick_timer_.expires_at(at_ns(tick_due_ns_));
@@ -279,10 +295,60 @@ void Driver::report(Session& s, const StateChange& c) {
 }
 
 void Driver::start_session(Session& s, uint64_t now) {
-  spdlog::info("bfd: session with {} (local discriminator {}, tx {} ms, rx {} ms, x{}{})", s.cfg.address,
+  const auto& r = s.cfg.resume;
+  const bool resume = r && r->up && r->remote_discriminator != 0 &&
+                      r->local_discriminator == s.fsm.config().local_discriminator;
+  spdlog::info("bfd: session with {} (local discriminator {}, tx {} ms, rx {} ms, x{}{}){}", s.cfg.address,
                s.fsm.config().local_discriminator, s.cfg.desired_min_tx_us / 1000.0, s.cfg.required_min_rx_us / 1000.0,
-               unsigned(s.cfg.detect_mult), s.cfg.passive ? ", passive" : "");
-  apply(s, s.fsm.handle(bfd::ev::Start{now}), now);
+               unsigned(s.cfg.detect_mult), s.cfg.passive ? ", passive" : "",
+               resume ? fmt::format(": resumed Up from the other node (remote discriminator {})", r->remote_discriminator)
+               : r     ? ": started afresh (the other node's session was not Up, or its discriminator is taken here)"
+                       : "");
+  if (!resume) return apply(s, s.fsm.handle(bfd::ev::Start{now}), now);
+  s.resumed_unconfirmed = true;
+  apply(s,
+        s.fsm.handle(bfd::ev::Resume{r->remote_discriminator, r->remote_min_tx_us, r->remote_min_rx_us,
+                                     static_cast<uint8_t>(r->remote_detect_mult), now}),
+        now);
+  s.resumed_expiry_ns = now + std::max<uint64_t>(s.fsm.detection_time_ns(), 3ull * s.cfg.required_min_rx_us * 1000);
+  adopt_slots(s, now);
+}
+
+// The remote's packets may have reached the table before the resumed session existed
+// (the VIP moves first): their slots made an event for no session, and the next packets
+// bring no news. The session takes those slots and reads the newest packet.
+void Driver::adopt_slots(Session& s, uint64_t now) {
+  const uint64_t fresh = std::max<uint64_t>(s.fsm.detection_time_ns(), 1'000'000'000);
+  std::optional<hb_slot> newest;
+  auto take = [&](std::optional<uint32_t>& into, const std::optional<hb_key>& key) {
+    if (!key) return;
+    auto idx = source_->find(*key);
+    if (!idx) return;
+    hb_slot sl = source_->slot(*idx);
+    if (sl.last_rx_ns + fresh < now) return;  // older than this session can be
+    into = *idx;
+    if (!newest || sl.last_rx_ns > newest->last_rx_ns) newest = sl;
+  };
+  take(s.disc_slot, disc_key(s.fsm.config().local_discriminator));
+  take(s.addr_slot, addr_key(s.cfg.address, s.fsm.remote_discriminator()));
+  if (s.disc_slot) {
+    source_->set_local_min_rx(*s.disc_slot, s.cfg.required_min_rx_us);
+    s.resumed_expiry_ns = 0;  // the table detects from now on
+  }
+  if (!newest) return;
+  spdlog::debug("bfd: peer {}: its packets arrived before the session was resumed: {}", s.cfg.address,
+                to_string(newest->key));
+  apply(s, s.fsm.handle(bfd::ev::Received{to_packet(*newest), now}), now);
+  note_resume_confirmed(s, *newest);
+}
+
+void Driver::note_resume_confirmed(Session& s, const hb_slot& slot) {
+  if (!s.resumed_unconfirmed || slot.key.kind != HB_KEY_DISC || s.fsm.state() != bfd::State::Up ||
+      s.fsm.remote_state() != bfd::State::Up)
+    return;
+  s.resumed_unconfirmed = false;
+  spdlog::info("bfd: peer {}: carried on without a change (its packets name this node's discriminator, Up)",
+               s.cfg.address);
 }
 
 void Driver::admin_down(Session& s, uint64_t now) {
@@ -415,6 +481,7 @@ void Driver::on_event(const hb_event& e, uint64_t now) {
     return;
   }
   if (slot.key.kind == HB_KEY_DISC) {
+    s->resumed_expiry_ns = 0;  // the table detects from now on
     if (s->disc_slot != e.slot) {
       disarm_reply(*s);  // armed on the old slot
       s->disc_slot = e.slot;
@@ -429,6 +496,7 @@ void Driver::on_event(const hb_event& e, uint64_t now) {
     s->addr_slot = e.slot;
   }
   apply(*s, s->fsm.handle(bfd::ev::Received{to_packet(slot), now}), now);
+  note_resume_confirmed(*s, slot);
 }
 
 // Transmissions share one timer on a kTxGrainNs grid (bench/heartbeat: one timer per
@@ -526,7 +594,14 @@ void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t
       }
       // Our own AdminDown (shutdown, session deleted) is no forwarding failure: not
       // reported. Held: reported at release_hold(), if it still holds then.
-      if ((up || down) && sc->to != bfd::State::AdminDown && !s.held) {
+      if (down && s.resumed_unconfirmed) {
+        // Not reported: the BGP session was carried on fine; BFD comes up again afresh.
+        s.resumed_unconfirmed = false;
+        s.reported_up = false;
+        spdlog::warn("bfd: peer {}: the session carried on from the other node was not the peer's any more ({}): "
+                     "bringing it up again; the BGP session is left alone",
+                     s.cfg.address, bfd::to_string(sc->diag));
+      } else if ((up || down) && sc->to != bfd::State::AdminDown && !s.held) {
         StateChange c{s.cfg.address, up, sc->from, sc->to, sc->diag};
         c.remote_admin_down = down && s.fsm.remote_state() == bfd::State::AdminDown;
         report(s, c);

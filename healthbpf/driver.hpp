@@ -59,6 +59,9 @@ struct DriverPeer {
   bool kernel_replies = true;
   // Silent after a stall of the driver's thread until release_hold() (see above).
   bool hold_after_stall = false;
+  // Carry on a session the other node of the HA pair had Up: its local discriminator
+  // (unless another session has it) and remote values, Up from the first packet.
+  std::optional<SessionHandover> resume;
   bool operator==(const DriverPeer&) const = default;
 };
 
@@ -142,6 +145,8 @@ class Driver {
   bool choose_transmit_path(std::string& error);
   std::unique_ptr<Session> make_session(const DriverPeer& p, std::string& error);
   void start_session(Session& s, uint64_t now);
+  void adopt_slots(Session& s, uint64_t now);
+  void note_resume_confirmed(Session& s, const hb_slot& slot);
   void admin_down(Session& s, uint64_t now);
   void release_slots(Session& s);
   void wait_readable();

@@ -38,6 +38,19 @@ struct SessionStatus {
   int64_t last_change_age_ms = -1;  // since the last state change, -1: never changed
 };
 
+// A BGP peer's BFD session as the other node of an HA pair needs it to carry the session
+// on with the same discriminators (docs/ha.md, "BFD sessions move with the BGP sessions").
+struct SessionHandover {
+  std::string peer;
+  bool up = false;
+  uint32_t local_discriminator = 0;
+  uint32_t remote_discriminator = 0;
+  uint32_t remote_min_tx_us = 0;
+  uint32_t remote_min_rx_us = 0;
+  uint32_t remote_detect_mult = 0;
+  bool operator==(const SessionHandover&) const = default;
+};
+
 struct DriverStatus {
   std::string path;                 // "xdp-native", "xdp-generic" or "user-space"
   std::vector<std::string> interfaces;  // XDP attachments: "eth0", or "eth0 (xdp-generic)" when not `path`

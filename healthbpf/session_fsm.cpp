@@ -35,6 +35,8 @@ std::vector<Action> Session::handle(const Event& event) {
           if (state_ != State::AdminDown) return;
           transition(State::Down, Diag::None, e.now_ns, out);
           if (may_transmit()) send(false, e.now_ns, out);
+        } else if constexpr (std::is_same_v<E, ev::Resume>) {
+          resume(e, out);
         } else {
           set_intervals(e.desired_min_tx_us, e.required_min_rx_us, e.now_ns, out);
         }
@@ -136,6 +138,24 @@ void Session::end_poll() {
   polling_ = false;
   tx_in_use_us_ = advertised_tx_sent_us_;
   rx_in_use_us_ = advertised_rx_sent_us_;
+}
+
+void Session::resume(const ev::Resume& r, std::vector<Action>& out) {
+  if (started_ || r.remote_discriminator == 0) return;
+  started_ = true;
+  state_ = State::Up;
+  local_diag_ = Diag::None;
+  remote_state_ = State::Up;
+  remote_disc_ = r.remote_discriminator;
+  remote_min_rx_us_ = std::max<uint32_t>(r.remote_min_rx_us, 1);
+  remote_min_tx_us_ = r.remote_min_tx_us;
+  remote_detect_mult_ = r.remote_detect_mult;
+  // The Up rate at once, as the other node had it: no Poll (nothing changed for the remote).
+  tx_in_use_us_ = advertised_tx_sent_us_ = advertised_tx_us();
+  rx_in_use_us_ = advertised_rx_sent_us_ = config_.required_min_rx_us;
+  out.push_back(act::StateChanged{State::Down, State::Up, Diag::None});
+  out.push_back(act::ArmTimer{Timer::Detection, r.now_ns + detection_time_ns()});
+  if (may_transmit()) send(false, r.now_ns, out);
 }
 
 void Session::set_intervals(uint32_t tx_us, uint32_t rx_us, uint64_t now,

@@ -41,9 +41,20 @@ struct AdminDown { uint64_t now_ns; };  // §6.8.16
 struct AdminUp { uint64_t now_ns; };
 // New local intervals: a Poll Sequence announces them (§6.8.3).
 struct SetIntervals { uint32_t desired_min_tx_us; uint32_t required_min_rx_us; uint64_t now_ns; };
+// Instead of Start: the session was Up on the other node of an HA pair, with this
+// session's local discriminator (the config's) and these remote values; it carries on
+// Up, so that the remote sees the same discriminators and state (docs/ha.md, "BFD
+// sessions move with the BGP sessions"). Not a protocol event of RFC 5880.
+struct Resume {
+  uint32_t remote_discriminator;
+  uint32_t remote_min_tx_us;
+  uint32_t remote_min_rx_us;
+  uint8_t remote_detect_mult;
+  uint64_t now_ns;
+};
 }  // namespace ev
 using Event = std::variant<ev::Start, ev::Received, ev::TimerExpired, ev::AdminDown,
-                           ev::AdminUp, ev::SetIntervals>;
+                           ev::AdminUp, ev::SetIntervals, ev::Resume>;
 
 namespace act {
 struct Send { ControlPacket packet; };
@@ -77,6 +88,7 @@ class Session {
 
  private:
   void on_received(const ControlPacket& p, uint64_t now, std::vector<Action>& out);
+  void resume(const ev::Resume& r, std::vector<Action>& out);
   void on_timer(Timer t, uint64_t now, std::vector<Action>& out);
   void set_intervals(uint32_t tx_us, uint32_t rx_us, uint64_t now, std::vector<Action>& out);
   void transition(State to, Diag diag, uint64_t now, std::vector<Action>& out);

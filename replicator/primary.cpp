@@ -172,7 +172,24 @@ void PrimaryReplicator::on_ready(const repl::Hello& remote) {
   repl::Envelope e;
   *e.mutable_config_digest() = make_config_digest(speaker_.config());
   send(e);
+  send_bfd_sessions();
   begin_snapshot();
+}
+
+void PrimaryReplicator::send_bfd_sessions() {
+  if (!bfd_snapshot_ || !channel_) return;
+  for (const auto& s : bfd_snapshot_()) {
+    repl::Envelope e;
+    *e.mutable_bfd_session() = s;
+    send(e);
+  }
+}
+
+void PrimaryReplicator::bfd_changed(const repl::BfdSession& s) {
+  if (!replicating()) return;  // the next bulk sync sends it
+  repl::Envelope e;
+  *e.mutable_bfd_session() = s;
+  send(e);
 }
 
 void PrimaryReplicator::on_message(repl::Envelope&& m) {

@@ -59,6 +59,11 @@ class PrimaryReplicator final : public session::SessionTap {
   void set_guard(GuardFn f) { guard_ = std::move(f); }
   void before_close(uint64_t id) override;
   bool fenced() const { return fenced_; }
+  // The BFD sessions with the BGP peers (set by the daemon): all of them go to a standby
+  // after the configuration digest and before a SwitchoverCommit; bfd_changed() sends one
+  // that came Up or went Down.
+  void set_bfd_snapshot(std::function<std::vector<repl::BfdSession>()> f) { bfd_snapshot_ = std::move(f); }
+  void bfd_changed(const repl::BfdSession& s);
   // After a stall of this process (BfdWiring holds the peers' BFD sessions): is this node
   // still the primary? With a standby connected, a probe over the channel decides: its
   // answer says yes (a TakeoverNotice sent before it would have arrived first), a
@@ -176,6 +181,8 @@ class PrimaryReplicator final : public session::SessionTap {
   } sw_;
   std::function<bool(std::string& why)> release_vips_;
   std::function<void(const std::string& why)> on_fenced_;
+  std::function<std::vector<repl::BfdSession>()> bfd_snapshot_;
+  void send_bfd_sessions();
   GuardFn guard_;
   void guard(uint64_t id, bool protect);
   bool fenced_ = false;

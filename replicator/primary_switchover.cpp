@@ -93,6 +93,7 @@ void PrimaryReplicator::on_switchover_ready() {
   const auto t0 = std::chrono::steady_clock::now();
   std::string why;
   if (release_vips_ && !release_vips_(why)) return finish_switchover(false, "releasing the VIPs: " + why);
+  send_bfd_sessions();  // as they are now: the standby carries them on
   repl::Envelope e;
   auto& commit = *e.mutable_switchover_commit();
   commit.set_term(identity_.epoch + 1);

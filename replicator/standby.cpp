@@ -159,6 +159,12 @@ void StandbyReplicator::send(const repl::Envelope& m) {
   if (channel_) channel_->send(m);
 }
 
+std::vector<repl::BfdSession> StandbyReplicator::bfd_sessions() const {
+  std::vector<repl::BfdSession> out;
+  for (const auto& [peer, s] : bfd_sessions_) out.push_back(s);
+  return out;
+}
+
 void StandbyReplicator::on_message(repl::Envelope&& m) {
   if (!config_ok_ && m.body_case() != repl::Envelope::kConfigDigest && m.body_case() != repl::Envelope::kError) {
     refuse(repl::Error::CODE_PROTOCOL, "the primary sent state before its configuration digest");
@@ -184,6 +190,13 @@ void StandbyReplicator::on_message(repl::Envelope&& m) {
     case repl::Envelope::kCheckpoint: return on_checkpoint(m.checkpoint());
     case repl::Envelope::kSwitchoverPrepare: return on_switchover_prepare(m.switchover_prepare());
     case repl::Envelope::kSwitchoverCommit: return on_switchover_commit(m.switchover_commit());
+    case repl::Envelope::kBfdSession: {
+      const auto& b = m.bfd_session();
+      spdlog::debug("replication: the primary's BFD session with {}: {} (discriminators {} / {})", b.peer(),
+                    b.up() ? "Up" : "not Up", b.local_discriminator(), b.remote_discriminator());
+      bfd_sessions_[b.peer()] = b;
+      return;
+    }
     case repl::Envelope::kApiRoutes: {
       std::string why;
       if (!api_routes_.apply(m.api_routes(), why)) spdlog::error("replication: the primary's API routes: {}", why);

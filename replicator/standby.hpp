@@ -64,6 +64,9 @@ class StandbyReplicator {
   // (connection id on this node, peer) live. The daemon switches the replication role.
   using OnPromoted = std::function<void(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live)>;
   void set_on_promoted(OnPromoted f) { on_promoted_ = std::move(f); }
+  // The primary's BFD sessions with the BGP peers as last replicated: the Up ones are
+  // carried on by this node when it takes over (docs/ha.md).
+  std::vector<repl::BfdSession> bfd_sessions() const;
 
   void start();  // dial the primary (and re-dial after every failure)
   void stop();
@@ -160,6 +163,7 @@ class StandbyReplicator {
   std::shared_ptr<Channel> channel_;
   bool config_ok_ = false;
   ApiRouteMirror api_routes_{speaker_};
+  std::map<std::string, repl::BfdSession> bfd_sessions_;  // by peer
   bool stopped_ = false;
   std::map<uint64_t, Shadow> shadows_;
   std::map<uint64_t, bool> ack_due_;  // sessions whose StreamAck is due

@@ -155,6 +155,24 @@ void BfdWiring::on_stall(uint64_t generation, uint64_t stalled_ns) {
   });
 }
 
+std::vector<healthbpf::SessionHandover> BfdWiring::handover_states() const {
+  std::vector<healthbpf::SessionHandover> out;
+  if (peer_sessions_.empty()) return out;
+  for (const auto& s : status().sessions) {
+    if (!peer_sessions_.count(s.peer)) continue;
+    out.push_back({s.peer, s.local_state == "Up", s.local_discriminator, s.remote_discriminator, s.remote_min_tx_us,
+                   s.remote_min_rx_us, s.remote_detect_mult});
+  }
+  return out;
+}
+
+void BfdWiring::resume(const std::vector<healthbpf::SessionHandover>& sessions) {
+  for (const auto& h : sessions) resume_[h.peer] = h;
+  if (!sessions.empty())
+    spdlog::info("bfd: {} BGP peers' sessions the other node had Up are carried on here with its discriminators",
+                 sessions.size());
+}
+
 healthbpf::DriverStatus BfdWiring::status() const {
   return on_bfd_thread([this] { return driver_->status(); });
 }
@@ -165,6 +183,9 @@ void BfdWiring::on_change(const healthbpf::StateChange& c) {
     if (on_pair_) on_pair_(c.up, heard, c.why());
     return;
   }
+  if (on_peer_change_ && peer_sessions_.count(c.peer))
+    for (const auto& h : handover_states())
+      if (h.peer == c.peer) on_peer_change_(h);
   if (c.remote_admin_down) {
     // RFC 5882 §3.2: the remote's operator (or shutdown) took BFD down; the path may be fine.
     spdlog::info("bfd: peer {}: the remote is AdminDown; not a forwarding failure, the BGP session is left alone",
@@ -206,7 +227,12 @@ bool BfdWiring::reconcile(std::string& error) {
   for (const auto& [address, session] : want) {
     if (peer_sessions_.count(address)) continue;
     std::string why;
-    if (!on_bfd_thread([&] { return driver_->add_session(session, why); })) {
+    healthbpf::DriverPeer start = session;  // peer_sessions_ keeps the configured one
+    if (auto r = resume_.find(address); r != resume_.end()) {
+      start.resume = r->second;
+      resume_.erase(r);
+    }
+    if (!on_bfd_thread([&] { return driver_->add_session(start, why); })) {
       spdlog::error("bfd: peer {}: cannot start its BFD session: {}", address, why);
       error = why;
       ok = false;

@@ -69,6 +69,13 @@ class BfdWiring : public session::SpeakerObserver {
   // The BGP sessions went to the other node (switchover, fence): the BGP peers' BFD
   // sessions end without a word and are not started again; the heartbeat carries on.
   void hand_over();
+  // BFD sessions move with the BGP sessions (docs/ha.md): the BGP peers' sessions as the
+  // other node needs them; resume(): sessions the other node had Up, carried on (same
+  // discriminators, Up) when their peers' sessions start here; set_on_peer_change: a BGP
+  // peer's session came Up or went Down (the replication sends it to the standby).
+  std::vector<healthbpf::SessionHandover> handover_states() const;
+  void resume(const std::vector<healthbpf::SessionHandover>& sessions);
+  void set_on_peer_change(std::function<void(const healthbpf::SessionHandover&)> f) { on_peer_change_ = std::move(f); }
 
   healthbpf::DriverStatus status() const;
   // For the API (runs on the event loop): the status, or nullopt when `w` is null (BFD off).
@@ -103,6 +110,8 @@ class BfdWiring : public session::SpeakerObserver {
   std::optional<std::string> pair_address_;
   OnPairLiveness on_pair_;
   RoleCheck role_check_;
+  std::function<void(const healthbpf::SessionHandover&)> on_peer_change_;
+  std::map<std::string, healthbpf::SessionHandover> resume_;  // by peer, until its session starts
   bool handed_over_ = false;
   std::map<std::string, healthbpf::DriverPeer> peer_sessions_;  // BGP peers' sessions, as applied
   bool reconcile_posted_ = false;

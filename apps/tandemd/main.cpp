@@ -181,7 +181,12 @@ class Daemon {
       bfd_->set_role_check([this](auto done) { repl_->confirm_primary(std::move(done)); });
     }
     if (repl_) repl_->set_on_handed_over([this] { restart_as_standby(); });
-    if (repl_ && bfd_) repl_->set_on_released([this] { bfd_->hand_over(); });
+    if (repl_ && bfd_) {
+      repl_->set_on_released([this] { bfd_->hand_over(); });
+      repl_->set_bfd_handover([this] { return bfd_->handover_states(); },
+                              [this](const auto& sessions) { bfd_->resume(sessions); });
+      bfd_->set_on_peer_change([this](const healthbpf::SessionHandover& s) { repl_->bfd_changed(s); });
+    }
     if (repl_ && !repl_->start(err)) {
       spdlog::error("replication: {}", err);
       return kExitFailure;

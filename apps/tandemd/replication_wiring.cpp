@@ -7,6 +7,33 @@
 
 namespace tandem::app {
 
+namespace {
+
+namespace repl = replicator::repl;
+
+repl::BfdSession to_proto(const healthbpf::SessionHandover& h) {
+  repl::BfdSession b;
+  b.set_peer(h.peer);
+  b.set_up(h.up);
+  b.set_local_discriminator(h.local_discriminator);
+  b.set_remote_discriminator(h.remote_discriminator);
+  b.set_remote_min_tx_us(h.remote_min_tx_us);
+  b.set_remote_min_rx_us(h.remote_min_rx_us);
+  b.set_remote_detect_mult(h.remote_detect_mult);
+  return b;
+}
+
+// Only what can be carried on: Up, both discriminators known, a detect mult a packet can hold.
+std::optional<healthbpf::SessionHandover> from_proto(const repl::BfdSession& b) {
+  if (!b.up() || b.local_discriminator() == 0 || b.remote_discriminator() == 0 || b.remote_detect_mult() == 0 ||
+      b.remote_detect_mult() > 255 || !wire::IpAddr::parse(b.peer()))
+    return std::nullopt;
+  return healthbpf::SessionHandover{b.peer(), true, b.local_discriminator(), b.remote_discriminator(),
+                                    b.remote_min_tx_us(), b.remote_min_rx_us(), b.remote_detect_mult()};
+}
+
+}  // namespace
+
 std::unique_ptr<ReplicationWiring> ReplicationWiring::prepare(session::Speaker& speaker, const config::Config& cfg,
                                                               std::string& error) {
   const auto& ha = cfg.ha;
@@ -104,6 +131,12 @@ void ReplicationWiring::make_primary(replicator::ChannelIdentity id) {
   primary_ = std::make_unique<replicator::PrimaryReplicator>(speaker_, ha_, std::move(id));
   if (vips_) primary_->set_release_vips([this](std::string& why) { return vips_->release(why); });
   primary_->set_guard([this](const session::Endpoints& ep, bool protect) { guard_connection(ep, protect); });
+  primary_->set_bfd_snapshot([this] {
+    std::vector<repl::BfdSession> out;
+    if (bfd_snapshot_)
+      for (const auto& h : bfd_snapshot_()) out.push_back(to_proto(h));
+    return out;
+  });
   primary_->set_on_fenced([this](const std::string&) {
     if (beacon_) beacon_->announce(0);
     if (on_released_) on_released_();
@@ -189,8 +222,19 @@ bool ReplicationWiring::take_vips(std::string& error) {
   return true;
 }
 
+void ReplicationWiring::bfd_changed(const healthbpf::SessionHandover& s) {
+  if (primary_) primary_->bfd_changed(to_proto(s));
+}
+
 void ReplicationWiring::on_promoted(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live) {
   std::string error;
+  if (bfd_resume_) {
+    // Before promote(): the peers' BFD sessions start when the speaker leaves standby.
+    BfdStates up;
+    for (const auto& b : standby_->bfd_sessions())
+      if (auto h = from_proto(b)) up.push_back(*h);
+    bfd_resume_(up);
+  }
   if (!epoch_.store(term, error)) spdlog::error("replication: storing term {}: {}", term, error);
   if (!speaker_.promote(error)) spdlog::error("replication: opening the BGP listeners after the takeover: {}", error);
   // We are inside the standby replicator's handler: it is retired after this turn.

@@ -8,9 +8,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bgpd/config/config.hpp"
 #include "bgpd/session/speaker.hpp"
+#include "healthbpf/driver_status.hpp"
 #include "replicator/epoch.hpp"
 #include "replicator/primary.hpp"
 #include "replicator/standby.hpp"
@@ -55,6 +57,16 @@ class ReplicationWiring {
   // standby, a primary without one, or a node without [ha] answers yes at once; a fenced
   // or handed-over primary, no.
   void confirm_primary(std::function<void(bool still_primary, const std::string& why)> done);
+  // BFD sessions move with the BGP sessions (docs/ha.md; set by the daemon from
+  // BfdWiring): `snapshot` gives the BGP peers' BFD sessions now (a primary sends them to
+  // its standby), `resume` gets the Up ones the primary had when this standby is promoted,
+  // before the peers' sessions start here. bfd_changed: one came Up or went Down.
+  using BfdStates = std::vector<healthbpf::SessionHandover>;
+  void set_bfd_handover(std::function<BfdStates()> snapshot, std::function<void(const BfdStates&)> resume) {
+    bfd_snapshot_ = std::move(snapshot);
+    bfd_resume_ = std::move(resume);
+  }
+  void bfd_changed(const healthbpf::SessionHandover& s);
   bool primary() const { return primary_ != nullptr; }
   // SIGHUP: [ha] changes need a restart; says so.
   static void warn_reload(const config::Config& running, const config::Config& next);
@@ -84,6 +96,8 @@ class ReplicationWiring {
   void guard_connection(const session::Endpoints& ep, bool protect);
   std::function<void()> on_handed_over_;
   std::function<void()> on_released_;
+  std::function<BfdStates()> bfd_snapshot_;
+  std::function<void(const BfdStates&)> bfd_resume_;
   std::unique_ptr<boost::asio::steady_timer> idle_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::unique_ptr<replicator::PrimaryReplicator> primary_;

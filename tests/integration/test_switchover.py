@@ -18,9 +18,9 @@ Checked, with the peers' own view as the judge:
 3. The sessions work on B: FRR announces more prefixes, B learns them and BIRD gets
    them from B; B's RIB digests equal A's (now the standby).
 4. Switch back (`tandemctl ha switchover` on B): the same checks, A primary again.
-BFD with FRR's bfdd (tandemd: `bfd = true` for FRR v4, 50 ms x 3; FRR's BGP is not
-coupled to it): the old primary's session ends without a word, the new primary's comes Up
-with a new discriminator; the standby runs none.
+BFD with FRR's bfdd (tandemd: `bfd = true` for FRR v4, 50 ms x 3): the BFD session moves
+with the BGP session. FRR's bfdd stays Up throughout, with the same discriminator, now the
+new primary's, and logs no Down; the standby runs none.
 Figures (printed): the switchover's steps from both daemons' logs.
 """
 
@@ -224,13 +224,9 @@ def body(args):
         # --- 2. A -> B -------------------------------------------------------------------
         check(not any(x.get("peer") == FRR.v4 for x in b.ctl("bfd").get("sessions", [])),
               "the standby runs no BFD session with the peers")
-        disc_a = int(bfdd.peer(TANDEM.v4).get("remote-id", 0))
+        bfd_view = bfd_carried_on(bfdd, a, None, "before")
         term1 = switchover(a, b, frr, bird, "A -> B")
-        bfdd.wait_status(TANDEM.v4, "up", timeout=20)
-        disc_b = int(bfdd.peer(TANDEM.v4).get("remote-id", 0))
-        check(disc_b != disc_a and any(int(x.get("local_discriminator", 0)) == disc_b
-                                       for x in b.ctl("bfd").get("sessions", [])),
-              f"FRR's bfdd is Up with the new primary's session ({disc_a} -> {disc_b})")
+        bfd_carried_on(bfdd, b, bfd_view, "A -> B")
         check(term1 == term0 + 1, f"B took term {term0 + 1}: {term1}")
         check(TANDEM.v4 in bnode.exec(["ip", "addr", "show", "dev", "eth0"]).stdout, "B holds the IPv4 VIP")
         check(TANDEM.v4 not in top.tnode.exec(["ip", "addr", "show", "dev", "eth0"]).stdout, "A released the VIP")
@@ -247,8 +243,28 @@ def body(args):
         check(not digest_diff(digests(a), digests(b)), "A's tables equal B's")
 
         # --- 4. back: B -> A ------------------------------------------------------------------
+        bfd_view = bfd_carried_on(bfdd, b, None, "before B -> A")
         term2 = switchover(b, a, frr, bird, "B -> A")
+        bfd_carried_on(bfdd, a, bfd_view, "B -> A")
         check(term2 == term1 + 1, f"A took term {term1 + 1}: {term2}")
+
+
+def bfd_carried_on(bfdd, primary, before, what):
+    """FRR's bfdd's session with tandem: (discriminator of tandem's end, Downs in bfdd's log).
+    With `before` (after a switchover): unchanged, Up, and `primary` runs that end now."""
+    downs = lambda: len(re.findall(r"up -> down", bfdd.log_text(), re.I))  # noqa: E731
+    if before is None:
+        bfdd.wait_status(TANDEM.v4, "up", timeout=20)
+        return int(bfdd.peer(TANDEM.v4).get("remote-id", 0)), downs()
+    time.sleep(0.6)  # four of FRR's detection times (50 ms x 3)
+    disc, n_downs = before
+    peer = bfdd.peer(TANDEM.v4)
+    check(peer.get("status") == "up" and int(peer.get("remote-id", 0)) == disc and downs() == n_downs,
+          f"{what}: FRR's BFD session carried on: Up, discriminator {disc} -> {peer.get('remote-id')}, "
+          f"Downs in bfdd's log {n_downs} -> {downs()}")
+    ours = [x for x in primary.ctl("bfd").get("sessions", []) if x.get("peer") == FRR.v4]
+    check(len(ours) == 1 and int(ours[0].get("local_discriminator", 0)) == disc and ours[0].get("local_state") == "Up",
+          f"{what}: the new primary runs it, Up with discriminator {disc}: {ours}")
 
 
 if __name__ == "__main__":

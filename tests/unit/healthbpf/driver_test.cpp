@@ -37,7 +37,10 @@ class DriverTest : public ::testing::Test {
     // ctest runs each test as its own process, possibly at the same time: ports per test
     // (two sockets bound to one UDP port with SO_REUSEADDR would share its datagrams).
     const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    port_a_ = name == "UpThenSilenceIsDetected" ? 47841 : name == "ShutdownSignalsAdminDown" ? 47861 : 47871;
+    port_a_ = name == "UpThenSilenceIsDetected"              ? 47841
+              : name == "ShutdownSignalsAdminDown"           ? 47861
+              : name == "ResumedSessionIsTheSameSessionToThePeer" ? 47901
+                                                             : 47871;
     port_b_ = static_cast<uint16_t>(port_a_ + 1);
     std::string error;
     a_ = Driver::create(io_, options(port_a_, port_b_, 20'000), [this](const StateChange& c) { changes_a_.push_back(c); },
@@ -249,6 +252,96 @@ TEST(DriverStall, HeldSessionIsSilentUntilReleased) {
   EXPECT_TRUE(changes_a.back().up);
   EXPECT_GT(a->status().sessions[0].packets_out, a_out);
   a->stop();
+  b->stop();
+}
+
+// An HA handover: C takes A's place with A's session state (resume): Up at once with A's
+// discriminators; B, the peer, sees no change at all. As in tandemd, C already runs when
+// the session is added, and B's packets reached C's table before it (adopt_slots).
+TEST_F(DriverTest, ResumedSessionIsTheSameSessionToThePeer) {
+  a_->start();
+  b_->start();
+  ASSERT_TRUE(run_until([&] { return a_->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
+                        std::chrono::seconds(10)));
+  run_until([] { return false; }, std::chrono::milliseconds(200));  // polls over
+  const SessionStatus was = a_->status().sessions[0];
+  const size_t b_changes = changes_b_.size();
+  a_.reset();  // gone without a word, like a handed-over primary
+  DriverOptions o = options(port_a_, port_b_, 20'000);
+  DriverPeer peer = o.peers[0];
+  o.peers.clear();
+  std::string error;
+  std::vector<StateChange> changes_c;
+  auto c = Driver::create(io_, o, [&](const StateChange& x) { changes_c.push_back(x); }, error);
+  ASSERT_TRUE(c) << error;
+  c->start();
+  run_until([] { return false; }, std::chrono::milliseconds(25));  // B's packets reach C first
+  peer.resume = SessionHandover{"127.0.0.1", true, was.local_discriminator, was.remote_discriminator,
+                                was.remote_min_tx_us, was.remote_min_rx_us, was.remote_detect_mult};
+  ASSERT_TRUE(c->add_session(peer, error)) << error;
+  EXPECT_EQ(c->state("127.0.0.1"), bfd::State::Up);
+  ASSERT_EQ(changes_c.size(), 1u);
+  EXPECT_TRUE(changes_c[0].up);
+  run_until([] { return false; }, std::chrono::milliseconds(500));
+  const SessionStatus now = c->status().sessions[0];
+  EXPECT_EQ(now.local_discriminator, was.local_discriminator);
+  EXPECT_EQ(now.remote_discriminator, was.remote_discriminator);
+  EXPECT_EQ(now.local_state, "Up");
+  EXPECT_EQ(now.up_transitions, 1u);
+  EXPECT_EQ(now.down_transitions, 0u);
+  EXPECT_GT(now.packets_in, 10u);
+  EXPECT_EQ(changes_c.size(), 1u);
+  EXPECT_EQ(changes_b_.size(), b_changes) << "the peer saw a change";
+  const SessionStatus b = b_->status().sessions[0];
+  EXPECT_EQ(b.local_state, "Up");
+  EXPECT_EQ(b.remote_discriminator, was.local_discriminator);
+  EXPECT_EQ(b.down_transitions, 0u);
+  // Carried on: a later silence of the peer is a failure, reported.
+  b_->set_silent("127.0.0.1", true);
+  ASSERT_TRUE(run_until([&] { return changes_c.size() == 2; }, std::chrono::seconds(2)));
+  EXPECT_FALSE(changes_c[1].up);
+  EXPECT_EQ(changes_c[1].diag, bfd::Diag::ControlDetectionExpired);
+  c->stop();
+  b_->stop();
+}
+
+// A resumed session the peer does not know (it gave up on it during the takeover, here:
+// it never had it) is brought up again without a Down reported: the BGP session was
+// carried on fine. One towards a peer that sends nothing goes Down after its detection
+// time, unreported too (no packet ever confirmed it here).
+TEST(DriverResume, UnconfirmedResumeGoesDownUnreported) {
+  asio::io_context io{1};
+  DriverOptions oc = options(47891, 47892, 20'000);
+  oc.peers[0].resume = SessionHandover{"127.0.0.1", true, 4242, 77, 20'000, 20'000, 3};
+  std::string error;
+  std::vector<StateChange> changes_c, changes_b;
+  auto c = Driver::create(io, oc, [&](const StateChange& x) { changes_c.push_back(x); }, error);
+  ASSERT_TRUE(c) << error;
+  c->start();
+  EXPECT_EQ(c->status().sessions[0].local_discriminator, 4242u);
+  ASSERT_EQ(changes_c.size(), 1u);
+  EXPECT_TRUE(changes_c[0].up);
+  ASSERT_TRUE(test::run_until(io, [&] { return c->state("127.0.0.1") == bfd::State::Down; }, std::chrono::seconds(2)));
+  EXPECT_EQ(changes_c.size(), 1u);
+  // Now a peer that never had the session: its Down takes the resumed one Down
+  // (unreported) and the two bring a session Up.
+  c.reset();
+  oc.peers[0].resume->local_discriminator = 4343;
+  c = Driver::create(io, oc, [&](const StateChange& x) { changes_c.push_back(x); }, error);
+  ASSERT_TRUE(c) << error;
+  auto b = Driver::create(io, options(47892, 47891, 20'000), [&](const StateChange& x) { changes_b.push_back(x); },
+                          error);
+  ASSERT_TRUE(b) << error;
+  changes_c.clear();
+  b->start();
+  c->start();
+  ASSERT_TRUE(test::run_until(io, [&] { return changes_c.size() == 2 && b->state("127.0.0.1") == bfd::State::Up; },
+                              std::chrono::seconds(5)));
+  EXPECT_TRUE(changes_c[0].up);  // resumed
+  EXPECT_TRUE(changes_c[1].up);  // up again, no Down in between
+  EXPECT_EQ(c->state("127.0.0.1"), bfd::State::Up);
+  EXPECT_EQ(c->status().sessions[0].down_transitions, 1u);
+  c->stop();
   b->stop();
 }
 

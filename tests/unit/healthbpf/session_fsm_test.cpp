@@ -128,6 +128,38 @@ TEST(BfdSession, UpGoesDownWhenNeighborSignalsDown) {
   EXPECT_EQ(one<act::Send>(a).packet.diag, Diag::NeighborSignaledDown);
 }
 
+// An HA takeover carries the session on: Up at once, the same discriminators, the Up
+// rate, no Poll; the remote's next Up packet changes nothing, its Down takes it Down.
+TEST(BfdSession, ResumedSessionCarriesOnUp) {
+  Session s(fast());
+  auto a = s.handle(ev::Resume{0x2222, 20'000, 10'000, 4, 0});
+  EXPECT_EQ(s.state(), State::Up);
+  EXPECT_EQ(s.remote_state(), State::Up);
+  EXPECT_EQ(s.remote_discriminator(), 0x2222u);
+  EXPECT_FALSE(s.polling());
+  auto sc = one<act::StateChanged>(a);
+  EXPECT_EQ(sc.from, State::Down);
+  EXPECT_EQ(sc.to, State::Up);
+  const ControlPacket p = one<act::Send>(a).packet;
+  EXPECT_EQ(p.state, State::Up);
+  EXPECT_EQ(p.my_discriminator, 0x1111u);
+  EXPECT_EQ(p.your_discriminator, 0x2222u);
+  EXPECT_EQ(p.desired_min_tx_us, 10'000u);
+  EXPECT_FALSE(p.poll);
+  EXPECT_EQ(s.tx_interval_ns(), 10 * kMs);
+  EXPECT_EQ(deadline(a, Timer::Detection), 80 * kMs);  // 4 x max(10, 20) ms
+  EXPECT_TRUE(s.handle(ev::Start{1 * kMs}).empty());  // already started
+  auto b = s.handle(ev::Received{remote(State::Up), 5 * kMs});
+  EXPECT_TRUE(all<act::StateChanged>(b).empty());
+  EXPECT_TRUE(all<act::Send>(b).empty());
+  s.handle(ev::Received{remote(State::Down), 6 * kMs});
+  EXPECT_EQ(s.state(), State::Down);
+  // Without a remote discriminator there is nothing to resume.
+  Session t(fast());
+  EXPECT_TRUE(t.handle(ev::Resume{0, 20'000, 10'000, 4, 0}).empty());
+  EXPECT_EQ(t.state(), State::Down);
+}
+
 TEST(BfdSession, RemoteAdminDownTakesUpAndInitDown) {
   Session s = up_session();
   s.handle(ev::Received{remote(State::AdminDown), 5 * kMs});
