@@ -55,6 +55,11 @@ class DriverTest : public ::testing::Test {
   bool run_until(Pred pred, std::chrono::milliseconds limit) {
     return test::run_until(io_, pred, limit);
   }
+  // Runs until `x` and B both have their session Up (10 s at most).
+  bool until_up_with_b(const std::unique_ptr<Driver>& x) {
+    return run_until([&] { return x->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
+                     std::chrono::seconds(10));
+  }
 
   asio::io_context io_{1};
   uint16_t port_a_ = 0, port_b_ = 0;
@@ -66,8 +71,7 @@ TEST_F(DriverTest, UpThenSilenceIsDetected) {
   EXPECT_EQ(a_->path(), "user-space");
   a_->start();
   b_->start();
-  ASSERT_TRUE(run_until([&] { return a_->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
-                        std::chrono::seconds(10)));
+  ASSERT_TRUE(until_up_with_b(a_));
   ASSERT_FALSE(changes_a_.empty());
   EXPECT_TRUE(changes_a_.back().up);
   EXPECT_EQ(changes_a_.back().peer, "127.0.0.1");
@@ -116,8 +120,7 @@ TEST_F(DriverTest, UpThenSilenceIsDetected) {
 
   // B speaks again: both come back Up.
   b_->set_silent("127.0.0.1", false);
-  ASSERT_TRUE(run_until([&] { return a_->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
-                        std::chrono::seconds(10)));
+  ASSERT_TRUE(until_up_with_b(a_));
   EXPECT_TRUE(changes_a_.back().up);
   a_->stop();
   b_->stop();
@@ -129,8 +132,7 @@ TEST_F(DriverTest, UpThenSilenceIsDetected) {
 TEST_F(DriverTest, ShutdownSignalsAdminDown) {
   a_->start();
   b_->start();
-  ASSERT_TRUE(run_until([&] { return a_->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
-                        std::chrono::seconds(10)));
+  ASSERT_TRUE(until_up_with_b(a_));
   const size_t a_changes = changes_a_.size(), b_changes = changes_b_.size();
   a_->shutdown();
   EXPECT_EQ(a_->state("127.0.0.1"), bfd::State::AdminDown);
@@ -170,8 +172,7 @@ TEST_F(DriverTest, SessionsAddedAndRemovedAtRunTime) {
   DriverPeer bad = peer;
   bad.address = "nowhere";
   EXPECT_FALSE(c->add_session(bad, error));
-  ASSERT_TRUE(run_until([&] { return c->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
-                        std::chrono::seconds(10)));
+  ASSERT_TRUE(until_up_with_b(c));
   ASSERT_FALSE(changes_c.empty());
   EXPECT_TRUE(changes_c.back().up);
 
@@ -184,8 +185,7 @@ TEST_F(DriverTest, SessionsAddedAndRemovedAtRunTime) {
   EXPECT_TRUE(changes_b_.back().remote_admin_down);
   // Added again: a new local discriminator, and B brings it Up as a new remote.
   ASSERT_TRUE(c->add_session(peer, error)) << error;
-  ASSERT_TRUE(run_until([&] { return c->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
-                        std::chrono::seconds(10)));
+  ASSERT_TRUE(until_up_with_b(c));
   c->stop();
   b_->stop();
 }
@@ -261,8 +261,7 @@ TEST(DriverStall, HeldSessionIsSilentUntilReleased) {
 TEST_F(DriverTest, ResumedSessionIsTheSameSessionToThePeer) {
   a_->start();
   b_->start();
-  ASSERT_TRUE(run_until([&] { return a_->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
-                        std::chrono::seconds(10)));
+  ASSERT_TRUE(until_up_with_b(a_));
   run_until([] { return false; }, std::chrono::milliseconds(200));  // polls over
   const SessionStatus was = a_->status().sessions[0];
   const size_t b_changes = changes_b_.size();
