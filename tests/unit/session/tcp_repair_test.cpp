@@ -203,7 +203,13 @@ void exchange_and_stall(int a, int b, Streams& st, Scenario sc) {
     Bytes more = write_until_full(a, 33);
     st.a_sent.insert(st.a_sent.end(), more.begin(), more.end());
     ASSERT_TRUE(eventually([&] { return queues(a).unsent > 0; }));
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let delayed ACKs settle
+    // Until b acknowledged everything a sent: b's delayed ACK (up to 200 ms) arriving
+    // after close(a) would draw the stack's RST and kill b (seen in CI under ASan after
+    // a fixed 50 ms wait: 2096 bytes still unacknowledged, b CLOSED before finish).
+    ASSERT_TRUE(eventually([&] {
+      const TcpQueues q = queues(a);
+      return q.unacked_and_unsent == q.unsent;
+    }));
   } else {
     Bytes lost = pattern(1500, 44);
     ASSERT_NO_FATAL_FAILURE(lose_in_flight(a, lost));
