@@ -55,6 +55,15 @@ class DriverTest : public ::testing::Test {
   bool run_until(Pred pred, std::chrono::milliseconds limit) {
     return test::run_until(io_, pred, limit);
   }
+  // C in A's place (and port), with no session yet; its changes go to `changes`.
+  std::unique_ptr<Driver> driver_without_sessions_on_a(std::vector<StateChange>& changes) {
+    DriverOptions o = options(port_a_, port_b_, 20'000);
+    o.peers.clear();
+    std::string error;
+    auto c = Driver::create(io_, o, [&changes](const StateChange& x) { changes.push_back(x); }, error);
+    EXPECT_TRUE(c) << error;
+    return c;
+  }
   // Runs until `x` and B both have their session Up (10 s at most).
   bool until_up_with_b(const std::unique_ptr<Driver>& x) {
     return run_until([&] { return x->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
@@ -154,13 +163,11 @@ TEST_F(DriverTest, ShutdownSignalsAdminDown) {
 // Sessions added and removed while the driver runs (API peers, reload).
 TEST_F(DriverTest, SessionsAddedAndRemovedAtRunTime) {
   a_.reset();  // C takes A's place (and port), talking to B
-  DriverOptions o = options(port_a_, port_b_, 20'000);
-  DriverPeer peer = o.peers[0];
-  o.peers.clear();
+  DriverPeer peer = options(port_a_, port_b_, 20'000).peers[0];
   std::string error;
   std::vector<StateChange> changes_c;
-  auto c = Driver::create(io_, o, [&](const StateChange& x) { changes_c.push_back(x); }, error);
-  ASSERT_TRUE(c) << error;
+  auto c = driver_without_sessions_on_a(changes_c);
+  ASSERT_TRUE(c);
   b_->start();
   c->start();
   EXPECT_FALSE(c->has_session("127.0.0.1"));
@@ -266,13 +273,11 @@ TEST_F(DriverTest, ResumedSessionIsTheSameSessionToThePeer) {
   const SessionStatus was = a_->status().sessions[0];
   const size_t b_changes = changes_b_.size();
   a_.reset();  // gone without a word, like a handed-over primary
-  DriverOptions o = options(port_a_, port_b_, 20'000);
-  DriverPeer peer = o.peers[0];
-  o.peers.clear();
+  DriverPeer peer = options(port_a_, port_b_, 20'000).peers[0];
   std::string error;
   std::vector<StateChange> changes_c;
-  auto c = Driver::create(io_, o, [&](const StateChange& x) { changes_c.push_back(x); }, error);
-  ASSERT_TRUE(c) << error;
+  auto c = driver_without_sessions_on_a(changes_c);
+  ASSERT_TRUE(c);
   c->start();
   run_until([] { return false; }, std::chrono::milliseconds(25));  // B's packets reach C first
   peer.resume = SessionHandover{"127.0.0.1", true, was.local_discriminator, was.remote_discriminator,
