@@ -25,6 +25,7 @@
 #include "apps/tandemd/privileges.hpp"
 #include "apps/tandemd/replication_wiring.hpp"
 #include "apps/tandemd/restart_detection.hpp"
+#include "apps/tandemd/startup_role.hpp"
 #include "apps/tandemd/state_dump.hpp"
 #include "bgpd/config/config.hpp"
 #include "bgpd/session/speaker.hpp"
@@ -382,6 +383,14 @@ int main(int argc, char** argv) {
   if (auto err = app::setup_logging(level, format)) {
     std::cerr << "tandemd: " << *err << "\n";
     return kExitUsage;
+  }
+  if (opts->ha_role.empty()) {
+    // The configured role: a primary asks the other node first (--ha-role: as told).
+    std::string err;
+    if (!app::settle_startup_role(*cfg, err)) {
+      spdlog::error("{}", err);
+      return kExitFailure;
+    }
   }
   int rc = kExitFailure;
   try {

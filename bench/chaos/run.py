@@ -24,7 +24,8 @@ Each round picks (seeded) a kind and a moment:
                      injected once the transfer is seen running (counters polled), at
                      a random point of its expected duration
 After the failure: wait for the new primary, let the old one come back as the standby
-(after SIGKILL it is started again with [ha] role = "standby", the runbook), wait until
+(after SIGKILL it is started again with [ha] role = "primary", as a supervisor would:
+it must find the new primary and start as its standby), wait until
 every session is in sync on both nodes and the heartbeat is up; then pause the churn
 and check:
   - session resets: FRR's connectionsEstablished/Dropped, notifications and
@@ -751,8 +752,14 @@ class Chaos:
         if kind == "kill":
             if prim.proc.alive():
                 prim.proc.popen.wait(5)
-            prim.tables["ha"]["role"] = "standby"  # the runbook: start it again as the standby
+            # As a supervisor restarts it, with a configuration saying primary: it must find
+            # the new primary and start as its standby (docs/ha.md, "Restarts").
+            prim.tables["ha"]["role"] = "primary"
+            off_start = prim.log_offset()
             prim.start(timeout=60)
+            if r.get("outcome") not in ("no takeover", "refused") and not prim.log_lines(
+                    r"replication: node \S+ is the standby", since=off_start):
+                r["problems"].append(f"{pname}, started again with role = primary, did not start as the standby")
         elif kind == "stop":
             prim.proc.send_signal(signal.SIGCONT)
         elif kind == "link":

@@ -76,6 +76,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // everything it sent before: a round trip through both processes.
   void probe(uint64_t nonce);
   bool ready() const { return ready_ && !closed_; }
+  // The TCP connection was made (something listens there), whether or not the handshake
+  // completed after it.
+  bool connected() const { return connected_; }
   bool closed() const { return closed_; }
   // No callbacks after this except on_closed(why), once (posted). When the channel is
   // ready, a Closing frame goes out first (best effort, after what is queued, within

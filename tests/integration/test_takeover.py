@@ -14,7 +14,9 @@ Checked, with the peers' own view as the judge:
    sessions' established time and notification counters, BIRD's protocol state and
    "since" time are unchanged; the peers' route counts are unchanged; FRR hears
    KEEPALIVEs from B. The crash guard kept A's kernel from sending FIN/RST. A is
-   started again as the standby and mirrors B.
+   started again with its configuration unchanged (role = "primary"), as a supervisor
+   would: it finds B the primary, starts as B's standby and mirrors B; the peers see
+   nothing of it.
 2. SIGSTOP of the primary B (hung; detected by the heartbeat): A takes over, the same
    checks. SIGCONT: B reads the takeover notice, closes its sockets silently, restarts
    as the standby and mirrors A; the peers saw nothing of it.
@@ -131,9 +133,18 @@ def body(args):
         # --- 1. SIGKILL of the primary A: B takes over -------------------------------------
         nonstop(pair, a, b, lambda n: n.kill(), "SIGKILL A")
         check(int(ha(b).get("epoch", 0)) == term0 + 1, f"B took term {term0 + 1}")
-        a.tables["ha"]["role"] = "standby"
+        # Started again as a supervisor would, with its configuration's role (primary): it
+        # finds B the primary and starts as B's standby, the peers seeing nothing of it.
+        view = peers_view(frr, bird)
+        check(a.tables["ha"]["role"] == "primary", "A's configuration still says primary")
+        off_a = a.log_offset()
         a.start()
+        found = a.log_lines(r"startup: .*answered the replication handshake as the primary in term \d+", since=off_a)
+        check(bool(found) and f"term {term0 + 1}" in found[0], f"A found B the primary in term {term0 + 1}: {found[:1]}")
+        check(bool(a.log_lines(r"replication: node node-a is the standby", since=off_a)), "A started as the standby")
         wait_mirrored(b, a, N_SESSIONS, "A (restarted) mirroring B", timeout=120)
+        same_view(view, peers_view(frr, bird), "after A started again with its configured role")
+        a.tables["ha"]["role"] = "standby"
         wait_until(lambda: ha(b).get("heartbeat") == "up", 10, "the heartbeat up again")
 
         # --- 2. SIGSTOP of the primary B: A takes over on the heartbeat ----------------------

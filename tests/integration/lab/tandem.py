@@ -209,17 +209,22 @@ class TandemNode:
 
     def start(self, timeout=15, extra_args=()):
         self.write_config()
+        off = len(self.log_text())  # the log file is appended to across restarts
         self.proc = self.node.spawn(self.name, [self.binary, "--config", self.conf,
                                                 "--log-level", self.log_["level"]] + list(extra_args),
                                     logfile=self.logfile)
         # Up when it listens on its port (SIGUSR1 before its handler is installed would
         # kill it), then when it writes a state dump on request (config parsed, loop running).
         port = self.global_.get("port", 179)
-        if self.tables.get("ha", {}).get("role") == "standby":
-            # A standby opens no BGP listener: wait for its replication state instead.
-            wait_until(lambda: not self.proc.alive() or "replication: node" in self.log_text(), timeout,
-                       f"{self.name} starting as the standby")
-        else:
+        role = self.tables.get("ha", {}).get("role")
+        if role in ("primary", "standby"):
+            # A standby opens no BGP listener, and a node configured as the primary starts
+            # as the standby when it finds the other node the primary: its role first.
+            wait_until(lambda: not self.proc.alive() or "replication: node" in self.log_text()[off:], timeout,
+                       f"{self.name} choosing its role")
+            if role == "primary" and self.proc.alive() and " is the standby" in self.log_text()[off:]:
+                role = "standby"
+        if role != "standby":
             wait_until(lambda: not self.proc.alive() or self.listening(port), timeout,
                        f"{self.name} listening on port {port}")
         if self.proc.alive():
