@@ -35,6 +35,7 @@ struct Plan {
   std::string probe_error;
   std::optional<session::FrozenTcp> frozen;  // set: NSR
   std::string fallback_why;                  // set: GR path
+  std::string md5_key;                       // the session's TCP-MD5 key: probe and RST signed
 };
 
 }  // namespace
@@ -141,6 +142,7 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
     auto remote = session::TcpEndpoint::parse(ep.remote_address(), static_cast<uint16_t>(ep.remote_port()));
     if (local) p.local = *local;
     if (remote) p.remote = *remote;
+    if (const session::Peer* peer = speaker_.find_peer(s.peer)) p.md5_key = peer->config().password;
     if (s.closed_by_primary || !s.conn) continue;  // ends as on the primary
     if (!local || !remote) p.fallback_why = "no endpoints replicated";
     else if (s.broken) p.fallback_why = "the mirror is broken (a stream gap)";
@@ -161,6 +163,7 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
       session::ProbeOptions o;
       o.seq = out_end + 0x80000000u;  // as far from the peer's window as it gets
       o.resend_every = std::chrono::milliseconds(50);
+      o.md5_key = p.md5_key;
       p.probe = session::probe_peer(p.local, p.remote, probe_timeout, p.probe_error, o);
     }));
   }
@@ -260,8 +263,9 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
       // RFC 5961: only the peer's exact rcv_nxt resets; an in-window miss draws a challenge ACK.
       const uint32_t seq = p.probe ? p.probe->ack : out_end;
       std::string rst_error;
-      if (session::send_rst(p.local, p.remote, seq, rst_error))
-        rst_note = "RST sent with seq " + std::to_string(seq) + (p.probe ? " (probed)" : " (replicated outbound end)");
+      if (session::send_rst(p.local, p.remote, seq, rst_error, p.md5_key))
+        rst_note = "RST sent with seq " + std::to_string(seq) + (p.probe ? " (probed)" : " (replicated outbound end)") +
+                   (p.md5_key.empty() ? "" : ", TCP-MD5 signed");
       else
         rst_note = "RST failed: " + rst_error;
     }

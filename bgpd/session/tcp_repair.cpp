@@ -21,6 +21,7 @@
 #include <random>
 
 #include "bgpd/session/sockopt.hpp"
+#include "bgpd/session/tcp_md5_sign.hpp"
 #include "bgpd/session/tcp_state.hpp"
 
 namespace tandem::session {
@@ -373,12 +374,14 @@ bool check_pair(const TcpEndpoint& local, const TcpEndpoint& remote, std::string
   return true;
 }
 
-// An IPv4/IPv6 header + a TCP header (+ a timestamp option) with correct checksums.
+// An IPv4/IPv6 header + a TCP header (+ a timestamp option, + a TCP-MD5 signature with
+// a non-empty md5_key) with correct checksums.
 std::vector<uint8_t> build_segment(const TcpEndpoint& src, const TcpEndpoint& dst, uint32_t seq, uint32_t ack,
-                                   uint8_t flags, uint16_t window, std::optional<uint32_t> tsval) {
+                                   uint8_t flags, uint16_t window, std::optional<uint32_t> tsval,
+                                   std::string_view md5_key) {
   const bool v4 = src.family == AF_INET;
   const size_t ip_len = v4 ? 20 : 40;
-  const size_t tcp_len = tsval ? 32 : 20;
+  const size_t tcp_len = 20 + (tsval ? 12 : 0) + (md5_key.empty() ? 0 : 2 + kTcpOptMd5Len);
   std::vector<uint8_t> pkt(ip_len + tcp_len, 0);
   uint8_t* ip = pkt.data();
   const size_t alen = addr_len(src.family);
@@ -414,6 +417,16 @@ std::vector<uint8_t> build_segment(const TcpEndpoint& src, const TcpEndpoint& ds
     t[23] = 10;
     put32(t + 24, *tsval);
     put32(t + 28, 0);
+  }
+  if (!md5_key.empty()) {
+    // NOP NOP MD5(18) last; the digest covers the header without its options.
+    uint8_t* o = t + (tsval ? 32 : 20);
+    o[0] = o[1] = 1;
+    o[2] = kTcpOptMd5;
+    o[3] = kTcpOptMd5Len;
+    const auto digest = tcp_md5_digest(std::span(src.addr.data(), alen), std::span(dst.addr.data(), alen),
+                                       std::span<const uint8_t>(t, 20), {}, tcp_len, md5_key);
+    std::memcpy(o + 4, digest.data(), digest.size());
   }
   // Pseudo-header: addresses, protocol, TCP length (RFC 793 / RFC 8200 8.1).
   uint32_t acc = sum16(src.addr.data(), alen, 0);
@@ -830,7 +843,7 @@ std::optional<ProbeResult> probe_peer(const TcpEndpoint& local, const TcpEndpoin
     std::random_device rd;
     seq = rd();
   }
-  auto pkt = build_segment(local, remote, seq, options.ack, kFlagAck, 0, options.tsval);
+  auto pkt = build_segment(local, remote, seq, options.ack, kFlagAck, 0, options.tsval, options.md5_key);
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
   const auto every = std::max(options.resend_every, std::chrono::milliseconds(1));
@@ -871,9 +884,10 @@ std::optional<ProbeResult> probe_peer(const TcpEndpoint& local, const TcpEndpoin
   return std::nullopt;
 }
 
-bool send_rst(const TcpEndpoint& local, const TcpEndpoint& remote, uint32_t seq, std::string& error) {
+bool send_rst(const TcpEndpoint& local, const TcpEndpoint& remote, uint32_t seq, std::string& error,
+              std::string_view md5_key) {
   if (!check_pair(local, remote, error)) return false;
-  return send_raw(remote, build_segment(local, remote, seq, 0, kFlagRst, 0, std::nullopt), error);
+  return send_raw(remote, build_segment(local, remote, seq, 0, kFlagRst, 0, std::nullopt, md5_key), error);
 }
 
 }  // namespace tandem::session

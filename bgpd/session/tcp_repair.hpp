@@ -181,6 +181,7 @@ struct ProbeOptions {
   uint32_t ack = 0;                 // ACK field of the probe (not checked by the peer)
   std::optional<uint32_t> tsval;    // add a timestamp option (TSval, TSecr = 0)
   std::string interface;            // capture only there (empty: every interface)
+  std::string md5_key;              // the session's TCP-MD5 key: the probe is signed (RFC 2385)
   // Send the probe again when no reply came within this time (until the timeout). The
   // peer answers one out-of-window pure ACK per socket per tcp_invalid_ratelimit
   // (500 ms): the old socket's zero-window probes, keepalives and the window probe of
@@ -216,8 +217,8 @@ struct ProbeResult {
 // neighbour layer, and while the entry resolves it waits there (IPv6: a lost NS costs
 // 1 s; the probes queued meanwhile leave back to back and all but one are rate-limited).
 // ProbeResult::rtt is measured from the last probe sent.
-// Not for TCP-MD5 sessions: the probe is unsigned and the peer's kernel drops it (no
-// reply; follows from RFC 2385 handling, not tested here). Same for send_rst().
+// TCP-MD5 sessions: set ProbeOptions::md5_key, or the peer's kernel drops the unsigned
+// probe (no reply); the same key for send_rst().
 // The peer kernel rate-limits such replies per socket (net.ipv4.tcp_invalid_ratelimit,
 // 500 ms by default): probes within that time get no answer, hence resend_every; nullopt
 // with an error starting "timeout" when nothing came back.
@@ -229,6 +230,7 @@ std::optional<ProbeResult> probe_peer(const TcpEndpoint& local, const TcpEndpoin
 // socket with IP_HDRINCL (the source need not be local). The peer accepts it only if
 // seq equals its rcv_nxt (RFC 5961); in its window but not exact: a challenge ACK;
 // outside: ignored.
-bool send_rst(const TcpEndpoint& local, const TcpEndpoint& remote, uint32_t seq, std::string& error);
+bool send_rst(const TcpEndpoint& local, const TcpEndpoint& remote, uint32_t seq, std::string& error,
+              std::string_view md5_key = {});
 
 }  // namespace tandem::session

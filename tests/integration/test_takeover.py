@@ -6,7 +6,9 @@ number and reconnects as the graceful-restart restarting speaker (no route withd
 
 Lab: test_switchover's (FRR iBGP with N_FRR prefixes, BIRD eBGP, each over IPv4 and
 IPv6, to the VIPs; node A primary, node B standby), plus the pair's heartbeat (BFD,
-10 ms x 5) on the peers' segment and the crash guard.
+10 ms x 5) on the peers' segment and the crash guard. FRR's two sessions and BIRD's
+IPv4 one are TCP-MD5 signed (RFC 2385), BIRD's IPv6 one is not: the takeover's
+sequence probe and RST must carry the session's signature.
 
 Checked, with the peers' own view as the judge:
 1. SIGKILL of the primary A (its process is gone; the channel closes at once): B takes
@@ -43,10 +45,12 @@ from lab import Lab, log, wait_until  # noqa: E402
 from lab.bfdd import bfdd_binary  # noqa: E402
 from lab.harness import check, main  # noqa: E402
 from lab.tandem import default_tandemctl, log_time, require_tandemctl  # noqa: E402
-from lab.topology import FRR, TANDEM  # noqa: E402
+from lab.topology import BIRD, FRR, TANDEM  # noqa: E402
 from test_replication import ha, wait_mirrored  # noqa: E402
 from test_switchover import (N_SESSIONS, Pair, bird_imported, frr_count, frr_keepalives_in, peers_view,  # noqa: E402
                              same_view)
+
+FRR_KEY, BIRD_KEY = "tandem-frr-key", "tandem-bird-key"
 
 # 10 ms x 5: a loaded 2-core CI machine stalls a process for 30 ms now and then, which
 # 10 ms x 3 would take for a dead primary (bench/heartbeat judges the tight bound).
@@ -121,11 +125,26 @@ def nonstop(pair, victim, survivor, how, what):
     return before
 
 
+def md5_sessions(top):
+    """TCP-MD5 (RFC 2385) on FRR's two sessions and BIRD's IPv4 one; BIRD's IPv6 one
+    without: the takeover's probe and RST must be signed where the peer expects it."""
+    for p in top.tandem.peers:
+        if p["address"] in (FRR.v4, FRR.v6):
+            p["password"] = FRR_KEY
+        elif p["address"] == BIRD.v4:
+            p["password"] = BIRD_KEY
+    for n in top.frr.neighbors:
+        n["extra"] += [f"neighbor {n['address']} password {FRR_KEY}"]
+    for p in top.bird.peers:
+        if p["proto"] == "tandem4":
+            p["extra"] = list(p.get("extra", [])) + [f'password "{BIRD_KEY}";']
+
+
 def body(args):
     tandemctl = require_tandemctl(args.tandemctl or default_tandemctl())
     bfdd_binary()
     with Lab("takeover", keep=args.keep) as lab:
-        pair = Pair(args, lab, tandemctl, ha_extra=HEARTBEAT)
+        pair = Pair(args, lab, tandemctl, ha_extra=HEARTBEAT, before_start=md5_sessions)
         frr, bird, a, b = pair.frr, pair.bird, pair.a, pair.b
         wait_until(lambda: ha(a).get("heartbeat") == "up", 10, "the pair's heartbeat up")
         term0 = int(ha(a).get("epoch", 0))
@@ -133,6 +152,11 @@ def body(args):
         # --- 1. SIGKILL of the primary A: B takes over -------------------------------------
         nonstop(pair, a, b, lambda n: n.kill(), "SIGKILL A")
         check(int(ha(b).get("epoch", 0)) == term0 + 1, f"B took term {term0 + 1}")
+        ss = b.node.exec(["ss", "-Htie", "state", "established", "( sport = :179 or dport = :179 )"],
+                         quiet=True).stdout
+        # `ss -e` prints each socket's TCP-MD5 keys (INET_DIAG_MD5SIG): what the kernel holds.
+        keys = (ss.count(FRR_KEY), ss.count(BIRD_KEY))
+        check(keys == (2, 1), f"B's rebuilt sockets sign with TCP-MD5: FRR's two and BIRD's IPv4 one {keys}")
         # Started again as a supervisor would, with its configuration's role (primary): it
         # finds B the primary and starts as B's standby, the peers seeing nothing of it.
         view = peers_view(frr, bird)

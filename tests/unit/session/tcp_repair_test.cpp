@@ -516,6 +516,99 @@ TEST_F(TcpRepair, Md5SignedConnectionNeedsPrepare) {
   close_fd(b);
 }
 
+// A connection over `loopback` whose two ends sign with `key` (RFC 2385); a is the
+// accepted end. False (nothing open) when this kernel has no TCP-MD5.
+bool md5_pair(const char* loopback, const std::string& key, int& a, int& b) {
+  auto lo = wire::IpAddr::parse(loopback);
+  int l = listen_on(ep(loopback, 0));
+  if (!set_md5_key(l, *lo, key).empty()) {
+    close_fd(l);
+    return false;
+  }
+  b = ::socket(lo->is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(set_md5_key(b, *lo, key), "");
+  sockaddr_storage ss{};
+  socklen_t len = ep(loopback, port_of(l)).to_sockaddr(ss);
+  EXPECT_EQ(::connect(b, reinterpret_cast<sockaddr*>(&ss), len), 0) << std::strerror(errno);
+  a = accept_one(l);
+  close_fd(l);
+  EXPECT_GE(a, 0);
+  return true;
+}
+
+// The takeover's RST on a TCP-MD5 session: unsigned, or signed with another key, the
+// peer's kernel drops it; signed with the session's key, it resets the peer at once.
+void md5_rst_test(const char* loopback) {
+  const std::string key = "tandem-md5-rst";
+  int a = -1, b = -1;
+  if (!md5_pair(loopback, key, a, b)) GTEST_SKIP() << "TCP-MD5 not available";
+  Bytes x = pattern(2000, 6);
+  write_all(a, x);
+  ASSERT_EQ(read_exact(b, x.size()), x);
+  ASSERT_TRUE(eventually([&] { return queues(a).unacked_and_unsent == 0; }));
+  FREEZE_OR_SKIP(f, a);  // b's rcv_nxt = our snd_nxt
+  std::string err;
+  ASSERT_TRUE(unfreeze(a, err)) << err;
+  ASSERT_TRUE(send_rst(f->local, f->remote, f->snd_nxt, err)) << err;
+  ASSERT_TRUE(send_rst(f->local, f->remote, f->snd_nxt, err, "another-key")) << err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(so_error(b), 0) << "an unsigned or wrongly signed RST must be dropped";
+  EXPECT_EQ(tcp_state_of(b), 1);
+  auto t0 = Clock::now();
+  ASSERT_TRUE(send_rst(f->local, f->remote, f->snd_nxt, err, key)) << err;
+  pollfd pfd{b, POLLIN, 0};
+  ASSERT_EQ(::poll(&pfd, 1, 1000), 1);
+  uint8_t c;
+  EXPECT_EQ(::recv(b, &c, 1, MSG_DONTWAIT), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+  std::printf("[timing] md5 %s: signed RST to ECONNRESET %lld us\n", loopback,
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count()));
+  close_fd(a);
+  close_fd(b);
+}
+
+TEST_F(TcpRepair, Md5SignedRstIPv4) { md5_rst_test("127.0.0.1"); }
+TEST_F(TcpRepair, Md5SignedRstIPv6) { md5_rst_test("::1"); }
+
+// The takeover's sequence probe on a TCP-MD5 session: unsigned it draws nothing; signed
+// it draws the peer's ACK with its exact sequence state.
+void md5_probe_test(const char* loopback) {
+  const std::string key = "tandem-md5-probe";
+  int a = -1, b = -1;
+  if (!md5_pair(loopback, key, a, b)) GTEST_SKIP() << "TCP-MD5 not available";
+  Bytes x = pattern(1500, 7);
+  write_all(a, x);
+  ASSERT_EQ(read_exact(b, x.size()), x);
+  write_all(b, x);
+  ASSERT_EQ(read_exact(a, x.size()), x);
+  ASSERT_TRUE(eventually([&] { return queues(a).unacked_and_unsent == 0 && queues(b).unacked_and_unsent == 0; }));
+  FREEZE_OR_SKIP(f, a);
+  std::string err;
+  ASSERT_TRUE(unfreeze(a, err)) << err;
+  ProbeOptions po;
+  po.seq = f->snd_nxt + 0x80000000u;
+  po.ack = f->rcv_nxt;
+  po.resend_every = std::chrono::milliseconds(100);
+  auto unsigned_reply = probe_peer(f->local, f->remote, std::chrono::milliseconds(300), err, po);
+  EXPECT_FALSE(unsigned_reply) << "the peer answered an unsigned probe";
+  EXPECT_EQ(err.rfind("timeout", 0), 0u) << err;
+  po.md5_key = key;
+  auto pr = probe_peer(f->local, f->remote, std::chrono::milliseconds(2000), err, po);
+  ASSERT_TRUE(pr) << err;
+  EXPECT_FALSE(pr->rst());
+  EXPECT_EQ(pr->seq, f->rcv_nxt) << "peer's snd_nxt";
+  EXPECT_EQ(pr->ack, f->snd_nxt) << "peer's rcv_nxt";
+  std::printf("[timing] md5 %s: signed probe answered after %lld us\n", loopback,
+              static_cast<long long>(pr->rtt.count()));
+  EXPECT_EQ(so_error(b), 0);
+  EXPECT_EQ(tcp_state_of(b), 1);
+  close_fd(a);
+  close_fd(b);
+}
+
+TEST_F(TcpRepair, Md5SignedProbeIPv4) { md5_probe_test("127.0.0.1"); }
+TEST_F(TcpRepair, Md5SignedProbeIPv6) { md5_probe_test("::1"); }
+
 TEST_F(TcpRepair, UnfreezeResumesTheConnection) {
   int l = listen_on(ep("127.0.0.1", 0));
   int b = connect_to(ep("127.0.0.1", port_of(l)));
