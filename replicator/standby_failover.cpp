@@ -74,6 +74,7 @@ void StandbyReplicator::check_primary_lost() {
   if (!heartbeat_lost_ || took_over_ || stopped_) return;
   const auto now = std::chrono::steady_clock::now();
   const auto detect = std::chrono::milliseconds(uint64_t{ha_.heartbeat_interval_ms} * ha_.heartbeat_detect_mult);
+  const auto silence = detect * ha_.takeover_silence_mult;
   if (channel_ && channel_->bytes_waiting() > 0) {
     // Its frames wait unread: the primary was alive lately, this process was not running.
     // Looked at again once they are read: a primary that stopped right after them is
@@ -83,15 +84,16 @@ void StandbyReplicator::check_primary_lost() {
     recheck_primary_lost_at(now + detect);
     return;
   }
-  // Silent for the detection time, then confirmed once more a detection time later: a
-  // standby that was itself stopped or starved (its own loss of the heartbeat) reads the
-  // primary's frames and sees the heartbeat come back within that second period.
+  // Silent for takeover_silence_mult detection times (default 2: silent for one, then
+  // confirmed once more a detection time later; a standby that was itself stopped or
+  // starved (its own loss of the heartbeat) reads the primary's frames and sees the
+  // heartbeat come back within that second period).
   std::optional<std::chrono::steady_clock::time_point> last = primary_seen_;  // its last sign of life
   if (channel_ && (!last || channel_->last_rx() > *last)) last = channel_->last_rx();
   const auto beacon = witness_ ? witness_() : std::nullopt;
-  const bool by_beacon = beacon && (!last || *beacon > *last) && now - *beacon < detect * 2;
+  const bool by_beacon = beacon && (!last || *beacon > *last) && now - *beacon < silence;
   if (beacon && (!last || *beacon > *last)) last = beacon;
-  if (last && now - *last < detect * 2) {
+  if (last && now - *last < silence) {
     if (by_beacon && !witness_logged_) {
       witness_logged_ = true;
       spdlog::warn("takeover: heartbeat lost ({}) and the channel silent, but the primary's term beacon arrived over "
@@ -99,7 +101,7 @@ void StandbyReplicator::check_primary_lost() {
                    "while the beacon arrives",
                    heartbeat_why_, std::chrono::duration_cast<std::chrono::milliseconds>(now - *beacon).count());
     }
-    recheck_primary_lost_at(*last + detect * 2 + std::chrono::milliseconds(1));
+    recheck_primary_lost_at(*last + silence + std::chrono::milliseconds(1));
     return;
   }
   take_over_unplanned("the primary's heartbeat was lost (" + heartbeat_why_ + ") and the replication channel is silent" +

@@ -4,7 +4,8 @@ the peers churn routes, judged by the peers' own view. docs/bench/chaos.md expla
 method and holds the results.
 
 Lab: test_switchover's Pair (tests/integration/lab): node A primary, node B standby,
-the pair's heartbeat (BFD 10 ms x 5) and the crash guard as in test_takeover; FRR (iBGP,
+the pair's heartbeat (BFD 10 ms x 5, --heartbeat-mult; the takeover after twice that of
+channel silence, --silence-mult) and the crash guard as in test_takeover; FRR (iBGP,
 --prefixes IPv4 /27s) and BIRD (eBGP, 300 /32s) peer with the VIPs over IPv4 and IPv6
 (4 sessions). A churn thread keeps changing routes all the time: FRR adds and withdraws
 /24s and /48s (`vtysh -f`), BIRD enables and disables small static protocols (/32s,
@@ -473,8 +474,11 @@ class Chaos:
         self.args = args
         self.rng = random.Random(args.seed)
         sw.N_FRR = args.prefixes
-        log(f"building the pair: FRR {args.prefixes} prefixes, BIRD {sw.N_BIRD_V4}, heartbeat 10 ms x 5")
-        self.pair = pair = sw.Pair(args, lab, tandemctl, ha_extra=HEARTBEAT)
+        log(f"building the pair: FRR {args.prefixes} prefixes, BIRD {sw.N_BIRD_V4}, heartbeat 10 ms x "
+            f"{args.heartbeat_mult}, takeover after {args.silence_mult}x that of channel silence")
+        heartbeat = dict(HEARTBEAT, heartbeat_detect_mult=args.heartbeat_mult,
+                         takeover_silence_mult=args.silence_mult)
+        self.pair = pair = sw.Pair(args, lab, tandemctl, ha_extra=heartbeat)
         self.frr, self.bird = pair.frr, pair.bird
         self.base = set(pair.v4[:args.prefixes])
         # BIRD: the churn's static protocols (disabled) and a trace of every route
@@ -1082,7 +1086,7 @@ def report(chaos, args, cmd, info):
     for label, xs in (
             ("detection, process death (kill: channel closed)", [r["detect_ms"] for r in rounds
                                                                  if r["kind"] == "kill" and "detect_ms" in r]),
-            ("detection, hang (stop: heartbeat + 2x channel silence)", [r["detect_ms"] for r in rounds
+            (f"detection, hang (stop: heartbeat + {args.silence_mult}x channel silence)", [r["detect_ms"] for r in rounds
                                                                        if r["kind"] == "stop" and "detect_ms" in r]),
             ("detection, cut off (link down: the same)", [r["detect_ms"] for r in rounds
                                                          if r["kind"] == "link" and "detect_ms" in r]),
@@ -1117,7 +1121,7 @@ def report(chaos, args, cmd, info):
     L.append(f"| node death detected within 30 ms at 10 ms heartbeats | hang/cut off: median "
              f"{fmt(statistics.median(hang_d) if hang_d else None)} ms, p99 {fmt(pct(hang_d, 99))} ms; process death: "
              f"median {fmt(statistics.median(kill_d) if kill_d else None)} ms, p99 {fmt(pct(kill_d, 99))} ms | "
-             f"node death: {'not run' if not hang_d else yn(pct(hang_d, 99) <= 30) + ' (by design: 10 ms x 5, then 2x that of channel silence)'}; "
+             f"node death: {'not run' if not hang_d else yn(pct(hang_d, 99) <= 30) + f' (10 ms x {args.heartbeat_mult}, then {args.silence_mult}x that of channel silence)'}; "
              f"process death: {'not run' if not kill_d else yn(pct(kill_d, 99) <= 30)} |")
     big = args.prefixes >= 1000000
     L.append(f"| takeover complete within 50 ms of detection with 1M routes | p99 {fmt(pct(tk, 99))} ms with "
@@ -1177,6 +1181,10 @@ def main():
     ap.add_argument("--sync-timeout", type=float, default=180.0, help="seconds for the standby to be in sync")
     ap.add_argument("--full-check-limit", type=int, default=200000,
                     help="above this table size the big views are compared by count, not prefix by prefix")
+    ap.add_argument("--heartbeat-mult", type=int, default=HEARTBEAT["heartbeat_detect_mult"],
+                    help="[ha] heartbeat_detect_mult at 10 ms (default %(default)s)")
+    ap.add_argument("--silence-mult", type=int, default=2,
+                    help="[ha] takeover_silence_mult: channel silence in detection times (default %(default)s)")
     ap.add_argument("--strict", action="store_true", help="also fail on a graceful-restart fallback during a transfer")
     ap.add_argument("--repair", action="store_true",
                     help="after a round that leaves the lab broken (a failure), start both nodes afresh and go on "

@@ -332,6 +332,7 @@ void read_ha(TableReader& r, Config& c) {
   }
   u32("heartbeat_interval_ms", 1, 60000, h.heartbeat_interval_ms);
   h.heartbeat_detect_mult = static_cast<uint8_t>(r.integer("heartbeat_detect_mult", 1, 255).value_or(3));
+  h.takeover_silence_mult = static_cast<uint8_t>(r.integer("takeover_silence_mult", 1, 10).value_or(2));
   if (h.heartbeat) {
     if (!c.bfd.enabled)
       r.fail("heartbeat", r.get("heartbeat"), "the heartbeat is a BFD session: set [bfd] enabled = true");
@@ -344,7 +345,8 @@ void read_ha(TableReader& r, Config& c) {
              r.get(h.heartbeat_local_address ? "heartbeat_local_address" : "heartbeat"),
              "the heartbeat's local and remote addresses must be of one family");
   } else {
-    for (const char* k : {"heartbeat_address", "heartbeat_local_address", "heartbeat_interval_ms", "heartbeat_detect_mult"})
+    for (const char* k : {"heartbeat_address", "heartbeat_local_address", "heartbeat_interval_ms", "heartbeat_detect_mult",
+                          "takeover_silence_mult"})
       if (r.get(k)) r.fail(k, r.get(k), "only applies with heartbeat = true");
   }
   if (h.role == "primary" && !h.listen)

@@ -179,6 +179,10 @@ struct HaConfig {
   std::optional<wire::IpAddr> heartbeat_local_address;  // our source; default: listen's address
   uint32_t heartbeat_interval_ms = 10;                  // transmit and receive interval
   uint8_t heartbeat_detect_mult = 3;
+  // A lost heartbeat makes a takeover only once the replication channel and the term
+  // beacon have been silent for this many detection times too (docs/ha.md): 2 rides out
+  // a standby that was itself starved; 1 detects node death in one detection time.
+  uint8_t takeover_silence_mult = 2;
   // The addresses the peers talk to, held by whichever node is the primary (moved at a
   // takeover): address and prefix length, on vip_interface.
   std::vector<std::pair<wire::IpAddr, uint8_t>> vips;

@@ -152,16 +152,18 @@ TEST(HaConfig, Heartbeat) {
   EXPECT_TRUE(c.ha.heartbeat);
   EXPECT_EQ(c.ha.heartbeat_interval_ms, 10u);
   EXPECT_EQ(c.ha.heartbeat_detect_mult, 3u);
+  EXPECT_EQ(c.ha.takeover_silence_mult, 2u);
   ASSERT_TRUE(c.ha.heartbeat_peer());
   EXPECT_EQ(c.ha.heartbeat_peer()->to_string(), "203.0.113.11");  // the peer's address by default
   EXPECT_FALSE(ok(p).ha.heartbeat);
 
   c = ok(p + "heartbeat = true\nheartbeat_address = \"198.51.100.11\"\nheartbeat_local_address = \"198.51.100.10\"\n"
-             "heartbeat_interval_ms = 50\nheartbeat_detect_mult = 5\n" + bfd);
+             "heartbeat_interval_ms = 50\nheartbeat_detect_mult = 5\ntakeover_silence_mult = 1\n" + bfd);
   EXPECT_EQ(c.ha.heartbeat_peer()->to_string(), "198.51.100.11");
   EXPECT_EQ(c.ha.heartbeat_local_address->to_string(), "198.51.100.10");
   EXPECT_EQ(c.ha.heartbeat_interval_ms, 50u);
   EXPECT_EQ(c.ha.heartbeat_detect_mult, 5u);
+  EXPECT_EQ(c.ha.takeover_silence_mult, 1u);
 
   expect_error_at(p + "heartbeat = true\n", 10, "ha.heartbeat", "[bfd] enabled = true");
   expect_error_at(std::string(kPrimary) + "heartbeat = true\n" + bfd, 9, "ha.heartbeat", "heartbeat_address");
@@ -173,7 +175,10 @@ TEST(HaConfig, Heartbeat) {
                   "must be between");
   expect_error_at(p + "heartbeat = true\nheartbeat_detect_mult = 256\n" + bfd, 11, "ha.heartbeat_detect_mult",
                   "must be between");
+  expect_error_at(p + "heartbeat = true\ntakeover_silence_mult = 0\n" + bfd, 11, "ha.takeover_silence_mult",
+                  "must be between");
   expect_error_at(p + "heartbeat_interval_ms = 10\n", 10, "ha.heartbeat_interval_ms", "only applies with heartbeat");
+  expect_error_at(p + "takeover_silence_mult = 1\n", 10, "ha.takeover_silence_mult", "only applies with heartbeat");
   // One BFD session per address: a BGP peer at the heartbeat's address cannot have bfd.
   auto e = kSection.bad(p + "heartbeat = true\n" + bfd + "[[peer]]\naddress = \"203.0.113.11\"\nremote_as = 65001\nbfd = true\n");
   EXPECT_EQ(e.key, "peer[0].bfd") << e.to_string();
