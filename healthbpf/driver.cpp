@@ -261,7 +261,7 @@ void Driver::check_stall(uint64_t now) {
   }
   holding_ = true;
   spdlog::warn("bfd: this thread did not run for {:.1f} ms (the process was stopped or starved): the {} BGP peers' "
-               "sessions send and report nothing until this node is confirmed as the primary",
+               "sessions report nothing and send nothing but Up until this node is confirmed as the primary",
                double(stalled) / 1e6, held);
   if (on_stall_) on_stall_(hold_generation_, stalled);
 }
@@ -549,7 +549,11 @@ void Driver::apply(Session& s, const std::vector<bfd::Action>& actions, uint64_t
   check_stall(now);
   for (const auto& a : actions) {
     if (const auto* send = std::get_if<bfd::act::Send>(&a)) {
-      if (!s.silent && !s.held && s.tx->send(send->packet)) {
+      // Held: an Up packet still goes (it says what the other node, carrying this very
+      // session on, says too; silence would let the peer expire the session while the
+      // confirmation takes its time); a state change never does.
+      const bool may_send = !s.held || s.fsm.state() == bfd::State::Up;
+      if (!s.silent && may_send && s.tx->send(send->packet)) {
         ++s.packets_out;
         s.last_tx_ns = now;
       }

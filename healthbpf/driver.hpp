@@ -20,10 +20,12 @@
 // renewed every kTickNs keeps a hung or dead daemon from being answered for.
 // Stalls (options.stall_ns): the same tick tells when the thread did not run for a
 // while (the process was stopped or starved). Sessions marked hold_after_stall (the BGP
-// peers' sessions of an HA primary) then send nothing and report nothing until
-// release_hold(): in the meantime the other node may have taken their BGP sessions
-// over, and a woken old primary answering its peers' queued packets would take down
-// their BFD sessions with the new primary (docs/ha.md, "A primary that was stopped").
+// peers' sessions of an HA primary) then report nothing and send nothing but Up
+// packets until release_hold(): in the meantime the other node may have taken their
+// BGP sessions over, and a woken old primary answering its peers' queued packets with
+// a Down would take down their BFD sessions with the new primary (docs/ha.md, "A
+// primary that was stopped"); an Up packet says what the new primary says too, and
+// silence would let the peer expire a session that was fine.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp needs std::exchange

@@ -197,6 +197,55 @@ TEST_F(DriverTest, SessionsAddedAndRemovedAtRunTime) {
   b_->stop();
 }
 
+// A short stall (45 ms: over A's threshold, under B's 3 x 20 ms detection): A is held,
+// but its session is still Up and keeps transmitting, so B sees no change while A waits
+// for the confirmation (a busy standby answered in 169 ms once in bench/chaos, and FRR
+// expired the silent session); nothing is reported until the release.
+TEST(DriverStall, HeldSessionThatIsUpKeepsTransmitting) {
+  asio::io_context io_a{1}, io_b{1};
+  auto run_both_until = [&](auto pred, std::chrono::milliseconds limit) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred() && std::chrono::steady_clock::now() < end) {
+      io_a.run_for(std::chrono::milliseconds(1));
+      io_b.run_for(std::chrono::milliseconds(1));
+    }
+    return pred();
+  };
+  DriverOptions oa = options(47883, 47884, 20'000);
+  oa.stall_ns = 30'000'000;
+  oa.peers[0].hold_after_stall = true;
+  std::vector<StateChange> changes_a, changes_b;
+  std::vector<std::pair<uint64_t, uint64_t>> stalls;
+  std::string error;
+  auto a = Driver::create(io_a, oa, [&](const StateChange& c) { changes_a.push_back(c); }, error);
+  ASSERT_TRUE(a) << error;
+  DriverOptions ob = options(47884, 47883, 20'000);
+  ob.peers[0].detect_mult = 10;  // A's detection time at B: 10 x 20 ms, whatever A's stall
+  auto b = Driver::create(io_b, ob, [&](const StateChange& c) { changes_b.push_back(c); }, error);
+  ASSERT_TRUE(b) << error;
+  a->set_on_stall([&](uint64_t generation, uint64_t ns) { stalls.emplace_back(generation, ns); });
+  a->start();
+  b->start();
+  auto both_up = [&] { return a->state("127.0.0.1") == bfd::State::Up && b->state("127.0.0.1") == bfd::State::Up; };
+  ASSERT_TRUE(run_both_until(both_up, std::chrono::seconds(10)));
+  run_both_until([] { return false; }, std::chrono::milliseconds(100));
+  const size_t b_changes = changes_b.size();
+
+  test::run_until(io_b, [] { return false; }, std::chrono::milliseconds(45));  // A stalls
+  const uint64_t a_out = a->status().sessions[0].packets_out;
+  run_both_until([] { return false; }, std::chrono::milliseconds(300));
+  ASSERT_EQ(stalls.size(), 1u) << "no stall seen";
+  EXPECT_TRUE(a->holding());
+  EXPECT_EQ(a->state("127.0.0.1"), bfd::State::Up);
+  EXPECT_GE(a->status().sessions[0].packets_out, a_out + 5) << "a held Up session must keep transmitting";
+  EXPECT_EQ(b->state("127.0.0.1"), bfd::State::Up);
+  EXPECT_EQ(changes_b.size(), b_changes) << "B must see no change";
+  const size_t a_changes = changes_a.size();
+  EXPECT_TRUE(a->release_hold(stalls[0].first));
+  EXPECT_FALSE(a->holding());
+  EXPECT_EQ(changes_a.size(), a_changes) << "nothing changed while held: nothing to report";
+}
+
 // A stall: A's thread (its own io_context here) does not run for 200 ms while B's does;
 // B expires A and says Down. Woken, A holds its session (hold_after_stall): it sends
 // nothing and reports nothing (not even its own Up -> Down) until release_hold(), then
