@@ -20,6 +20,7 @@
 #include "bgpd/session/connection.hpp"
 #include "bgpd/session/peer.hpp"
 #include "bgpd/session/tcp_repair.hpp"
+#include "replicator/resend_watch.hpp"
 #include "replicator/standby.hpp"
 
 namespace tandem::replicator {
@@ -36,6 +37,7 @@ struct Plan {
   std::optional<session::FrozenTcp> frozen;  // set: NSR
   std::string fallback_why;                  // set: GR path
   std::string md5_key;                       // the session's TCP-MD5 key: probe and RST signed
+  uint32_t unheld = 0;  // NSR at the held end, the peer ahead by this much: to be proven (ResendWatch)
 };
 
 }  // namespace
@@ -188,7 +190,11 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
     }
     const int32_t in_gap = static_cast<int32_t>(p.probe->seq - in_end);
     const int32_t out_missing = static_cast<int32_t>(out_end - p.probe->ack);
-    if (in_gap != 0) {
+    if (in_gap > 0 && ha_.takeover_resend_wait_ms > 0) {
+      // In flight (the peer sends them again) or acknowledged by the dead primary (it
+      // never does): carried on at the held end, told apart afterwards (resend_watch.hpp).
+      p.unheld = static_cast<uint32_t>(in_gap);
+    } else if (in_gap != 0) {
       p.fallback_why = in_gap > 0 ? std::to_string(in_gap) +
                                         " inbound bytes the peer sent are not held here (acknowledged by the dead "
                                         "primary, or in flight)"
@@ -249,6 +255,13 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
       p.frozen.reset();
       continue;
     }
+    if (p.unheld > 0) {
+      spdlog::warn("takeover: session {}: non-stop pending: the peer sent {} bytes beyond what this node holds; "
+                   "rebuilt at the held end, rcv_nxt {} / the peer's rcv_nxt {}; waiting up to {} ms for the peer to "
+                   "send them again",
+                   p.peer.to_string(), p.unheld, p.probe->seq - p.unheld, p.probe->ack, ha_.takeover_resend_wait_ms);
+      continue;
+    }
     spdlog::info("takeover: session {}: non-stop: rebuilt at the peer's snd_nxt {} / rcv_nxt {}, {} bytes re-queued",
                  p.peer.to_string(), p.probe->seq, p.probe->ack, p.frozen->send_queue.size());
   }
@@ -302,9 +315,15 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
                  p.peer.to_string(), diff.size());
     resend.emplace_back(p.peer, std::move(diff));
   }
+  std::vector<ResendWait> unheld;
+  for (const auto& p : plans)
+    if (p.frozen && p.unheld > 0) unheld.push_back({p.peer, p.unheld});
+  const auto resend_wait = std::chrono::milliseconds(ha_.takeover_resend_wait_ms);
+  auto& speaker = speaker_;
   shadows_.clear();
   identity_.epoch = term;
   if (on_promoted_) on_promoted_(term, live);
+  ResendWatch::start(speaker, std::move(unheld), resend_wait);
   // The outputs of the two nodes run at their own pace (the shadow's is never slowed by
   // the peer's window): the peer may hold routes the shadow's Adj-RIB-Out does not, or
   // lack some it does. Send each such prefix again: the current route or a withdrawal

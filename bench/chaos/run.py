@@ -446,6 +446,8 @@ _TAKING = re.compile(r"takeover: (.*): taking over (\d+) sessions in term (\d+)"
 _OUTCOME = re.compile(r"takeover: (\d+) sessions non-stop, (\d+) by graceful restart; (\d+) us after the decision "
                       r"\(probes (\d+) us\)")
 _GR_PATH = re.compile(r"takeover: session (\S+): graceful-restart path: (.*)")
+_PENDING = re.compile(r"takeover: session (\S+): non-stop pending: the peer sent (\d+) bytes")
+_CONFIRMED = re.compile(r"takeover: session (\S+): non-stop confirmed")
 _SO_LIVE = re.compile(r"switchover: (\d+) of (\d+) sessions live (\d+) us after the commit arrived")
 
 # The peers' view keys (sw.peers_view) -> tandemd's peer address of that session.
@@ -804,6 +806,8 @@ class Chaos:
         ok, why = self.mirrored(new_p, new_s, 60)
         if not ok:
             r["problems"].append(f"standby not mirroring the primary: {str(why)[:300]}")
+        if "nonstop" in r and kind != "switchover":
+            self.read_pending(r, survivor, offs[sname])
         after = sw.peers_view(self.frr, self.bird)
         gr_peers = set(r.get("gr_peers", {}))
         reset = {}  # tandemd's peer address -> what changed in the peer's view of it
@@ -928,10 +932,28 @@ class Chaos:
             r["problems"].append(f"log: {ln.split('] ', 1)[-1][:200]}")
 
     @staticmethod
+    def read_pending(r, survivor, off):
+        """Sessions carried on at the held end while the peer had sent more ("non-stop
+        pending"): confirmed once the peer sent those bytes again, or reset onto the
+        graceful-restart path when it did not within [ha] takeover_resend_wait_ms."""
+        lines = survivor.log_lines(r"takeover: session \S+: ", since=off)
+        pending = {m.group(1) for m in map(_PENDING.search, lines) if m}
+        r["pending"] = len(pending)
+        r["confirmed"] = len({m.group(1) for m in map(_CONFIRMED.search, lines) if m} & pending)
+        for g in map(_GR_PATH.search, lines):
+            if g and g.group(1) in pending and g.group(1) not in r["gr_peers"]:
+                r["gr_peers"][g.group(1)] = g.group(2)[:160]
+                r["nonstop"] -= 1
+                r["fallback"] += 1
+                r["outcome"] = "fallback"
+
+    @staticmethod
     def summary_line(r):
         s = f"{r.get('outcome')}"
         if "nonstop" in r:
             s += f" ({r['nonstop']} non-stop, {r['fallback']} GR)"
+        if r.get("pending"):
+            s += f", {r['pending']} pending the peer's resend ({r['confirmed']} confirmed)"
         if r.get("detect_ms") is not None:
             s += f", detected {r['detect_ms']:.1f} ms"
         if r.get("takeover_ms") is not None:
@@ -1072,6 +1094,10 @@ def report(chaos, args, cmd, info):
     L.append(f"Graceful-restart fallbacks: {len(fbs)} rounds ({sum(r['fallback'] for r in fbs)} sessions); with the "
              f"cause the design accepts (bytes the peer sent that the standby never got: acknowledged by the failed "
              f"primary's kernel or still in flight): {len(fbs) - len(odd)}; other causes: {len(odd)}.")
+    pend = sum(r.get("pending", 0) for r in rounds)
+    conf = sum(r.get("confirmed", 0) for r in rounds)
+    L.append(f"Sessions carried on at the held end while the peer had sent more: {pend}; the peer sent those bytes "
+             f"again (non-stop): {conf}; reset onto the graceful-restart path: {pend - conf}.")
     L.append("")
     resets = sum(len(r["resets"]) for r in rounds)
     unexpl = sum(len(r["unexplained_resets"]) for r in rounds)

@@ -164,6 +164,11 @@ struct HaConfig {
   // reconnect as the restarting speaker), "none" (only the planned switchover).
   std::string takeover = "nsr";
   uint32_t takeover_probe_timeout_ms = 200;  // how long to wait for a peer's probe reply
+  // A session whose peer sent bytes this node never held is carried on at the held end
+  // for up to this long, waiting for the peer to send them again (they were in flight,
+  // never acknowledged); if it does not, the dead primary acknowledged them: reset and
+  // the graceful-restart path. 0: the graceful-restart path at once.
+  uint32_t takeover_resend_wait_ms = 1000;
   // The crash guard: a tc-egress BPF program on vip_interface that drops the FIN/RST a
   // dying primary's kernel would send for the sessions (it outlives the process; its
   // table is pinned under crash_guard_pin_dir). Needs vip_interface.

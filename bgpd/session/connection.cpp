@@ -1,6 +1,10 @@
 #include "bgpd/session/connection.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "bgpd/session/peer.hpp"
 #include "bgpd/session/speaker.hpp"
@@ -162,6 +166,19 @@ void Connection::shadow_receive(std::span<const uint8_t> bytes) {
   if (closed_ || !shadow_) return;
   rx_offset_ += bytes.size();
   feed(fsm::ev::BytesReceived{bytes});
+}
+
+void Connection::abort_transport(const std::string& why) {
+  if (closed_ || shadow_ || !socket_) return;
+  spdlog::warn("peer {}: resetting the TCP connection: {}", peer_.name(), why);
+  if (tap_ && endpoints_) tap_->before_close(id_);  // the crash guard lets this RST go
+  const ::linger abort_now{1, 0};  // close() sends RST instead of FIN
+  if (::setsockopt(socket_->native_handle(), SOL_SOCKET, SO_LINGER, &abort_now, sizeof abort_now) != 0)
+    spdlog::warn("peer {}: SO_LINGER: {}: the connection ends with FIN instead", peer_.name(), std::strerror(errno));
+  boost::system::error_code ec;
+  socket_->close(ec);
+  socket_.reset();
+  feed(fsm::ev::TcpClosed{});
 }
 
 void Connection::shadow_closed() {

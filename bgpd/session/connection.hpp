@@ -74,6 +74,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // counted only its own output, which can be less than the queue).
   bool promote(int fd, SessionTap* tap, std::span<const uint8_t> requeued, uint64_t outbound_end,
                std::string& why);
+  // End a live session with a RST from this socket (its own sequence number and TCP-MD5
+  // signature), no NOTIFICATION: to the FSM a closed transport (graceful restart keeps
+  // the peer's routes stale). A takeover's session that cannot be carried on after all.
+  void abort_transport(const std::string& why);
 
   // ---- planned switchover (primary) ----
   // Nothing queued or being written: what the session produced has reached the socket.

@@ -129,6 +129,7 @@ std::optional<TcpInfo> read_tcp_info(int fd, std::string& error) {
     out.rcv_wscale = ti.tcpi_rcv_wscale;
   }
   out.rtt_us = ti.tcpi_rtt;
+  out.bytes_received = ti.tcpi_bytes_received;
   // tcpi_snd_wnd (5.4) is in these headers; tcpi_rcv_wnd (6.2) follows it directly in
   // the kernel's struct. Each is used only if the running kernel returned it.
   constexpr size_t kSndWnd = offsetof(struct tcp_info, tcpi_snd_wnd);

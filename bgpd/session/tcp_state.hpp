@@ -69,6 +69,7 @@ struct TcpInfo {
   uint32_t rcv_window = 0;       // tcpi_rcv_wnd (bytes, scaled); 0 if the kernel is older than 6.2
   uint32_t rtt_us = 0;           // smoothed RTT
   uint32_t window_clamp = 0;     // TCP_WINDOW_CLAMP
+  uint64_t bytes_received = 0;   // tcpi_bytes_received: in-order payload bytes received
   bool peer_window_known = false;  // whether the kernel reported the field
   bool rcv_window_known = false;
 };

@@ -28,9 +28,13 @@ Checked, with the peers' own view as the judge:
    keeps B's routes as stale meanwhile
    (FRR's and BIRD's route counts never fall), B reconnects with the Restart State bit,
    sends its table and End-of-RIB; the peers end with the same routes.
-4. The primary B cut off (its eth0 down): A takes over on the heartbeat, non-stop; B
-   sees its own link down and fences itself (sockets closed silently, restart as the
-   standby); when its link is back it mirrors A, and the peers saw nothing of B.
+4. The primary B cut off (its eth0 down) as FRR starts sending its whole table again
+   (`clear bgp ... soft out`): A takes over on the heartbeat, non-stop; a session where
+   FRR had sent more than A held ("non-stop pending": bytes towards the cut-off B, never
+   acknowledged) must be confirmed by FRR sending them again, with no session on the
+   graceful-restart path; B sees its own link down and fences itself (sockets closed
+   silently, restart as the standby); when its link is back it mirrors A, and the peers
+   saw nothing of B.
 Figures (printed): detection and takeover times from the daemons' logs.
 """
 
@@ -235,8 +239,23 @@ def body(args):
         a.start()
         wait_mirrored(b, a, N_SESSIONS, "A (restarted) mirroring B", timeout=120)
         wait_until(lambda: ha(b).get("heartbeat") == "up", 10, "the heartbeat up again")
-        off_b = b.log_offset()
-        view = nonstop(pair, b, a, lambda n: n.node.exec(["ip", "link", "set", "eth0", "down"]), "B's link down")
+        off_b, off_a = b.log_offset(), a.log_offset()
+
+        def cut_during_refresh(n):
+            # FRR sends its whole table again right after the cut: what it sends towards
+            # the cut-off B is never acknowledged, and A finds FRR ahead of what it holds.
+            n.node.exec(["ip", "link", "set", "eth0", "down"])
+            frr.vtysh(f"clear bgp ipv4 unicast {TANDEM.v4} soft out")
+        view = nonstop(pair, b, a, cut_during_refresh, "B's link down during FRR's refresh")
+        pending = a.log_lines(r"takeover: session \S+: non-stop pending", since=off_a)
+        confirmed = a.log_lines(r"takeover: session \S+: non-stop confirmed", since=off_a)
+        log(f"sessions carried on at the held end while the peer was ahead: {len(pending)}, confirmed by the peer's "
+            f"resend: {len(confirmed)}")
+        for line in pending + confirmed:
+            log(f"  {line.split('] ', 2)[-1][:200]}")
+        check(len(confirmed) == len(pending), "every session carried on at the held end was confirmed by the peer")
+        check(not a.log_lines(r"takeover: session \S+: graceful-restart path", since=off_a),
+              "no session of A's takeover took the graceful-restart path")
         wait_until(lambda: b.log_lines(r"fencing: .*closed silently", since=off_b), 10, "B fencing itself")
         pair.bnode.exec(["ip", "link", "set", "eth0", "up"])
         wait_mirrored(a, b, N_SESSIONS, "B (fenced, link up again) mirroring A", timeout=120)

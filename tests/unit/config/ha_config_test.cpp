@@ -58,6 +58,7 @@ TEST(HaConfig, PrimaryWithDefaults) {
   EXPECT_EQ(h.max_unreplicated_bytes, d.max_unreplicated_bytes);
   EXPECT_EQ(h.checkpoint_interval_ms, d.checkpoint_interval_ms);
   EXPECT_EQ(h.checkpoint_threshold_bytes, d.checkpoint_threshold_bytes);
+  EXPECT_EQ(h.takeover_resend_wait_ms, 1000u);
 }
 
 TEST(HaConfig, StandbyWithEveryKey) {
@@ -75,6 +76,7 @@ window_update_timer_ms = 5
 max_unreplicated_bytes = 65536
 checkpoint_interval_ms = 50
 checkpoint_threshold_bytes = 8192
+takeover_resend_wait_ms = 0
 )");
   const HaConfig& h = c.ha;
   EXPECT_EQ(h.role, "standby");
@@ -93,6 +95,7 @@ checkpoint_threshold_bytes = 8192
   EXPECT_EQ(h.max_unreplicated_bytes, 65536u);
   EXPECT_EQ(h.checkpoint_interval_ms, 50u);
   EXPECT_EQ(h.checkpoint_threshold_bytes, 8192u);
+  EXPECT_EQ(h.takeover_resend_wait_ms, 0u);
 }
 
 TEST(HaConfig, RoleRequirements) {
@@ -131,6 +134,7 @@ TEST(HaConfig, BadValues) {
   expect_error_at(p + "max_unreplicated_bytes = 16383\n", 9, "ha.max_unreplicated_bytes", "16384");
   EXPECT_EQ(ok(p + "max_unreplicated_bytes = 16384\n").ha.max_unreplicated_bytes, 16384u);
   expect_error_at(p + "standby_buffer_bytes = 1000\n", 9, "ha.standby_buffer_bytes", "must be between");
+  expect_error_at(p + "takeover_resend_wait_ms = 60001\n", 9, "ha.takeover_resend_wait_ms", "must be between");
 }
 
 TEST(HaConfig, StandbyBufferMustHoldTheUnreplicatedBytes) {
