@@ -197,37 +197,52 @@ TEST_F(DriverTest, SessionsAddedAndRemovedAtRunTime) {
   b_->stop();
 }
 
-// A short stall (45 ms: over A's threshold, under B's 3 x 20 ms detection): A is held,
-// but its session is still Up and keeps transmitting, so B sees no change while A waits
-// for the confirmation (a busy standby answered in 169 ms once in bench/chaos, and FRR
-// expired the silent session); nothing is reported until the release.
-TEST(DriverStall, HeldSessionThatIsUpKeepsTransmitting) {
-  asio::io_context io_a{1}, io_b{1};
-  auto run_both_until = [&](auto pred, std::chrono::milliseconds limit) {
+// Two drivers on loopback, each on an io_context of its own so that A's thread can
+// "stall" (not be run) while B's runs: A holds its session after a stall of 30 ms.
+class DriverStall : public ::testing::Test {
+ protected:
+  template <class Pred>
+  bool run_both_until(Pred pred, std::chrono::milliseconds limit) {
     auto end = std::chrono::steady_clock::now() + limit;
     while (!pred() && std::chrono::steady_clock::now() < end) {
       io_a.run_for(std::chrono::milliseconds(1));
       io_b.run_for(std::chrono::milliseconds(1));
     }
     return pred();
-  };
-  DriverOptions oa = options(47883, 47884, 20'000);
-  oa.stall_ns = 30'000'000;
-  oa.peers[0].hold_after_stall = true;
+  }
+  bool both_up() const {
+    return a->state("127.0.0.1") == bfd::State::Up && b->state("127.0.0.1") == bfd::State::Up;
+  }
+  // Both Up at 20 ms; `b_detect_mult`: B's multiplier (A's detection time at B).
+  void start(uint16_t port_a, uint16_t port_b, uint8_t b_detect_mult) {
+    DriverOptions oa = options(port_a, port_b, 20'000);
+    oa.stall_ns = 30'000'000;
+    oa.peers[0].hold_after_stall = true;
+    std::string error;
+    a = Driver::create(io_a, oa, [this](const StateChange& c) { changes_a.push_back(c); }, error);
+    ASSERT_TRUE(a) << error;
+    DriverOptions ob = options(port_b, port_a, 20'000);
+    ob.peers[0].detect_mult = b_detect_mult;
+    b = Driver::create(io_b, ob, [this](const StateChange& c) { changes_b.push_back(c); }, error);
+    ASSERT_TRUE(b) << error;
+    a->set_on_stall([this](uint64_t generation, uint64_t ns) { stalls.emplace_back(generation, ns); });
+    a->start();
+    b->start();
+    ASSERT_TRUE(run_both_until([this] { return both_up(); }, std::chrono::seconds(10)));
+  }
+
+  asio::io_context io_a{1}, io_b{1};
   std::vector<StateChange> changes_a, changes_b;
   std::vector<std::pair<uint64_t, uint64_t>> stalls;
-  std::string error;
-  auto a = Driver::create(io_a, oa, [&](const StateChange& c) { changes_a.push_back(c); }, error);
-  ASSERT_TRUE(a) << error;
-  DriverOptions ob = options(47884, 47883, 20'000);
-  ob.peers[0].detect_mult = 10;  // A's detection time at B: 10 x 20 ms, whatever A's stall
-  auto b = Driver::create(io_b, ob, [&](const StateChange& c) { changes_b.push_back(c); }, error);
-  ASSERT_TRUE(b) << error;
-  a->set_on_stall([&](uint64_t generation, uint64_t ns) { stalls.emplace_back(generation, ns); });
-  a->start();
-  b->start();
-  auto both_up = [&] { return a->state("127.0.0.1") == bfd::State::Up && b->state("127.0.0.1") == bfd::State::Up; };
-  ASSERT_TRUE(run_both_until(both_up, std::chrono::seconds(10)));
+  std::unique_ptr<Driver> a, b;
+};
+
+// A short stall (45 ms: over A's threshold, under B's 3 x 20 ms detection): A is held,
+// but its session is still Up and keeps transmitting, so B sees no change while A waits
+// for the confirmation (a busy standby answered in 169 ms once in bench/chaos, and FRR
+// expired the silent session); nothing is reported until the release.
+TEST_F(DriverStall, HeldSessionThatIsUpKeepsTransmitting) {
+  ASSERT_NO_FATAL_FAILURE(start(47883, 47884, 10));  // A's detection time at B: 10 x 20 ms
   run_both_until([] { return false; }, std::chrono::milliseconds(100));
   const size_t b_changes = changes_b.size();
 
@@ -250,32 +265,8 @@ TEST(DriverStall, HeldSessionThatIsUpKeepsTransmitting) {
 // B expires A and says Down. Woken, A holds its session (hold_after_stall): it sends
 // nothing and reports nothing (not even its own Up -> Down) until release_hold(), then
 // reports the net change and both come Up again.
-TEST(DriverStall, HeldSessionIsSilentUntilReleased) {
-  asio::io_context io_a{1}, io_b{1};
-  auto run_both_until = [&](auto pred, std::chrono::milliseconds limit) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (!pred() && std::chrono::steady_clock::now() < end) {
-      io_a.run_for(std::chrono::milliseconds(1));
-      io_b.run_for(std::chrono::milliseconds(1));
-    }
-    return pred();
-  };
-  DriverOptions oa = options(47881, 47882, 20'000);
-  oa.stall_ns = 30'000'000;
-  oa.peers[0].hold_after_stall = true;
-  std::vector<StateChange> changes_a, changes_b;
-  std::vector<std::pair<uint64_t, uint64_t>> stalls;
-  std::string error;
-  auto a = Driver::create(io_a, oa, [&](const StateChange& c) { changes_a.push_back(c); }, error);
-  ASSERT_TRUE(a) << error;
-  auto b = Driver::create(io_b, options(47882, 47881, 20'000), [&](const StateChange& c) { changes_b.push_back(c); },
-                          error);
-  ASSERT_TRUE(b) << error;
-  a->set_on_stall([&](uint64_t generation, uint64_t ns) { stalls.emplace_back(generation, ns); });
-  a->start();
-  b->start();
-  auto both_up = [&] { return a->state("127.0.0.1") == bfd::State::Up && b->state("127.0.0.1") == bfd::State::Up; };
-  ASSERT_TRUE(run_both_until(both_up, std::chrono::seconds(10)));
+TEST_F(DriverStall, HeldSessionIsSilentUntilReleased) {
+  ASSERT_NO_FATAL_FAILURE(start(47881, 47882, 3));
   run_both_until([] { return false; }, std::chrono::milliseconds(200));
   EXPECT_TRUE(stalls.empty()) << "a stall of " << stalls[0].second << " ns without one";
   ASSERT_EQ(changes_a.size(), 1u);
@@ -304,7 +295,7 @@ TEST(DriverStall, HeldSessionIsSilentUntilReleased) {
   ASSERT_EQ(changes_a.size(), 2u);
   EXPECT_FALSE(changes_a[1].up);
   EXPECT_EQ(changes_a[1].from, bfd::State::Up);
-  ASSERT_TRUE(run_both_until(both_up, std::chrono::seconds(10)));
+  ASSERT_TRUE(run_both_until([this] { return both_up(); }, std::chrono::seconds(10)));
   EXPECT_TRUE(changes_a.back().up);
   EXPECT_GT(a->status().sessions[0].packets_out, a_out);
   a->stop();
