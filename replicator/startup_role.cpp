@@ -26,11 +26,6 @@ struct ChannelFinding {
   std::string what;
 };
 
-std::string describe(const asio::ip::tcp::endpoint& ep) {
-  return ep.address().is_v6() ? fmt::format("[{}]:{}", ep.address().to_string(), ep.port())
-                              : fmt::format("{}:{}", ep.address().to_string(), ep.port());
-}
-
 }  // namespace
 
 StartupAnswer ask_other_node(const StartupQuery& q) {
@@ -42,7 +37,7 @@ StartupAnswer ask_other_node(const StartupQuery& q) {
     ChannelIdentity id = q.identity;
     id.role = repl::ROLE_STANDBY;
     Channel::Handlers h;
-    const std::string where = describe(*q.channel);
+    const std::string where = describe_endpoint(*q.channel);
     h.on_ready = [found, where, &channel](const repl::Hello& hello) {
       // The handshake refuses anything but a primary's Hello to a standby's.
       found->primary = hello.role() == repl::ROLE_PRIMARY;

@@ -48,7 +48,7 @@ bool settle_startup_role(config::Config& cfg, std::string& error) {
   const auto q = query_for(ha, std::move(key.key), epoch.value());
   spdlog::info("startup: configured as the primary; asking first whether the other node is the primary already "
                "(channel {}, term beacon {})",
-               ha.peer ? ha.peer->first.to_string() + ":" + std::to_string(ha.peer->second) : "not configured",
+               q.channel ? replicator::describe_endpoint(*q.channel) : "not configured",
                ha.witness_address ? "on " + ha.vip_interface : "not configured");
   const auto t0 = std::chrono::steady_clock::now();
   const auto a = replicator::ask_other_node(q);

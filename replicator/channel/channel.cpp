@@ -24,11 +24,6 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr int kLingerMs = 200;  // how long a closing channel tries to deliver its Closing frame
 
-std::string describe(const asio::ip::tcp::endpoint& ep) {
-  const auto a = ep.address();
-  return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), ep.port()) : fmt::format("{}:{}", a.to_string(), ep.port());
-}
-
 HelloInfo to_info(const repl::Hello& h) {
   HelloInfo i;
   i.version = h.version();
@@ -47,6 +42,11 @@ uint64_t realtime_us() {
 }
 
 }  // namespace
+
+std::string describe_endpoint(const asio::ip::tcp::endpoint& ep) {
+  const auto a = ep.address();
+  return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), ep.port()) : fmt::format("{}:{}", a.to_string(), ep.port());
+}
 
 // ---- creation --------------------------------------------------------------------
 
@@ -80,7 +80,7 @@ std::shared_ptr<Channel> Channel::connect(asio::io_context& io, const asio::ip::
                                           ChannelIdentity identity, Handlers handlers, ChannelOptions options) {
   auto ch = std::make_shared<Channel>(Private{}, asio::ip::tcp::socket(io), true, std::move(identity),
                                       std::move(handlers), options);
-  ch->remote_addr_ = describe(remote);
+  ch->remote_addr_ = describe_endpoint(remote);
   ch->arm_watchdog();  // also bounds the dial
   ch->do_connect(remote);
   return ch;
@@ -92,7 +92,7 @@ std::shared_ptr<Channel> Channel::accept(asio::ip::tcp::socket socket, ChannelId
   const auto remote = socket.remote_endpoint(ec);
   auto ch = std::make_shared<Channel>(Private{}, std::move(socket), false, std::move(identity),
                                       std::move(handlers), options);
-  ch->remote_addr_ = ec ? std::string("(unknown peer)") : describe(remote);
+  ch->remote_addr_ = ec ? std::string("(unknown peer)") : describe_endpoint(remote);
   ch->arm_watchdog();
   ch->start();
   return ch;
@@ -483,7 +483,7 @@ std::shared_ptr<ChannelListener> ChannelListener::listen(asio::io_context& io, c
     l->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   }
   if (ec) {
-    const std::string why = fmt::format("replication listener: cannot {} {}: {}", step, describe(local), ec.message());
+    const std::string why = fmt::format("replication listener: cannot {} {}: {}", step, describe_endpoint(local), ec.message());
     spdlog::error("{}", why);
     if (error) *error = why;
     return nullptr;
@@ -526,7 +526,7 @@ void ChannelListener::accept() {
       auto ch = Channel::accept(std::move(socket), self->identity_, std::move(handlers), self->options_);
       if (self->on_channel_) self->on_channel_(ch);
     } catch (const std::exception& e) {
-      spdlog::error("replication listener: connection from {}: {}", rec ? "?" : describe(remote), e.what());
+      spdlog::error("replication listener: connection from {}: {}", rec ? "?" : describe_endpoint(remote), e.what());
     }
     self->accept();
   });

@@ -26,6 +26,9 @@ namespace tandem::replicator {
 namespace asio = boost::asio;
 namespace repl = tandem::v1::repl;
 
+// "192.0.2.1:7179", "[2001:db8::1]:7179": an endpoint in logs.
+std::string describe_endpoint(const asio::ip::tcp::endpoint& ep);
+
 struct ChannelIdentity {
   std::string node_id;
   repl::Role role = repl::ROLE_UNSPECIFIED;
