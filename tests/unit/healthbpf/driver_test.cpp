@@ -213,16 +213,18 @@ class DriverStall : public ::testing::Test {
   bool both_up() const {
     return a->state("127.0.0.1") == bfd::State::Up && b->state("127.0.0.1") == bfd::State::Up;
   }
-  // Both Up at 20 ms; `b_detect_mult`: B's multiplier (A's detection time at B).
-  void start(uint16_t port_a, uint16_t port_b, uint8_t b_detect_mult) {
+  // Both Up at 20 ms, both with `detect_mult` (each side's detection time of the
+  // other is the other's multiplier x 20 ms).
+  void start(uint16_t port_a, uint16_t port_b, uint8_t detect_mult) {
     DriverOptions oa = options(port_a, port_b, 20'000);
     oa.stall_ns = 30'000'000;
     oa.peers[0].hold_after_stall = true;
+    oa.peers[0].detect_mult = detect_mult;
     std::string error;
     a = Driver::create(io_a, oa, [this](const StateChange& c) { changes_a.push_back(c); }, error);
     ASSERT_TRUE(a) << error;
     DriverOptions ob = options(port_b, port_a, 20'000);
-    ob.peers[0].detect_mult = b_detect_mult;
+    ob.peers[0].detect_mult = detect_mult;
     b = Driver::create(io_b, ob, [this](const StateChange& c) { changes_b.push_back(c); }, error);
     ASSERT_TRUE(b) << error;
     a->set_on_stall([this](uint64_t generation, uint64_t ns) { stalls.emplace_back(generation, ns); });
@@ -237,12 +239,12 @@ class DriverStall : public ::testing::Test {
   std::unique_ptr<Driver> a, b;
 };
 
-// A short stall (45 ms: over A's threshold, under B's 3 x 20 ms detection): A is held,
+// A short stall (45 ms: over A's threshold, under the 10 x 20 ms detection): A is held,
 // but its session is still Up and keeps transmitting, so B sees no change while A waits
 // for the confirmation (a busy standby answered in 169 ms once in bench/chaos, and FRR
 // expired the silent session); nothing is reported until the release.
 TEST_F(DriverStall, HeldSessionThatIsUpKeepsTransmitting) {
-  ASSERT_NO_FATAL_FAILURE(start(47883, 47884, 10));  // A's detection time at B: 10 x 20 ms
+  ASSERT_NO_FATAL_FAILURE(start(47883, 47884, 10));  // 200 ms detection: longer than the stall
   run_both_until([] { return false; }, std::chrono::milliseconds(100));
   const size_t b_changes = changes_b.size();
 
