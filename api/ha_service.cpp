@@ -44,11 +44,37 @@ void set_digest(const rib::TableDigest& d, v1::TableDigest& out) {
 // originated routes need no peer).
 constexpr wire::Family kLocRibFamilies[] = {wire::kIpv4Unicast, wire::kIpv6Unicast};
 
-// On the event loop. peer: nullopt = every configured peer and the Loc-RIB.
-// nullopt result: that peer is not configured.
-std::optional<v1::GetTableDigestsResponse> digests(const session::Speaker& sp, const std::optional<wire::IpAddr>& peer) {
-  v1::GetTableDigestsResponse out;
-  const rib::Rib& rib = sp.rib();
+// Routes hashed per visit to the event loop: a full table is digested in many short
+// visits, between which the sessions and the replication channel run.
+constexpr size_t kDigestSlice = 4096;
+
+// One table to digest: which field of the response its result goes to, and the digest
+// so far.
+struct DigestJob {
+  enum class Table { AdjRibIn, AdjRibOut, LocRib } table;
+  int index;  // into the response's peers (Adj-RIBs) or loc_rib
+  rib::SlicedDigest digest;
+};
+
+v1::TableDigest& field(v1::GetTableDigestsResponse& r, const DigestJob& j) {
+  switch (j.table) {
+    case DigestJob::Table::AdjRibIn: return *r.mutable_peers(j.index)->mutable_adj_rib_in();
+    case DigestJob::Table::AdjRibOut: return *r.mutable_peers(j.index)->mutable_adj_rib_out();
+    case DigestJob::Table::LocRib: break;
+  }
+  return *r.mutable_loc_rib(j.index)->mutable_loc_rib();
+}
+
+struct DigestPlan {
+  v1::GetTableDigestsResponse response;  // peers and families named, digests to fill
+  std::vector<DigestJob> jobs;
+};
+
+// On the event loop: the tables to digest (every configured peer's, or `peer`'s, then
+// the Loc-RIB unless `peer`). nullopt: `peer` is not configured.
+std::optional<DigestPlan> plan_digests(const session::Speaker& sp, const std::optional<wire::IpAddr>& peer) {
+  DigestPlan plan;
+  auto& out = plan.response;
   bool found = false;
   for (const auto& st : sp.status()) {
     if (peer && st.address != *peer) continue;
@@ -59,27 +85,33 @@ std::optional<v1::GetTableDigestsResponse> digests(const session::Speaker& sp, c
       auto* x = out.add_peers();
       x->set_peer(st.address.to_string());
       x->set_family(to_proto(f));
-      set_digest(rib::digest_adj_in(rib, p->id(), f), *x->mutable_adj_rib_in());
-      set_digest(rib::digest_adj_out(rib, p->id(), f), *x->mutable_adj_rib_out());
+      const int i = out.peers_size() - 1;
+      plan.jobs.push_back({DigestJob::Table::AdjRibIn, i, rib::SlicedDigest::adj_in(p->id(), f)});
+      plan.jobs.push_back({DigestJob::Table::AdjRibOut, i, rib::SlicedDigest::adj_out(p->id(), f)});
     }
   }
   if (peer) {
     if (!found) return std::nullopt;
-    return out;
+    return plan;
   }
-  // PeerIds are node-local: the digest covers the best path's peer address instead.
+  for (const wire::Family f : kLocRibFamilies) {
+    out.add_loc_rib()->set_family(to_proto(f));
+    plan.jobs.push_back({DigestJob::Table::LocRib, out.loc_rib_size() - 1, rib::SlicedDigest::loc_rib(f)});
+  }
+  return plan;
+}
+
+// On the event loop: one slice of `d`. PeerIds are node-local: the Loc-RIB digest
+// covers the best path's peer address instead.
+rib::SlicedDigest digest_slice(const session::Speaker& sp, rib::SlicedDigest d) {
   auto address = [&sp](rib::PeerId id) -> std::optional<wire::IpAddr> {
     if (id == rib::kLocalPeer) return std::nullopt;
     const session::Peer* p = sp.peer_by_id(id);
     if (p == nullptr) return std::nullopt;
     return p->config().address;
   };
-  for (const wire::Family f : kLocRibFamilies) {
-    auto* x = out.add_loc_rib();
-    x->set_family(to_proto(f));
-    set_digest(rib::digest_loc_rib(rib, f, address), *x->mutable_loc_rib());
-  }
-  return out;
+  d.step(sp.rib(), kDigestSlice, address);
+  return d;
 }
 
 }  // namespace
@@ -126,17 +158,27 @@ grpc::Status HaServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetHaStatu
   return grpc::Status::OK;
 }
 
-grpc::Status HaServiceImpl::GetTableDigests(grpc::ServerContext*, const v1::GetTableDigestsRequest* req,
+grpc::Status HaServiceImpl::GetTableDigests(grpc::ServerContext* sctx, const v1::GetTableDigestsRequest* req,
                                             v1::GetTableDigestsResponse* resp) {
   std::optional<wire::IpAddr> peer;
   if (!req->peer().empty()) {
     peer = wire::IpAddr::parse(req->peer());
     if (!peer) return invalid("peer '" + req->peer() + "' is not an IPv4 or IPv6 address");
   }
-  auto r = run_on_loop(ctx_, [peer](session::Speaker& sp) { return digests(sp, peer); });
-  if (!r) return loop_timeout();
-  if (!*r) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no configured peer " + peer->to_string());
-  *resp = std::move(**r);
+  auto plan = run_on_loop(ctx_, [peer](session::Speaker& sp) { return plan_digests(sp, peer); });
+  if (!plan) return loop_timeout();
+  if (!*plan) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no configured peer " + peer->to_string());
+  // One slice per visit to the event loop: the loop is never held for a whole table.
+  for (DigestJob& job : (*plan)->jobs) {
+    while (!job.digest.done()) {
+      if (sctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "client cancelled the digests");
+      auto next = run_on_loop(ctx_, [d = job.digest](session::Speaker& sp) { return digest_slice(sp, d); });
+      if (!next) return loop_timeout();
+      job.digest = *next;
+    }
+    set_digest(job.digest.digest(), field((*plan)->response, job));
+  }
+  *resp = std::move((*plan)->response);
   return grpc::Status::OK;
 }
 

@@ -20,6 +20,7 @@
 #include "apps/tandemd/fib_sync.hpp"
 #include "apps/tandemd/logging.hpp"
 #include "apps/tandemd/metrics.hpp"
+#include "apps/tandemd/loop_watch.hpp"
 #include "apps/tandemd/memory_watch.hpp"
 #include "apps/tandemd/mrt_recorder.hpp"
 #include "apps/tandemd/privileges.hpp"
@@ -215,6 +216,7 @@ class Daemon {
 #endif
     memory_ = std::make_unique<app::MemoryWatch>(io_, speaker_);
     memory_->start();
+    loop_watch_.start();
     if (cfg.metrics.enabled) {
       metrics_ = std::make_unique<app::MetricsServer>(io_, speaker_, cfg.metrics.listen);
       if (!metrics_->start(err)) {
@@ -322,9 +324,7 @@ class Daemon {
       spdlog::warn("SIGUSR1: no [global] state_dump path configured");
       return;
     }
-    std::string err = app::write_state_dump(speaker_, path);
-    if (err.empty()) spdlog::info("state written to {}", path);
-    else spdlog::error("state dump failed: {}", err);
+    dumper_.request(path);
   }
 
   asio::io_context& io_;
@@ -332,8 +332,10 @@ class Daemon {
   // Before speaker_: its connections keep a pointer to the tap until they are destroyed.
   std::unique_ptr<app::MrtRecorder> mrt_;
   std::unique_ptr<app::MemoryWatch> memory_;
+  app::LoopWatch loop_watch_{io_};
   std::unique_ptr<app::ReplicationWiring> repl_;
   session::Speaker speaker_;
+  app::StateDumper dumper_{io_, speaker_};  // after speaker_: it reads the speaker
   asio::signal_set signals_;
   std::unique_ptr<app::FibSync> fib_sync_;
   std::unique_ptr<FibObserver> fib_observer_;

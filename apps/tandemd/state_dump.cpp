@@ -1,14 +1,19 @@
 #include "apps/tandemd/state_dump.hpp"
 
+#include <array>
 #include <cstdio>
-#include <fstream>
+#include <utility>
+#include <vector>
 
+#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 namespace tandem::app {
 namespace {
 
+namespace asio = boost::asio;
 using nlohmann::json;
 
 const char* origin_name(wire::Origin o) {
@@ -28,17 +33,17 @@ std::string ext_community_text(uint64_t v) {
   return fmt::format("0x{:016x}", v);
 }
 
-json path_json(const wire::Prefix& p, const rib::PathView& v, const session::Speaker& sp) {
-  const auto& a = *v.attrs;
+json path_json(const rib::ListedRoute& r, const session::Speaker& sp) {
+  const auto& a = *r.attrs;
   json j;
-  j["prefix"] = p.to_string();
+  j["prefix"] = r.prefix.to_string();
   std::string peer = "local";
-  if (v.peer != rib::kLocalPeer) {
-    if (const auto* pr = sp.peer_by_id(v.peer)) peer = pr->name();
-    else peer = fmt::format("peer#{}", v.peer);
+  if (r.peer != rib::kLocalPeer) {
+    if (const auto* pr = sp.peer_by_id(r.peer)) peer = pr->name();
+    else peer = fmt::format("peer#{}", r.peer);
   }
   j["peer"] = peer;
-  j["best"] = v.best;
+  j["best"] = r.best;
   j["next_hop"] = a.next_hop ? json(a.next_hop->to_string()) : json(nullptr);
   j["as_path"] = a.as_path.to_string();
   j["origin"] = origin_name(a.origin);
@@ -56,13 +61,7 @@ json path_json(const wire::Prefix& p, const rib::PathView& v, const session::Spe
   return j;
 }
 
-}  // namespace
-
-std::string write_state_dump(const session::Speaker& speaker, const std::string& path) {
-  json doc;
-  const auto& cfg = speaker.config();
-  doc["router_id"] = wire::IpAddr::v4(cfg.router_id).to_string();
-  doc["local_as"] = cfg.local_as;
+json peers_json(const session::Speaker& speaker) {
   json peers = json::array();
   for (const auto& s : speaker.status()) {
     json p;
@@ -86,26 +85,100 @@ std::string write_state_dump(const session::Speaker& speaker, const std::string&
     }
     peers.push_back(std::move(p));
   }
-  doc["peers"] = std::move(peers);
-  json rib;
-  for (auto fam : {wire::kIpv4Unicast, wire::kIpv6Unicast}) {
-    json routes = json::array();
-    speaker.rib().for_each_path(fam, [&](const wire::Prefix& p, const rib::PathView& v) {
-      routes.push_back(path_json(p, v, speaker));
-    });
-    rib[fam.to_string()] = std::move(routes);
-  }
-  doc["rib"] = std::move(rib);
+  return peers;
+}
 
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return "cannot write " + tmp;
-    out << doc.dump(1) << "\n";
-    if (!out) return "cannot write " + tmp;
+// Every eligible path of these families, in this order (what for_each_path visits).
+constexpr std::array<wire::Family, 2> kDumpedFamilies{wire::kIpv4Unicast, wire::kIpv6Unicast};
+
+}  // namespace
+
+StateDumper::StateDumper(asio::io_context& io, const session::Speaker& speaker) : io_(io), speaker_(speaker) {}
+
+StateDumper::~StateDumper() {
+  if (!writing_) return;
+  out_.close();
+  std::remove(tmp_.c_str());
+}
+
+void StateDumper::request(const std::string& path) {
+  if (writing_) {
+    if (next_path_.empty())
+      spdlog::info("state dump requested while one is being written: another follows it ({} routes written so far)",
+                   routes_);
+    next_path_ = path;
+    return;
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return "cannot rename " + tmp + " to " + path;
-  return "";
+  path_ = path;
+  begin();
+}
+
+void StateDumper::begin() {
+  tmp_ = path_ + ".tmp";
+  out_ = std::ofstream(tmp_, std::ios::trunc);
+  if (!out_) return fail("cannot write " + tmp_);
+  writing_ = true;
+  started_ = std::chrono::steady_clock::now();
+  family_ = 0;
+  cursor_ = {};
+  routes_ = family_routes_ = slices_ = 0;
+  const auto& cfg = speaker_.config();
+  out_ << "{\"router_id\": " << json(wire::IpAddr::v4(cfg.router_id).to_string()).dump()
+       << ",\n\"local_as\": " << cfg.local_as << ",\n\"peers\": " << peers_json(speaker_).dump(1)
+       << ",\n\"rib\": {\n" << json(kDumpedFamilies[0].to_string()).dump() << ": [";
+  write_slice();
+}
+
+void StateDumper::write_slice() {
+  std::vector<rib::ListedRoute> batch;
+  batch.reserve(kRoutesPerSlice);
+  rib::ListQuery q;
+  q.table = rib::ListTable::LocRib;
+  q.family = kDumpedFamilies[static_cast<size_t>(family_)];
+  speaker_.rib().list_routes(q, cursor_, kRoutesPerSlice, batch);
+  ++slices_;
+  std::string text;
+  for (const auto& r : batch) {
+    text += family_routes_++ == 0 ? "\n" : ",\n";
+    text += path_json(r, speaker_).dump();
+    ++routes_;
+  }
+  out_ << text;
+  if (cursor_.done) {
+    out_ << "]";
+    if (static_cast<size_t>(++family_) == kDumpedFamilies.size()) return finish();
+    out_ << ",\n" << json(kDumpedFamilies[static_cast<size_t>(family_)].to_string()).dump() << ": [";
+    cursor_ = {};
+    family_routes_ = 0;
+  }
+  // The next slice after whatever else is ready to run: sessions and the channel go first.
+  asio::post(io_, [this, alive = std::weak_ptr<int>(alive_)] {
+    if (!alive.expired()) write_slice();
+  });
+}
+void StateDumper::finish() {
+  out_ << "}}\n";
+  out_.close();
+  writing_ = false;
+  if (!out_) return fail("cannot write " + tmp_);
+  if (std::rename(tmp_.c_str(), path_.c_str()) != 0) return fail("cannot rename " + tmp_ + " to " + path_);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+  spdlog::info("state written to {} ({} routes in {} slices, {} ms)", path_, routes_, slices_, ms.count());
+  next();
+}
+
+void StateDumper::fail(const std::string& why) {
+  if (out_.is_open()) out_.close();
+  std::remove(tmp_.c_str());
+  writing_ = false;
+  spdlog::error("state dump failed: {}", why);
+  next();
+}
+
+void StateDumper::next() {
+  if (next_path_.empty()) return;
+  path_ = std::exchange(next_path_, {});
+  begin();
 }
 
 }  // namespace tandem::app

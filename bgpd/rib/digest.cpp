@@ -1,6 +1,7 @@
 #include "bgpd/rib/digest.hpp"
 
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <vector>
 
@@ -107,40 +108,75 @@ uint64_t route_hash(const wire::Prefix& prefix, const PathAttributes& attrs) {
   return scratch.hash(kRouteSeed);
 }
 
+namespace {
+
+uint64_t loc_rib_hash(const ListedRoute& r, const PeerAddressFn& peer_address) {
+  std::optional<wire::IpAddr> a;  // looked up first: the callback may use route_hash
+  if (r.peer != kLocalPeer && peer_address) a = peer_address(r.peer);
+  scratch.clear();
+  append_prefix(scratch, r.prefix);
+  append_attrs(scratch, *r.attrs);
+  // Marker 0: local route; 1: unknown peer; 2 + address: a peer.
+  scratch.u8(r.peer == kLocalPeer ? 0 : a ? 2 : 1);
+  if (a) scratch.addr(*a);
+  return scratch.hash(kLocRibSeed);
+}
+
+// A whole table at once: the sliced digest with no limit per step.
+TableDigest whole(SlicedDigest d, const Rib& rib, const PeerAddressFn& peer_address = {}) {
+  while (!d.step(rib, SIZE_MAX, peer_address)) {
+  }
+  return d.digest();
+}
+
+}  // namespace
+
+SlicedDigest SlicedDigest::adj_in(PeerId peer, wire::Family family) {
+  ListQuery q;
+  q.table = ListTable::AdjRibIn;
+  q.family = family;
+  q.peer = peer;
+  return SlicedDigest(q);
+}
+
+SlicedDigest SlicedDigest::adj_out(PeerId peer, wire::Family family) {
+  ListQuery q;
+  q.table = ListTable::AdjRibOut;
+  q.family = family;
+  q.peer = peer;
+  return SlicedDigest(q);
+}
+
+SlicedDigest SlicedDigest::loc_rib(wire::Family family) {
+  ListQuery q;
+  q.table = ListTable::LocRib;
+  q.family = family;
+  q.best_only = true;
+  return SlicedDigest(q);
+}
+
+bool SlicedDigest::step(const Rib& rib, size_t max_routes, const PeerAddressFn& peer_address) {
+  if (cursor_.done) return true;
+  std::vector<ListedRoute> batch;
+  rib.list_routes(query_, cursor_, max_routes, batch);
+  const bool loc = query_.table == ListTable::LocRib;
+  for (const auto& r : batch) {
+    digest_.hash += loc ? loc_rib_hash(r, peer_address) : route_hash(r.prefix, *r.attrs);
+    ++digest_.routes;
+  }
+  return cursor_.done;
+}
+
 TableDigest digest_adj_in(const Rib& rib, PeerId peer, wire::Family family) {
-  TableDigest d;
-  rib.for_each_adj_in(peer, family, [&](const wire::Prefix& p, const PathView& v) {
-    d.hash += route_hash(p, *v.attrs);
-    ++d.routes;
-  });
-  return d;
+  return whole(SlicedDigest::adj_in(peer, family), rib);
 }
 
 TableDigest digest_adj_out(const Rib& rib, PeerId peer, wire::Family family) {
-  TableDigest d;
-  rib.for_each_adj_out(peer, family, [&](const wire::Prefix& p, const PathAttributes& a) {
-    d.hash += route_hash(p, a);
-    ++d.routes;
-  });
-  return d;
+  return whole(SlicedDigest::adj_out(peer, family), rib);
 }
 
-TableDigest digest_loc_rib(const Rib& rib, wire::Family family,
-                           const std::function<std::optional<wire::IpAddr>(PeerId)>& peer_address) {
-  TableDigest d;
-  rib.for_each_best(family, [&](const wire::Prefix& p, const PathView& v) {
-    std::optional<wire::IpAddr> a;  // looked up first: the callback may use route_hash
-    if (v.peer != kLocalPeer && peer_address) a = peer_address(v.peer);
-    scratch.clear();
-    append_prefix(scratch, p);
-    append_attrs(scratch, *v.attrs);
-    // Marker 0: local route; 1: unknown peer; 2 + address: a peer.
-    scratch.u8(v.peer == kLocalPeer ? 0 : a ? 2 : 1);
-    if (a) scratch.addr(*a);
-    d.hash += scratch.hash(kLocRibSeed);
-    ++d.routes;
-  });
-  return d;
+TableDigest digest_loc_rib(const Rib& rib, wire::Family family, const PeerAddressFn& peer_address) {
+  return whole(SlicedDigest::loc_rib(family), rib, peer_address);
 }
 
 std::string to_hex(const TableDigest& d) {

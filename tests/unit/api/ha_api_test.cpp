@@ -6,6 +6,7 @@
 #include <map>
 
 #include "api_test_util.hpp"
+#include "bgpd/rib/digest.hpp"
 #include "bgpd/wire/message.hpp"
 #include "tandem/v1/ha.grpc.pb.h"
 
@@ -317,6 +318,33 @@ TEST(HaApi, DigestsOfAnUnknownPeerOrABadAddress) {
     EXPECT_EQ(p.adj_rib_out().routes(), 0u);
   }
   EXPECT_EQ(empty.loc_rib(0).loc_rib().digest(), "0000000000000000");
+}
+
+// Tables larger than one slice (the API digests a few thousand routes per visit to the
+// event loop): the API's digests equal the ones computed in one piece on the loop.
+TEST(HaApi, DigestsOfTablesLargerThanASlice) {
+  Daemon d(api_config(), digest_config(false));
+  ASSERT_TRUE(d.started()) << d.error();
+  rib::TableDigest in_whole, loc_whole;
+  d.on_loop([&](session::Speaker& sp) {
+    Feeder f{sp};
+    auto e = f.up("192.0.2.9");
+    std::vector<wire::Prefix> many;
+    for (int i = 0; i < 10000; ++i)
+      many.push_back(*wire::Prefix::parse("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24"));
+    for (size_t at = 0; at < many.size(); at += 500)
+      f.announce(e, {many.begin() + static_cast<std::ptrdiff_t>(at), many.begin() + static_cast<std::ptrdiff_t>(at + 500)},
+                 path_attrs({65001}, "192.0.2.9"));
+    in_whole = rib::digest_adj_in(sp.rib(), e.id, wire::kIpv4Unicast);
+    loc_whole = rib::digest_loc_rib(sp.rib(), wire::kIpv4Unicast, [&sp](rib::PeerId id) -> std::optional<wire::IpAddr> {
+      if (const auto* p = sp.peer_by_id(id)) return p->config().address;
+      return std::nullopt;
+    });
+  });
+  ASSERT_EQ(in_whole.routes, 10000u);
+  const auto m = by_table(get_digests(d));
+  EXPECT_EQ(m.at("192.0.2.9 FAMILY_IPV4_UNICAST in"), rib::to_hex(in_whole) + " 10000");
+  EXPECT_EQ(m.at("loc FAMILY_IPV4_UNICAST"), rib::to_hex(loc_whole) + " 10000");
 }
 
 }  // namespace

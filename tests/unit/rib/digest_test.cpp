@@ -162,5 +162,52 @@ TEST(Digest, RouteHashIsFixed) {
   EXPECT_NE(rib::route_hash(P("10.1.0.0/16"), no_origin), rib::route_hash(P("10.1.0.0/16"), incomplete));
 }
 
+// The API computes digests a few routes per visit to the event loop: the sum over the
+// slices is the digest of the whole table, for every table, whatever the slice size.
+TEST(Digest, SlicesAddUpToTheWholeTable) {
+  Node x(1, 2, 3);
+  feed_forward(x);
+  drain(x.rib, x.c);
+  auto address = [&x](PeerId id) { return x.address(id); };
+  auto sliced = [&](rib::SlicedDigest d, size_t per_step) {
+    size_t steps = 0;
+    while (!d.step(x.rib, per_step, address)) ++steps;
+    EXPECT_TRUE(d.done());
+    return std::make_pair(d.digest(), steps);
+  };
+  for (size_t per_step : {1u, 2u, 1000u}) {
+    auto [loc, loc_steps] = sliced(rib::SlicedDigest::loc_rib(wire::kIpv4Unicast), per_step);
+    EXPECT_EQ(loc, x.loc()) << per_step;
+    EXPECT_EQ(sliced(rib::SlicedDigest::adj_in(x.a.id, wire::kIpv4Unicast), per_step).first, x.in_a()) << per_step;
+    EXPECT_EQ(sliced(rib::SlicedDigest::adj_out(x.c.id, wire::kIpv4Unicast), per_step).first, x.out_c())
+        << per_step;
+    if (per_step == 1) {
+      EXPECT_GE(loc_steps, x.loc().routes - 1) << "one route per step";
+    }
+  }
+  EXPECT_EQ(x.loc().routes, 5u);
+  // An unknown peer: done at once, nothing counted.
+  auto none = rib::SlicedDigest::adj_in(42, wire::kIpv4Unicast);
+  EXPECT_TRUE(none.step(x.rib, 1));
+  EXPECT_EQ(none.digest(), TableDigest{});
+}
+
+// A table that changes between slices: the listing goes on from where it was (no route
+// counted twice, none left out of those that stayed), and the digest of the quiet table
+// afterwards is the exact one.
+TEST(Digest, TableChangingBetweenSlicesStillEnds) {
+  Node x(1, 2, 3);
+  feed_forward(x);
+  auto d = rib::SlicedDigest::loc_rib(wire::kIpv4Unicast);
+  EXPECT_FALSE(d.step(x.rib, 1));
+  announce(x.rib, x.a, {P("10.6.0.0/16"), P("10.7.0.0/16")}, attrs({65001}));
+  withdraw(x.rib, x.b, {P("10.4.0.0/16")});
+  while (!d.step(x.rib, 1)) {
+  }
+  EXPECT_GE(d.digest().routes, 4u);
+  EXPECT_LE(d.digest().routes, 7u);
+  EXPECT_EQ(x.loc().routes, 6u);
+}
+
 }  // namespace
 }  // namespace rib_test
