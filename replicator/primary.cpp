@@ -89,6 +89,7 @@ void PrimaryReplicator::stop() {
   listener_.reset();
   if (channel_) channel_->close("shutting down");
   channel_.reset();
+  for (const auto& q : std::exchange(startup_queries_, {})) q->close("shutting down");
   accepted_ = false;
   if (checkpoint_timer_) checkpoint_timer_->cancel();
 }
@@ -105,6 +106,7 @@ Channel::Handlers PrimaryReplicator::handlers() {
     if (!alive.lock()) return;
     auto ch = cell->lock();
     if (!ch) return;
+    if (remote.startup_query()) return answer_startup_query(ch, remote);
     if (channel_ && channel_ != ch) {
       spdlog::warn("replication: a new connection from the standby replaces the current one");
       auto old = channel_;
@@ -124,6 +126,7 @@ Channel::Handlers PrimaryReplicator::handlers() {
   h.on_closed = [this, alive, cell](const std::string& why) {
     if (!alive.lock()) return;
     auto ch = cell->lock();
+    if (ch && std::erase(startup_queries_, ch) > 0) return;  // the asking node closed it: as it should
     if (ch && ch == channel_) on_closed(why);
     else if (!channel_) stats_.last_error = why;
   };
@@ -142,6 +145,16 @@ void PrimaryReplicator::on_channel(const std::shared_ptr<Channel>& ch) {
   // Keep it alive until its handshake ends (on_ready adopts it, on_closed drops it).
   handshaking_.push_back(ch);
   std::erase_if(handshaking_, [](const std::shared_ptr<Channel>& c) { return c->closed() || c->ready(); });
+}
+
+// The other node, configured as the primary, asked at its start who is the primary: our
+// Hello (term included) was the answer. Its connection is not the standby's: nothing is
+// sent on it, the standby's channel (if any) stays; the asking node closes it.
+void PrimaryReplicator::answer_startup_query(const std::shared_ptr<Channel>& ch, const repl::Hello& remote) {
+  spdlog::warn("replication: node {} ({}) asked at its start who is the primary: answered (term {}); it starts as "
+               "the standby", remote.node_id(), ch->remote_description(), identity_.epoch);
+  std::erase_if(startup_queries_, [](const std::shared_ptr<Channel>& c) { return c->closed(); });
+  startup_queries_.push_back(ch);  // alive until the asking node closes it
 }
 
 void PrimaryReplicator::on_ready(const repl::Hello& remote) {

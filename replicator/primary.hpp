@@ -126,6 +126,7 @@ class PrimaryReplicator final : public session::SessionTap {
   Channel::Handlers handlers();
   void on_channel(const std::shared_ptr<Channel>& ch);
   void on_ready(const repl::Hello& remote);
+  void answer_startup_query(const std::shared_ptr<Channel>& ch, const repl::Hello& remote);
   void on_message(repl::Envelope&& m);
   void on_closed(const std::string& why);
   void on_echo(uint64_t nonce);
@@ -159,6 +160,7 @@ class PrimaryReplicator final : public session::SessionTap {
   std::shared_ptr<Channel> channel_;
   std::shared_ptr<std::weak_ptr<Channel>> pending_cell_;  // handlers() -> on_channel()
   std::vector<std::shared_ptr<Channel>> handshaking_;      // accepted, Hello not yet verified
+  std::vector<std::shared_ptr<Channel>> startup_queries_;  // answered startup queries, until closed
   bool accepted_ = false;  // the standby's Hello was accepted
   std::map<uint64_t, Session> sessions_;
   std::deque<uint64_t> snapshot_queue_;  // sessions still to send in this bulk sync

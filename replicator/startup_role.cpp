@@ -36,6 +36,7 @@ StartupAnswer ask_other_node(const StartupQuery& q) {
   if (q.channel) {
     ChannelIdentity id = q.identity;
     id.role = repl::ROLE_STANDBY;
+    id.startup_query = true;  // the primary answers it without beginning a bulk sync
     Channel::Handlers h;
     const std::string where = describe_endpoint(*q.channel);
     h.on_ready = [found, where, &channel](const repl::Hello& hello) {

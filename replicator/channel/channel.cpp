@@ -136,6 +136,7 @@ void Channel::start() {
   h->set_epoch(local_hello_.epoch);
   h->set_nonce(std::string(local_hello_.nonce.begin(), local_hello_.nonce.end()));
   h->set_software(local_hello_.software);
+  h->set_startup_query(identity_.startup_query);
   const std::string bytes = env.SerializeAsString();
   queue_frame(std::vector<uint8_t>(bytes.begin(), bytes.end()));
   write();

@@ -35,6 +35,7 @@ struct ChannelIdentity {
   uint64_t epoch = 0;
   std::vector<uint8_t> key;  // the pre-shared key (load_key)
   std::string software;      // "tandemd 0.1.0"
+  bool startup_query = false;  // Hello.startup_query (replicator/startup_role.cpp)
 };
 
 struct ChannelOptions {

@@ -164,6 +164,7 @@ def body(args):
         # Started again as a supervisor would, with its configuration's role (primary): it
         # finds B the primary and starts as B's standby, the peers seeing nothing of it.
         view = peers_view(frr, bird)
+        off_b1 = b.log_offset()
         check(a.tables["ha"]["role"] == "primary", "A's configuration still says primary")
         off_a = a.log_offset()
         a.start()
@@ -171,6 +172,11 @@ def body(args):
         check(bool(found) and f"term {term0 + 1}" in found[0], f"A found B the primary in term {term0 + 1}: {found[:1]}")
         check(bool(a.log_lines(r"replication: node node-a is the standby", since=off_a)), "A started as the standby")
         wait_mirrored(b, a, N_SESSIONS, "A (restarted) mirroring B", timeout=120)
+        # B answered A's question without a bulk sync for it: one bulk sync, A's as the standby.
+        check(bool(b.log_lines(r"asked at its start who is the primary: answered", since=off_b1)),
+              "B logged A's startup query as such")
+        syncs = b.log_lines(r"replication: bulk sync \d+ of", since=off_b1)
+        check(len(syncs) == 1, f"B began one bulk sync for A (its standby), none for the query: {len(syncs)}")
         same_view(view, peers_view(frr, bird), "after A started again with its configured role")
         a.tables["ha"]["role"] = "standby"
         wait_until(lambda: ha(b).get("heartbeat") == "up", 10, "the heartbeat up again")

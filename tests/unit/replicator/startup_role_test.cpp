@@ -58,11 +58,16 @@ TEST(StartupRole, NothingListeningMeansNoPrimary) {
 
 TEST(StartupRole, ARunningPrimaryAnswersWithItsTerm) {
   OtherSide other;
-  std::atomic<int> accepted{0};
+  std::atomic<int> accepted{0}, queries{0};
   ChannelIdentity primary{"node-b", repl::ROLE_PRIMARY, 9, kKey, "tandemd test"};
   auto listener = ChannelListener::listen(
       other.io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), primary,
-      [](const tcp::endpoint&) { return Channel::Handlers{}; },
+      [&queries](const tcp::endpoint&) {
+        Channel::Handlers h;
+        // What PrimaryReplicator looks at to answer without a bulk sync.
+        h.on_ready = [&queries](const repl::Hello& hello) { queries += hello.startup_query() ? 1 : 0; };
+        return h;
+      },
       [&accepted](const std::shared_ptr<Channel>&) { ++accepted; });
   ASSERT_TRUE(listener);
   const auto port = listener->local_endpoint().port();
@@ -72,6 +77,9 @@ TEST(StartupRole, ARunningPrimaryAnswersWithItsTerm) {
   EXPECT_EQ(a.term, 9u);
   EXPECT_NE(a.evidence.find("node-b"), std::string::npos) << a.evidence;
   EXPECT_EQ(accepted.load(), 1);
+  // The other side reads the asking Hello on its own thread, maybe after the answer came.
+  for (int i = 0; i < 200 && queries.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(queries.load(), 1) << "the asking node's Hello says it only asks";
   asio::post(other.io, [listener] { listener->close(); });
 }
 
