@@ -131,28 +131,29 @@ TableDigest whole(SlicedDigest d, const Rib& rib, const PeerAddressFn& peer_addr
 
 }  // namespace
 
-SlicedDigest SlicedDigest::adj_in(PeerId peer, wire::Family family) {
+namespace {
+
+ListQuery table_query(ListTable table, wire::Family family, std::optional<PeerId> peer) {
   ListQuery q;
-  q.table = ListTable::AdjRibIn;
+  q.table = table;
   q.family = family;
   q.peer = peer;
-  return SlicedDigest(q);
+  q.best_only = table == ListTable::LocRib;  // the Loc-RIB digest covers the best paths
+  return q;
+}
+
+}  // namespace
+
+SlicedDigest SlicedDigest::adj_in(PeerId peer, wire::Family family) {
+  return SlicedDigest(table_query(ListTable::AdjRibIn, family, peer));
 }
 
 SlicedDigest SlicedDigest::adj_out(PeerId peer, wire::Family family) {
-  ListQuery q;
-  q.table = ListTable::AdjRibOut;
-  q.family = family;
-  q.peer = peer;
-  return SlicedDigest(q);
+  return SlicedDigest(table_query(ListTable::AdjRibOut, family, peer));
 }
 
 SlicedDigest SlicedDigest::loc_rib(wire::Family family) {
-  ListQuery q;
-  q.table = ListTable::LocRib;
-  q.family = family;
-  q.best_only = true;
-  return SlicedDigest(q);
+  return SlicedDigest(table_query(ListTable::LocRib, family, std::nullopt));
 }
 
 bool SlicedDigest::step(const Rib& rib, size_t max_routes, const PeerAddressFn& peer_address) {
