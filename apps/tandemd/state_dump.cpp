@@ -156,6 +156,7 @@ void StateDumper::write_slice() {
     if (!alive.expired()) write_slice();
   });
 }
+
 void StateDumper::finish() {
   out_ << "}}\n";
   out_.close();
