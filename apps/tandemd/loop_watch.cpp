@@ -1,5 +1,7 @@
 #include "apps/tandemd/loop_watch.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace tandem::app {

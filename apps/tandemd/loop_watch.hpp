@@ -2,7 +2,7 @@
 // fires more than kReportAfter late means no handler could run meanwhile (one handler
 // ran that long, or the process was stopped or starved of CPU). Everything waits then:
 // BGP keepalives, the replication channel (its other end declares this node dead after
-// [ha] dead_after_ms of silence) and the takeover's timers. Logged so that such a gap is
+// [ha] channel_dead_ms of silence) and the takeover's timers. Logged so that such a gap is
 // never a mystery in the logs.
 #pragma once
 
