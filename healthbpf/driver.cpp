@@ -56,6 +56,11 @@ struct Driver::Session {
   // Resumed, and no Up packet with our discriminator yet: a Down now means the remote
   // gave up on the session during the takeover, not a failure of the BGP session.
   bool resumed_unconfirmed = false;
+  // Only a packet arriving from then on confirms: sent after ours could reach the peer
+  // (one of its transmit intervals after our first). Earlier ones, and those read from
+  // the table at the start, predate it: the peer's detection time may expire right
+  // after them (integration.takeover in CI: FRR's Down came 1 ms after such a packet).
+  uint64_t resume_confirms_from_ns = 0;
   bool reported_up = false;  // what on_change_ was last told
 };
 
@@ -225,6 +230,8 @@ void Driver::on_tick() {
   // A resumed session's detection is the table's once the remote's first packet made
   // a slot; until then it is timed here.
   for (auto& s : sessions_) {
+    // The table makes no event for a steady remote: its newest packet is read here.
+    if (s->resumed_unconfirmed && s->disc_slot) note_resume_confirmed(*s, source_->slot(*s->disc_slot));
     if (!s->resumed_expiry_ns || now < s->resumed_expiry_ns) continue;
     s->resumed_expiry_ns = 0;
     spdlog::warn("bfd: peer {}: nothing received since the session was resumed", s->cfg.address);
@@ -311,6 +318,7 @@ void Driver::start_session(Session& s, uint64_t now) {
                                      static_cast<uint8_t>(r->remote_detect_mult), now}),
         now);
   s.resumed_expiry_ns = now + std::max<uint64_t>(s.fsm.detection_time_ns(), 3ull * s.cfg.required_min_rx_us * 1000);
+  s.resume_confirms_from_ns = now + s.fsm.detection_time_ns() / std::max<uint32_t>(1, r->remote_detect_mult);
   adopt_slots(s, now);
 }
 
@@ -344,7 +352,8 @@ void Driver::adopt_slots(Session& s, uint64_t now) {
 
 void Driver::note_resume_confirmed(Session& s, const hb_slot& slot) {
   if (!s.resumed_unconfirmed || slot.key.kind != HB_KEY_DISC || s.fsm.state() != bfd::State::Up ||
-      s.fsm.remote_state() != bfd::State::Up)
+      slot.remote_state != static_cast<uint8_t>(bfd::State::Up) || (slot.status & HB_STATUS_EXPIRED) ||
+      slot.last_rx_ns < s.resume_confirms_from_ns)
     return;
   s.resumed_unconfirmed = false;
   spdlog::info("bfd: peer {}: carried on without a change (its packets name this node's discriminator, Up)",
@@ -371,7 +380,10 @@ bool Driver::add_session(const DriverPeer& peer, std::string& error) {
   if (!s) return false;
   s->held = holding_ && peer.hold_after_stall;
   sessions_.push_back(std::move(s));
-  if (running_) start_session(*sessions_.back(), monotonic_ns());
+  if (running_) {
+    start_session(*sessions_.back(), monotonic_ns());
+    arm_deadline();  // a resumed session may have adopted a slot whose peer sends no more
+  }
   return true;
 }
 

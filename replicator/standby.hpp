@@ -64,6 +64,10 @@ class StandbyReplicator {
   // (connection id on this node, peer) live. The daemon switches the replication role.
   using OnPromoted = std::function<void(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live)>;
   void set_on_promoted(OnPromoted f) { on_promoted_ = std::move(f); }
+  // Earlier in a takeover: the sessions' sockets are live and the VIPs this node's; what
+  // the peers time on their own (their BFD sessions) must speak now, before the rest of
+  // the takeover and the promotion run.
+  void set_on_live(std::function<void()> f) { on_live_ = std::move(f); }
   // The primary's BFD sessions with the BGP peers as last replicated: the Up ones are
   // carried on by this node when it takes over (docs/ha.md).
   std::vector<repl::BfdSession> bfd_sessions() const;
@@ -187,6 +191,7 @@ class StandbyReplicator {
   bool witness_logged_ = false;  // once per heartbeat loss
   bool primary_refused_ = false;  // the primary sent an Error on this channel
   OnPromoted on_promoted_;
+  std::function<void()> on_live_;
   struct {
     bool preparing = false;
     std::chrono::steady_clock::time_point started;

@@ -69,6 +69,7 @@ std::vector<std::pair<uint64_t, wire::IpAddr>> StandbyReplicator::go_live(std::v
     s.conn.reset();  // the Peer owns the live connection now
     if (auto* conn = peer->established_connection()) live.emplace_back(conn->id(), s.peer);
   }
+  if (on_live_) on_live_();
   return live;
 }
 

@@ -166,11 +166,29 @@ std::vector<healthbpf::SessionHandover> BfdWiring::handover_states() const {
   return out;
 }
 
+// Started at once, as this node's sessions (the speaker leaves standby only later in the
+// same handler: reconcile() then finds them running). Waiting for that reconcile cost
+// 34 ms in CI under ASan, and FRR's 150 ms detection time expired first.
 void BfdWiring::resume(const std::vector<healthbpf::SessionHandover>& sessions) {
-  for (const auto& h : sessions) resume_[h.peer] = h;
-  if (!sessions.empty())
+  if (handed_over_) return;
+  const auto want = peer_sessions(speaker_.config(), /*standby=*/false);
+  size_t started = 0;
+  for (const auto& h : sessions) {
+    auto w = want.find(h.peer);
+    if (w == want.end() || peer_sessions_.count(h.peer)) continue;
+    healthbpf::DriverPeer start = w->second;  // peer_sessions_ keeps the configured one
+    start.resume = h;
+    std::string why;
+    if (!on_bfd_thread([&] { return driver_->add_session(start, why); })) {
+      spdlog::error("bfd: peer {}: cannot carry on its BFD session: {}", h.peer, why);
+      continue;
+    }
+    peer_sessions_[h.peer] = w->second;
+    ++started;
+  }
+  if (started > 0)
     spdlog::info("bfd: {} BGP peers' sessions the other node had Up are carried on here with its discriminators",
-                 sessions.size());
+                 started);
 }
 
 healthbpf::DriverStatus BfdWiring::status() const {
@@ -227,12 +245,7 @@ bool BfdWiring::reconcile(std::string& error) {
   for (const auto& [address, session] : want) {
     if (peer_sessions_.count(address)) continue;
     std::string why;
-    healthbpf::DriverPeer start = session;  // peer_sessions_ keeps the configured one
-    if (auto r = resume_.find(address); r != resume_.end()) {
-      start.resume = r->second;
-      resume_.erase(r);
-    }
-    if (!on_bfd_thread([&] { return driver_->add_session(start, why); })) {
+    if (!on_bfd_thread([&] { return driver_->add_session(session, why); })) {
       spdlog::error("bfd: peer {}: cannot start its BFD session: {}", address, why);
       error = why;
       ok = false;

@@ -71,7 +71,7 @@ class BfdWiring : public session::SpeakerObserver {
   void hand_over();
   // BFD sessions move with the BGP sessions (docs/ha.md): the BGP peers' sessions as the
   // other node needs them; resume(): sessions the other node had Up, carried on (same
-  // discriminators, Up) when their peers' sessions start here; set_on_peer_change: a BGP
+  // discriminators, Up) from now, this node taking its peers over; set_on_peer_change: a BGP
   // peer's session came Up or went Down (the replication sends it to the standby).
   std::vector<healthbpf::SessionHandover> handover_states() const;
   void resume(const std::vector<healthbpf::SessionHandover>& sessions);
@@ -111,7 +111,6 @@ class BfdWiring : public session::SpeakerObserver {
   OnPairLiveness on_pair_;
   RoleCheck role_check_;
   std::function<void(const healthbpf::SessionHandover&)> on_peer_change_;
-  std::map<std::string, healthbpf::SessionHandover> resume_;  // by peer, until its session starts
   bool handed_over_ = false;
   std::map<std::string, healthbpf::DriverPeer> peer_sessions_;  // BGP peers' sessions, as applied
   bool reconcile_posted_ = false;

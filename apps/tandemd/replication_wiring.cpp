@@ -156,6 +156,7 @@ void ReplicationWiring::make_standby(replicator::ChannelIdentity id) {
   standby_->set_on_promoted([this](uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live) {
     on_promoted(term, live);
   });
+  standby_->set_on_live([this] { resume_bfd(); });
 }
 
 bool ReplicationWiring::start(std::string& error) {
@@ -226,15 +227,18 @@ void ReplicationWiring::bfd_changed(const healthbpf::SessionHandover& s) {
   if (primary_) primary_->bfd_changed(to_proto(s));
 }
 
+// The peers' BFD sessions the primary had: their detection time has run since its last
+// packet, so they start the moment the VIPs are here (go_live), not after the promotion.
+void ReplicationWiring::resume_bfd() {
+  if (!bfd_resume_ || !standby_) return;
+  BfdStates up;
+  for (const auto& b : standby_->bfd_sessions())
+    if (auto h = from_proto(b)) up.push_back(*h);
+  bfd_resume_(up);
+}
+
 void ReplicationWiring::on_promoted(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live) {
   std::string error;
-  if (bfd_resume_) {
-    // Before promote(): the peers' BFD sessions start when the speaker leaves standby.
-    BfdStates up;
-    for (const auto& b : standby_->bfd_sessions())
-      if (auto h = from_proto(b)) up.push_back(*h);
-    bfd_resume_(up);
-  }
   if (!epoch_.store(term, error)) spdlog::error("replication: storing term {}: {}", term, error);
   if (!speaker_.promote(error)) spdlog::error("replication: opening the BGP listeners after the takeover: {}", error);
   // We are inside the standby replicator's handler: it is retired after this turn.

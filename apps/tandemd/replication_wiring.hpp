@@ -59,8 +59,8 @@ class ReplicationWiring {
   void confirm_primary(std::function<void(bool still_primary, const std::string& why)> done);
   // BFD sessions move with the BGP sessions (docs/ha.md; set by the daemon from
   // BfdWiring): `snapshot` gives the BGP peers' BFD sessions now (a primary sends them to
-  // its standby), `resume` gets the Up ones the primary had when this standby is promoted,
-  // before the peers' sessions start here. bfd_changed: one came Up or went Down.
+  // its standby), `resume` gets the Up ones the primary had when this standby takes over,
+  // the moment its sessions are live and the VIPs here (before the promotion). bfd_changed: one came Up or went Down.
   using BfdStates = std::vector<healthbpf::SessionHandover>;
   void set_bfd_handover(std::function<BfdStates()> snapshot, std::function<void(const BfdStates&)> resume) {
     bfd_snapshot_ = std::move(snapshot);
@@ -79,6 +79,7 @@ class ReplicationWiring {
   void make_primary(replicator::ChannelIdentity id);
   void make_standby(replicator::ChannelIdentity id);
   // The standby took the sessions over (switchover): it is the primary from now on.
+  void resume_bfd();
   void on_promoted(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live);
   void wait_channel_idle(Done done, std::string message, int tries);
   // The term beacon ([ha] witness_address): started with the replicator; a primary

@@ -40,6 +40,7 @@ class DriverTest : public ::testing::Test {
     port_a_ = name == "UpThenSilenceIsDetected"              ? 47841
               : name == "ShutdownSignalsAdminDown"           ? 47861
               : name == "ResumedSessionIsTheSameSessionToThePeer" ? 47901
+              : name == "PacketsFromBeforeTheResumeDoNotConfirmIt" ? 47911
                                                              : 47871;
     port_b_ = static_cast<uint16_t>(port_a_ + 1);
     std::string error;
@@ -347,6 +348,39 @@ TEST_F(DriverTest, ResumedSessionIsTheSameSessionToThePeer) {
   ASSERT_TRUE(run_until([&] { return changes_c.size() == 2; }, std::chrono::seconds(2)));
   EXPECT_FALSE(changes_c[1].up);
   EXPECT_EQ(changes_c[1].diag, bfd::Diag::ControlDetectionExpired);
+  c->stop();
+  b_->stop();
+}
+
+// The peer's packets read from the table when the session is resumed were sent before
+// the peer could hear this node: they do not confirm the session, so its Down is not
+// reported (integration.takeover in CI: FRR's bfdd, whose detection time had run out
+// during the takeover, said Down 1 ms after tandemd had read its last Up packet from the
+// table, and tandemd closed the BGP session it had just carried on). Here the peer falls
+// silent right after: C's session expires, unreported.
+TEST_F(DriverTest, PacketsFromBeforeTheResumeDoNotConfirmIt) {
+  a_->start();
+  b_->start();
+  ASSERT_TRUE(until_up_with_b(a_));
+  run_until([] { return false; }, std::chrono::milliseconds(200));  // polls over
+  const SessionStatus was = a_->status().sessions[0];
+  a_.reset();
+  std::vector<StateChange> changes_c;
+  auto c = driver_without_sessions_on_a(changes_c);
+  ASSERT_TRUE(c);
+  c->start();
+  run_until([] { return false; }, std::chrono::milliseconds(25));  // B's Up packets reach C's table
+  b_->set_silent("127.0.0.1", true);
+  DriverPeer peer = options(port_a_, port_b_, 20'000).peers[0];
+  peer.resume = SessionHandover{"127.0.0.1", true, was.local_discriminator, was.remote_discriminator,
+                                was.remote_min_tx_us, was.remote_min_rx_us, was.remote_detect_mult};
+  std::string error;
+  ASSERT_TRUE(c->add_session(peer, error)) << error;
+  EXPECT_EQ(c->state("127.0.0.1"), bfd::State::Up);
+  EXPECT_GT(c->status().sessions[0].packets_in, 0u) << "no packet of B's was read from the table";
+  ASSERT_TRUE(run_until([&] { return c->state("127.0.0.1") == bfd::State::Down; }, std::chrono::seconds(2)));
+  ASSERT_EQ(changes_c.size(), 1u) << "the Down was reported";
+  EXPECT_TRUE(changes_c[0].up);  // the resume
   c->stop();
   b_->stop();
 }
