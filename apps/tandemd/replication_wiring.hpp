@@ -60,7 +60,8 @@ class ReplicationWiring {
   // BFD sessions move with the BGP sessions (docs/ha.md; set by the daemon from
   // BfdWiring): `snapshot` gives the BGP peers' BFD sessions now (a primary sends them to
   // its standby), `resume` gets the Up ones the primary had when this standby takes over,
-  // the moment its sessions are live and the VIPs here (before the promotion). bfd_changed: one came Up or went Down.
+  // the moment its sessions are live and the VIPs here (before the promotion).
+  // bfd_changed: one came Up or went Down.
   using BfdStates = std::vector<healthbpf::SessionHandover>;
   void set_bfd_handover(std::function<BfdStates()> snapshot, std::function<void(const BfdStates&)> resume) {
     bfd_snapshot_ = std::move(snapshot);
@@ -78,8 +79,10 @@ class ReplicationWiring {
       : speaker_(speaker), ha_(ha), epoch_(std::move(epoch_file)) {}
   void make_primary(replicator::ChannelIdentity id);
   void make_standby(replicator::ChannelIdentity id);
-  // The standby took the sessions over (switchover): it is the primary from now on.
+  // A takeover's sessions are live (StandbyReplicator's on_live): the peers' BFD sessions
+  // the primary had start here now.
   void resume_bfd();
+  // The standby took the sessions over (switchover): it is the primary from now on.
   void on_promoted(uint64_t term, const std::vector<std::pair<uint64_t, wire::IpAddr>>& live);
   void wait_channel_idle(Done done, std::string message, int tries);
   // The term beacon ([ha] witness_address): started with the replicator; a primary

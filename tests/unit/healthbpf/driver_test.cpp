@@ -65,6 +65,24 @@ class DriverTest : public ::testing::Test {
     EXPECT_TRUE(c) << error;
     return c;
   }
+  // A and B Up, then A gone without a word (like a handed-over primary): A's session as
+  // it was, for C to resume (`up` false if it never came Up).
+  SessionStatus a_up_then_gone(bool& up) {
+    a_->start();
+    b_->start();
+    up = until_up_with_b(a_);
+    run_until([] { return false; }, std::chrono::milliseconds(200));  // polls over
+    const SessionStatus was = a_->status().sessions[0];
+    a_.reset();
+    return was;
+  }
+  // A's session to B, resumed from `was`.
+  DriverPeer resumed_from(const SessionStatus& was) const {
+    DriverPeer peer = options(port_a_, port_b_, 20'000).peers[0];
+    peer.resume = SessionHandover{"127.0.0.1", true, was.local_discriminator, was.remote_discriminator,
+                                  was.remote_min_tx_us, was.remote_min_rx_us, was.remote_detect_mult};
+    return peer;
+  }
   // Runs until `x` and B both have their session Up (10 s at most).
   bool until_up_with_b(const std::unique_ptr<Driver>& x) {
     return run_until([&] { return x->state("127.0.0.1") == bfd::State::Up && b_->state("127.0.0.1") == bfd::State::Up; },
@@ -309,23 +327,17 @@ TEST_F(DriverStall, HeldSessionIsSilentUntilReleased) {
 // discriminators; B, the peer, sees no change at all. As in tandemd, C already runs when
 // the session is added, and B's packets reached C's table before it (adopt_slots).
 TEST_F(DriverTest, ResumedSessionIsTheSameSessionToThePeer) {
-  a_->start();
-  b_->start();
-  ASSERT_TRUE(until_up_with_b(a_));
-  run_until([] { return false; }, std::chrono::milliseconds(200));  // polls over
-  const SessionStatus was = a_->status().sessions[0];
+  bool up = false;
+  const SessionStatus was = a_up_then_gone(up);
+  ASSERT_TRUE(up);
   const size_t b_changes = changes_b_.size();
-  a_.reset();  // gone without a word, like a handed-over primary
-  DriverPeer peer = options(port_a_, port_b_, 20'000).peers[0];
   std::string error;
   std::vector<StateChange> changes_c;
   auto c = driver_without_sessions_on_a(changes_c);
   ASSERT_TRUE(c);
   c->start();
   run_until([] { return false; }, std::chrono::milliseconds(25));  // B's packets reach C first
-  peer.resume = SessionHandover{"127.0.0.1", true, was.local_discriminator, was.remote_discriminator,
-                                was.remote_min_tx_us, was.remote_min_rx_us, was.remote_detect_mult};
-  ASSERT_TRUE(c->add_session(peer, error)) << error;
+  ASSERT_TRUE(c->add_session(resumed_from(was), error)) << error;
   EXPECT_EQ(c->state("127.0.0.1"), bfd::State::Up);
   ASSERT_EQ(changes_c.size(), 1u);
   EXPECT_TRUE(changes_c[0].up);
@@ -359,23 +371,17 @@ TEST_F(DriverTest, ResumedSessionIsTheSameSessionToThePeer) {
 // table, and tandemd closed the BGP session it had just carried on). Here the peer falls
 // silent right after: C's session expires, unreported.
 TEST_F(DriverTest, PacketsFromBeforeTheResumeDoNotConfirmIt) {
-  a_->start();
-  b_->start();
-  ASSERT_TRUE(until_up_with_b(a_));
-  run_until([] { return false; }, std::chrono::milliseconds(200));  // polls over
-  const SessionStatus was = a_->status().sessions[0];
-  a_.reset();
+  bool up = false;
+  const SessionStatus was = a_up_then_gone(up);
+  ASSERT_TRUE(up);
   std::vector<StateChange> changes_c;
   auto c = driver_without_sessions_on_a(changes_c);
   ASSERT_TRUE(c);
   c->start();
   run_until([] { return false; }, std::chrono::milliseconds(25));  // B's Up packets reach C's table
   b_->set_silent("127.0.0.1", true);
-  DriverPeer peer = options(port_a_, port_b_, 20'000).peers[0];
-  peer.resume = SessionHandover{"127.0.0.1", true, was.local_discriminator, was.remote_discriminator,
-                                was.remote_min_tx_us, was.remote_min_rx_us, was.remote_detect_mult};
   std::string error;
-  ASSERT_TRUE(c->add_session(peer, error)) << error;
+  ASSERT_TRUE(c->add_session(resumed_from(was), error)) << error;
   EXPECT_EQ(c->state("127.0.0.1"), bfd::State::Up);
   EXPECT_GT(c->status().sessions[0].packets_in, 0u) << "no packet of B's was read from the table";
   ASSERT_TRUE(run_until([&] { return c->state("127.0.0.1") == bfd::State::Down; }, std::chrono::seconds(2)));
