@@ -378,7 +378,7 @@ bool check_pair(const TcpEndpoint& local, const TcpEndpoint& remote, std::string
 // a non-empty md5_key) with correct checksums.
 std::vector<uint8_t> build_segment(const TcpEndpoint& src, const TcpEndpoint& dst, uint32_t seq, uint32_t ack,
                                    uint8_t flags, uint16_t window, std::optional<uint32_t> tsval,
-                                   std::string_view md5_key) {
+                                   std::string_view md5_key, uint32_t tsecr = 0) {
   const bool v4 = src.family == AF_INET;
   const size_t ip_len = v4 ? 20 : 40;
   const size_t tcp_len = 20 + (tsval ? 12 : 0) + (md5_key.empty() ? 0 : 2 + kTcpOptMd5Len);
@@ -416,7 +416,7 @@ std::vector<uint8_t> build_segment(const TcpEndpoint& src, const TcpEndpoint& ds
     t[22] = 8;
     t[23] = 10;
     put32(t + 24, *tsval);
-    put32(t + 28, 0);
+    put32(t + 28, tsecr);
   }
   if (!md5_key.empty()) {
     // NOP NOP MD5(18) last; the digest covers the header without its options.
@@ -437,12 +437,16 @@ std::vector<uint8_t> build_segment(const TcpEndpoint& src, const TcpEndpoint& ds
   return pkt;
 }
 
-bool send_raw(const TcpEndpoint& dst, const std::vector<uint8_t>& pkt, std::string& error) {
+bool send_raw(const TcpEndpoint& dst, const std::vector<uint8_t>& pkt, std::string& error, uint32_t mark = 0) {
   // IPPROTO_RAW implies IP_HDRINCL (IPv4) / hdrincl (IPv6): our header goes out as is,
   // with our source address even if it is not local.
   FdGuard s(::socket(dst.family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
   if (s.get() < 0) {
     error = errno == EPERM ? "raw socket: not permitted (needs CAP_NET_RAW)" : errno_text("raw socket");
+    return false;
+  }
+  if (mark != 0 && ::setsockopt(s.get(), SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0) {
+    error = errno_text("SO_MARK (needs CAP_NET_ADMIN)");
     return false;
   }
   sockaddr_storage ss{};
@@ -888,6 +892,14 @@ bool send_rst(const TcpEndpoint& local, const TcpEndpoint& remote, uint32_t seq,
               std::string_view md5_key) {
   if (!check_pair(local, remote, error)) return false;
   return send_raw(remote, build_segment(local, remote, seq, 0, kFlagRst, 0, std::nullopt, md5_key), error);
+}
+
+bool send_ack(const TcpEndpoint& local, const TcpEndpoint& remote, const AckSegment& a, std::string& error) {
+  if (!check_pair(local, remote, error)) return false;
+  std::optional<uint32_t> tsval;
+  if (a.has_ts) tsval = a.ts_val;
+  return send_raw(remote, build_segment(local, remote, a.seq, a.ack, kFlagAck, a.window, tsval, {}, a.ts_ecr),
+                  error, a.mark);
 }
 
 }  // namespace tandem::session

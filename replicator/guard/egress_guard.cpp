@@ -506,6 +506,8 @@ bool EgressGuard::unprotect(const session::TcpEndpoint& local, const session::Tc
                             std::string& error) {
   eg_key key;
   if (!key_for(local, remote, key, error)) return false;
+  bpf_map_delete_elem(holds_fd(), &key);  // released with it
+  bpf_map_delete_elem(ack_states_fd(), &key);
   int err = bpf_map_delete_elem(tuples_fd(), &key);
   if (err == 0 || err == -ENOENT) return true;
   error = sys_error("cannot unprotect " + describe(local) + " -> " + describe(remote), -err);
@@ -529,7 +531,11 @@ void EgressGuard::clear() {
   for (int pass = 0; pass < 4; ++pass) {
     std::vector<eg_key> keys = all_keys(tuples_fd());
     if (keys.empty()) return;
-    for (const eg_key& k : keys) bpf_map_delete_elem(tuples_fd(), &k);
+    for (const eg_key& k : keys) {
+      bpf_map_delete_elem(holds_fd(), &k);
+      bpf_map_delete_elem(ack_states_fd(), &k);
+      bpf_map_delete_elem(tuples_fd(), &k);
+    }
   }
 }
 

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,6 +78,43 @@ class EgressGuard {
   // unusable afterwards (protect() fails).
   bool detach(std::string& error);
 
+  // ---- the ACK hold (ack_hold.cpp, docs/ha.md "The ACK hold") ----
+  // While a protected connection is held, none of its segments leaves acknowledging the
+  // peer's bytes beyond `ack_limit` (a TCP sequence number: what the standby holds): the
+  // program rewrites a later acknowledgment down to it and raises the window field so
+  // that the advertised right edge stays (`rcv_wscale`: this end's window scale). Calling
+  // it again moves the limit. Never for a TCP-MD5 connection (the rewrite breaks the
+  // signature). Not kept across processes: the next open() attaches a program of its own.
+  bool hold_acks(const session::TcpEndpoint& local, const session::TcpEndpoint& remote, uint32_t ack_limit,
+                 uint8_t rcv_wscale, std::string& error);
+  // Stop holding; true when not held afterwards (also if it was not). unprotect() and
+  // clear() release too.
+  bool release_acks(const session::TcpEndpoint& local, const session::TcpEndpoint& remote, std::string& error);
+  // What the kernel last sent on a held connection (nullopt: nothing seen yet, or not held).
+  struct AckState {
+    uint32_t snd_nxt = 0, ack_real = 0, ack_out = 0;
+    uint16_t win_raw = 0;
+    bool has_ts = false;
+    uint32_t ts_val = 0, ts_ecr = 0;  // host order
+    uint64_t clamped = 0;             // acknowledgments rewritten so far
+  };
+  std::optional<AckState> ack_state(const session::TcpEndpoint& local, const session::TcpEndpoint& remote) const;
+  // The acknowledgment the kernel would have sent and the hold kept back, now that the
+  // limit is `limit`: nullopt when nothing is owed (the last one that left acknowledged
+  // all the kernel had, or the limit did not pass it). A kernel that sent its ACK sends
+  // no other until more data arrives: without this one the peer waits for its
+  // retransmission timer.
+  struct HeldAck {
+    uint32_t seq = 0, ack = 0;
+    uint16_t window = 0;  // raw field (scaled by rcv_wscale)
+    bool has_ts = false;
+    uint32_t ts_val = 0, ts_ecr = 0;
+  };
+  static std::optional<HeldAck> owed_ack(const AckState& state, uint32_t limit, uint8_t rcv_wscale);
+  // skb->mark the held ACK must carry when sent (SO_MARK), so the program does not take
+  // it for the kernel's.
+  static uint32_t crafted_mark();
+
   // Since the counters were first pinned (they survive processes): TCP segments of
   // protected tuples seen on egress, and those dropped for FIN / RST.
   struct Counters {
@@ -92,6 +130,8 @@ class EgressGuard {
       : skel_(skel), pin_dir_(std::move(pin_dir)), reused_(reused) {}
   int tuples_fd() const;
   int counters_fd() const;
+  int holds_fd() const;
+  int ack_states_fd() const;
   // The table key of a connection; false + error when detached or not a valid pair.
   bool key_for(const session::TcpEndpoint& local, const session::TcpEndpoint& remote, eg_key& key,
                std::string& error) const;

@@ -11,7 +11,12 @@
  * so a non-linear skb is handled too. No loops. Ethernet devices only (physical, veth,
  * bond, VLAN): on an L3 device (tun, WireGuard) the frame has no MAC header and nothing
  * would match, so user space refuses to attach there. The key layout (network byte
- * order) is in egress_guard_abi.h. */
+ * order) is in egress_guard_abi.h.
+ *
+ * The ACK hold (a tuple also in `holds`): an acknowledgment beyond the tuple's limit is
+ * rewritten down to it (window raised to keep the right edge, checksum patched), and what
+ * the kernel last sent is recorded in `ack_states` for user space. A TCP-MD5 segment would
+ * fail its signature after a rewrite: user space never holds such a connection. */
 #include "vmlinux.h"
 
 #include <bpf/bpf_endian.h>
@@ -26,7 +31,9 @@
 #define ETH_P_8021AD_ 0x88A8
 #define IPPROTO_TCP_ 6
 #define TCP_FLAG_FIN_ 0x01
+#define TCP_FLAG_SYN_ 0x02
 #define TCP_FLAG_RST_ 0x04
+#define TCP_FLAG_ACK_ 0x10
 #define TC_ACT_UNSPEC_ (-1)
 #define TC_ACT_SHOT_ 2
 
@@ -40,6 +47,20 @@ struct {
 } tuples SEC(".maps");
 
 struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, EG_MAX_TUPLES);
+  __type(key, struct eg_key);
+  __type(value, struct eg_hold);
+} holds SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, EG_MAX_TUPLES);
+  __type(key, struct eg_key);
+  __type(value, struct eg_ack_state);
+} ack_states SEC(".maps");
+
+struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, EG_CNT_MAX);
   __type(key, __u32);
@@ -51,11 +72,77 @@ static __always_inline void count(__u32 which) {
   if (c) *c += 1;
 }
 
+static __always_inline __u32 be32_at(const __u8 *p) {
+  return ((__u32)p[0] << 24) | ((__u32)p[1] << 16) | ((__u32)p[2] << 8) | (__u32)p[3];
+}
+
+/* seq a after seq b (RFC 1982 arithmetic, as the kernel's after()). */
+static __always_inline int seq_after(__u32 a, __u32 b) { return (__s32)(a - b) > 0; }
+
+/* `tcp` holds the fixed TCP header at `off`; the segment's tuple is held. */
+static __always_inline int hold_ack(struct __sk_buff *skb, const struct eg_key *key, const struct eg_hold *hold,
+                                    const __u8 *tcp, __u32 off) {
+  __u8 flags = tcp[13];
+  if (!(flags & TCP_FLAG_ACK_) || (flags & TCP_FLAG_SYN_)) return TC_ACT_UNSPEC_;
+  struct eg_ack_state *st = bpf_map_lookup_elem(&ack_states, key);
+  if (!st) {
+    struct eg_ack_state zero;
+    __builtin_memset(&zero, 0, sizeof(zero));
+    bpf_map_update_elem(&ack_states, key, &zero, BPF_NOEXIST);
+    st = bpf_map_lookup_elem(&ack_states, key);
+    if (!st) return TC_ACT_UNSPEC_;
+  }
+  const __u32 seq = be32_at(&tcp[4]);
+  const __u32 ack = be32_at(&tcp[8]);
+  const __u16 win = (__u16)(((__u16)tcp[14] << 8) | tcp[15]);
+  const __u32 doff = (__u32)(tcp[12] >> 4) * 4;
+  if (skb->mark != EG_CRAFTED_MARK) {
+    const __u32 hdr_end = off + doff;
+    __u32 end = seq + (skb->len > hdr_end ? skb->len - hdr_end : 0) + ((flags & TCP_FLAG_FIN_) ? 1 : 0);
+    if (st->snd_nxt == 0 || seq_after(end, st->snd_nxt)) st->snd_nxt = end;
+    st->ack_real = ack;
+    st->win_raw = win;
+    __u8 ts[12];
+    /* Timestamps the way every sender lays them out: NOP NOP TS(10) first. */
+    if (doff >= 32 && bpf_skb_load_bytes(skb, off + 20, ts, sizeof(ts)) == 0 && ts[0] == 1 && ts[1] == 1 &&
+        ts[2] == 8 && ts[3] == 10) {
+      st->has_ts = 1;
+      __builtin_memcpy(&st->ts_val, &ts[4], 4);
+      __builtin_memcpy(&st->ts_ecr, &ts[8], 4);
+    } else {
+      st->has_ts = 0;
+    }
+  }
+  const __u32 limit = hold->ack_limit;
+  if (!seq_after(ack, limit)) {
+    st->ack_out = ack;
+    return TC_ACT_UNSPEC_;
+  }
+  __u32 ws = hold->rcv_wscale;
+  if (ws > 14) ws = 14;
+  const __u32 edge = ack + ((__u32)win << ws);
+  __u32 new_win = (edge - limit) >> ws;
+  if (new_win > 0xffff) new_win = 0xffff;
+  __be32 old_ack_be = bpf_htonl(ack), new_ack_be = bpf_htonl(limit);
+  __be16 old_win_be = bpf_htons(win), new_win_be = bpf_htons((__u16)new_win);
+  const __u32 csum = off + 16;
+  if (bpf_l4_csum_replace(skb, csum, old_ack_be, new_ack_be, sizeof(new_ack_be)) ||
+      bpf_skb_store_bytes(skb, off + 8, &new_ack_be, sizeof(new_ack_be), 0) ||
+      bpf_l4_csum_replace(skb, csum, old_win_be, new_win_be, sizeof(new_win_be)) ||
+      bpf_skb_store_bytes(skb, off + 14, &new_win_be, sizeof(new_win_be), 0)) {
+    /* Half rewritten would be a corrupt segment: drop it (TCP sends again). */
+    return TC_ACT_SHOT_;
+  }
+  st->ack_out = limit;
+  __sync_fetch_and_add(&st->clamped, 1);
+  return TC_ACT_UNSPEC_;
+}
+
 SEC("tc")
 int tandem_guard(struct __sk_buff *skb) {
   struct eg_key key;
   __u8 h[40]; /* IPv4 fixed header (20) or IPv6 fixed header (40) */
-  __u8 tcp[14]; /* ports .. flags */
+  __u8 tcp[20]; /* the fixed TCP header */
   __u16 proto;
   __u32 off = ETH_HLEN_;
 
@@ -108,5 +195,7 @@ int tandem_guard(struct __sk_buff *skb) {
     v->last_drop_ns = bpf_ktime_get_ns();
     return TC_ACT_SHOT_;
   }
+  struct eg_hold *hold = bpf_map_lookup_elem(&holds, &key);
+  if (hold) return hold_ack(skb, &key, hold, tcp, off);
   return TC_ACT_UNSPEC_;
 }

@@ -37,6 +37,35 @@ struct eg_value {
   __u64 last_drop_ns; /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last drop, 0: none */
 };
 
+/* ACK hold (docs/ha.md, "The ACK hold"): while a tuple is in the `holds` map, no segment
+ * leaves with an acknowledgment number beyond `ack_limit` (what the standby holds of the
+ * peer's bytes): a later one is rewritten to it, its window field raised so that the right
+ * edge the kernel advertised stays where it was. Written by user space only. Host order. */
+struct eg_hold {
+  __u32 ack_limit;  /* highest acknowledgment number allowed out (TCP sequence space) */
+  __u8 rcv_wscale;  /* this end's receive window scale (the shift of the window field) */
+  __u8 pad[3];
+};
+
+/* Per held tuple, written by the program only: what the kernel last sent, so that user
+ * space can send the acknowledgment it held back once the limit moves (a kernel that
+ * sent its ACK sends no other until more data arrives). Sequence numbers in host order;
+ * ts_val / ts_ecr exactly as on the wire (network order). Segments carrying
+ * EG_CRAFTED_MARK (user space's own ACKs) update only ack_out. */
+struct eg_ack_state {
+  __u32 snd_nxt;    /* highest sequence number sent + 1 (payload, FIN) */
+  __u32 ack_real;   /* the kernel's last acknowledgment number, before any rewrite */
+  __u32 ack_out;    /* the last acknowledgment number that left */
+  __u16 win_raw;    /* the kernel's last window field, before any rewrite */
+  __u8 has_ts;      /* the kernel's last segment had a timestamp option */
+  __u8 pad;
+  __u32 ts_val, ts_ecr;
+  __u64 clamped;    /* segments whose acknowledgment was rewritten */
+};
+
+/* skb->mark (SO_MARK) of the ACKs user space sends for a held tuple. */
+#define EG_CRAFTED_MARK 0x74676b61 /* "tgka" */
+
 /* Counters: a per-CPU array indexed by these; user space sums the CPUs. */
 enum eg_counter {
   EG_CNT_SEEN = 0,    /* TCP segments of protected tuples seen on egress (any flags) */
