@@ -370,6 +370,7 @@ void PrimaryReplicator::start_streaming(Session& s, const repl::SessionObject& o
   if (!inbound_tail.empty())
     queue_stream(s, session::Direction::Inbound, object.inbound_offset(), inbound_tail);
   apply_clamp(s);
+  hold_acks(s);
 }
 
 // ---- the tap ----
@@ -435,7 +436,41 @@ void PrimaryReplicator::on_bytes(uint64_t id, session::Direction dir, uint64_t o
   if (moved > ha_.checkpoint_threshold_bytes) checkpoint(s, true);
 }
 
-void PrimaryReplicator::before_close(uint64_t id) { guard(id, false); }
+void PrimaryReplicator::before_close(uint64_t id) {
+  if (auto it = sessions_.find(id); it != sessions_.end()) it->second.acks_held = false;  // unprotect releases
+  guard(id, false);
+}
+
+void PrimaryReplicator::hold_acks(Session& s) {
+  if (!ack_hold_ || !ha_.hold_acks || !s.bases || !s.established || s.sync == Sync::NotReplicated) return;
+  auto conn = speaker_.find_connection(s.id);
+  auto ep = conn ? conn->endpoints() : std::nullopt;
+  if (!ep) return;
+  if (!s.acks_held) {
+    const session::Peer* peer = speaker_.find_peer(s.peer);
+    if (!peer) return;
+    std::string why;
+    auto info = conn->tcp_info(why);
+    if (!info) {
+      spdlog::warn("replication: session {} ({}): no ACK hold ({})", s.peer.to_string(), s.id, why);
+      return;
+    }
+    s.rcv_wscale = info->rcv_wscale;
+    s.md5_key = peer->config().password;
+    s.acks_held = true;
+    spdlog::info("replication: session {} ({}): its bytes are acknowledged to the peer once the standby holds them "
+                 "(ACK hold from inbound offset {}{})", s.peer.to_string(), s.id, s.in_acked,
+                 s.md5_key.empty() ? "" : "; TCP-MD5: bare ACKs only, a segment with data carries the kernel's");
+  }
+  ack_hold_(*ep, session::seq_at(s.bases->recv_seq_base, s.in_acked), s.rcv_wscale, s.md5_key);
+}
+
+void PrimaryReplicator::release_acks(Session& s) {
+  if (!s.acks_held) return;
+  s.acks_held = false;
+  auto conn = speaker_.find_connection(s.id);
+  if (auto ep = conn ? conn->endpoints() : std::nullopt) ack_hold_(*ep, std::nullopt, s.rcv_wscale, s.md5_key);
+}
 
 void PrimaryReplicator::guard(uint64_t id, bool protect) {
   if (!guard_) return;
@@ -530,9 +565,11 @@ void PrimaryReplicator::on_ack(const repl::StreamAck& a) {
   auto it = sessions_.find(a.connection_id());
   if (it == sessions_.end()) return;
   Session& s = it->second;
+  const uint64_t in_acked = s.in_acked;
   s.in_acked = std::max(s.in_acked, std::min(a.inbound_offset(), s.in_sent));
   s.out_acked = std::max(s.out_acked, std::min(a.outbound_offset(), s.out_sent));
   while (!s.unacked_reads.empty() && s.unacked_reads.front().first <= s.in_acked) s.unacked_reads.pop_front();
+  if (s.in_acked != in_acked) hold_acks(s);
   speaker_.gate_moved(s.id);
 }
 
@@ -586,6 +623,7 @@ void PrimaryReplicator::apply_clamp(Session& s) {
 
 void PrimaryReplicator::release_all() {
   for (auto& [id, s] : sessions_) {
+    release_acks(s);
     s.sync = Sync::NotReplicated;
     s.chunker.reset();
     s.pending_in.clear();

@@ -58,6 +58,13 @@ class PrimaryReplicator final : public session::SessionTap {
   using GuardFn = std::function<void(const session::Endpoints& ep, bool protect)>;
   void set_guard(GuardFn f) { guard_ = std::move(f); }
   void before_close(uint64_t id) override;
+  // The ACK hold (replicator/guard, docs/ha.md "The ACK hold"): while a session is
+  // replicated, its peer's bytes are acknowledged only as far as the standby holds them
+  // (`limit`, a TCP sequence number). nullopt releases. `md5_key`: the session's TCP-MD5
+  // key, empty if none. Set by the daemon with the guard.
+  using AckHoldFn = std::function<void(const session::Endpoints& ep, std::optional<uint32_t> limit,
+                                       uint8_t rcv_wscale, const std::string& md5_key)>;
+  void set_ack_hold(AckHoldFn f) { ack_hold_ = std::move(f); }
   bool fenced() const { return fenced_; }
   // The BFD sessions with the BGP peers (set by the daemon): all of them go to a standby
   // after the configuration digest and before a SwitchoverCommit; bfd_changed() sends one
@@ -120,6 +127,10 @@ class PrimaryReplicator final : public session::SessionTap {
     repl::Checkpoint last_checkpoint;
     bool has_checkpoint = false;
     uint64_t checkpoints = 0;
+    // The ACK hold.
+    bool acks_held = false;
+    uint8_t rcv_wscale = 0;
+    std::string md5_key;
   };
 
   // Channel.
@@ -187,6 +198,9 @@ class PrimaryReplicator final : public session::SessionTap {
   void send_bfd_sessions();
   GuardFn guard_;
   void guard(uint64_t id, bool protect);
+  AckHoldFn ack_hold_;
+  void hold_acks(Session& s);     // hold (or move the limit) to what the standby holds
+  void release_acks(Session& s);
   bool fenced_ = false;
   // confirm_primary (primary_fence.cpp).
   static constexpr std::chrono::milliseconds kConfirmWait{1000};

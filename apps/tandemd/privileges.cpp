@@ -56,7 +56,7 @@ std::vector<CapabilityNeed> needed_capabilities(const config::Config& cfg, bool 
     need(CAP_NET_ADMIN,
          "[ha]: TCP_REPAIR, IP_TRANSPARENT, SO_MARK and SO_{RCV,SND}BUFFORCE to hand sessions over and take "
          "them, the VIPs (rtnetlink)");
-    need(CAP_NET_RAW, "[ha]: raw and packet sockets (the takeover's TCP probe and RST, gratuitous ARP / "
+    need(CAP_NET_RAW, "[ha]: raw and packet sockets (the takeover's TCP probe and RST, the ACK hold's held ACKs, gratuitous ARP / "
                       "unsolicited neighbour advertisements for the VIPs)");
   }
   if (cfg.bfd.enabled) need(CAP_NET_ADMIN, "[bfd]: SO_RCVBUFFORCE on the BFD receive socket");

@@ -115,14 +115,59 @@ void ReplicationWiring::open_guard() {
                stale.size(), destroyed);
 }
 
-void ReplicationWiring::guard_connection(const session::Endpoints& ep, bool protect) {
-  if (!guard_) return;
+namespace {
+std::optional<std::pair<session::TcpEndpoint, session::TcpEndpoint>> tcp_endpoints(const session::Endpoints& ep) {
   auto local = session::TcpEndpoint::parse(ep.local.to_string(), ep.local_port);
   auto remote = session::TcpEndpoint::parse(ep.remote.to_string(), ep.remote_port);
+  if (!local || !remote) return std::nullopt;
+  return std::make_pair(*local, *remote);
+}
+}  // namespace
+
+void ReplicationWiring::guard_connection(const session::Endpoints& ep, bool protect) {
+  if (!guard_) return;
+  auto tuple = tcp_endpoints(ep);
+  if (!tuple) return;
+  const auto& [local, remote] = *tuple;
   std::string why;
-  if (!local || !remote) return;
-  if (!(protect ? guard_->protect(*local, *remote, why) : guard_->unprotect(*local, *remote, why)))
-    spdlog::error("replication: crash guard: {} {}: {}", protect ? "protecting" : "releasing", remote->to_string(), why);
+  if (!(protect ? guard_->protect(local, remote, why) : guard_->unprotect(local, remote, why)))
+    spdlog::error("replication: crash guard: {} {}: {}", protect ? "protecting" : "releasing", remote.to_string(), why);
+}
+
+// The ACK hold (docs/ha.md): move the limit, then send the acknowledgment the kernel
+// already sent once and the program held back, if the new limit lets it (or all of it
+// on release): a kernel that acknowledged sends nothing more until more data arrives.
+void ReplicationWiring::hold_acks(const session::Endpoints& ep, std::optional<uint32_t> limit, uint8_t rcv_wscale,
+                                  const std::string& md5_key) {
+  if (!guard_) return;
+  auto tuple = tcp_endpoints(ep);
+  if (!tuple) return;
+  const auto& [local, remote] = *tuple;
+  std::string why;
+  auto state = guard_->ack_state(local, remote);  // release_acks() drops it
+  if (limit) {
+    if (!guard_->hold_acks(local, remote, *limit, rcv_wscale, !md5_key.empty(), why))
+      return ack_hold_failed(remote, why);
+    state = guard_->ack_state(local, remote);
+  } else if (!guard_->release_acks(local, remote, why)) {
+    return ack_hold_failed(remote, why);
+  } else {
+    spdlog::info("replication: ACK hold released for {}", remote.to_string());
+  }
+  if (!state) return;
+  auto owed = replicator::guard::EgressGuard::owed_ack(*state, limit.value_or(state->ack_real), rcv_wscale);
+  if (!owed) return;
+  const session::AckSegment ack{owed->seq,    owed->ack,    owed->window,
+                                owed->has_ts, owed->ts_val, owed->ts_ecr,
+                                replicator::guard::EgressGuard::crafted_mark(), md5_key};
+  if (!session::send_ack(local, remote, ack, why)) ack_hold_failed(remote, "sending the held ACK: " + why);
+}
+
+void ReplicationWiring::ack_hold_failed(const session::TcpEndpoint& remote, const std::string& why) {
+  // Once, then every 1000th: it fails the same way for every acknowledgment.
+  if (ack_hold_errors_++ % 1000 == 0)
+    spdlog::error("replication: ACK hold for {}: {} ({} failures so far)", remote.to_string(), why,
+                  ack_hold_errors_);
 }
 
 void ReplicationWiring::make_primary(replicator::ChannelIdentity id) {
@@ -131,6 +176,8 @@ void ReplicationWiring::make_primary(replicator::ChannelIdentity id) {
   primary_ = std::make_unique<replicator::PrimaryReplicator>(speaker_, ha_, std::move(id));
   if (vips_) primary_->set_release_vips([this](std::string& why) { return vips_->release(why); });
   primary_->set_guard([this](const session::Endpoints& ep, bool protect) { guard_connection(ep, protect); });
+  primary_->set_ack_hold([this](const session::Endpoints& ep, std::optional<uint32_t> limit, uint8_t rcv_wscale,
+                                const std::string& md5_key) { hold_acks(ep, limit, rcv_wscale, md5_key); });
   primary_->set_bfd_snapshot([this] {
     std::vector<repl::BfdSession> out;
     if (bfd_snapshot_)

@@ -98,6 +98,10 @@ class ReplicationWiring {
   std::unique_ptr<replicator::guard::EgressGuard> guard_;
   void open_guard();
   void guard_connection(const session::Endpoints& ep, bool protect);
+  void hold_acks(const session::Endpoints& ep, std::optional<uint32_t> limit, uint8_t rcv_wscale,
+                 const std::string& md5_key);
+  void ack_hold_failed(const session::TcpEndpoint& remote, const std::string& why);
+  uint64_t ack_hold_errors_ = 0;
   std::function<void()> on_handed_over_;
   std::function<void()> on_released_;
   std::function<BfdStates()> bfd_snapshot_;

@@ -285,6 +285,7 @@ void read_ha(TableReader& r, Config& c) {
   u32("takeover_probe_timeout_ms", 10, 10000, h.takeover_probe_timeout_ms);
   u32("takeover_resend_wait_ms", 0, 60000, h.takeover_resend_wait_ms);
   if (auto v = r.boolean("crash_guard")) h.crash_guard = *v;
+  if (auto v = r.boolean("hold_acks")) h.hold_acks = *v;
   if (auto v = r.string("crash_guard_pin_dir")) {
     if (v->empty() || (*v)[0] != '/') r.fail("crash_guard_pin_dir", r.get("crash_guard_pin_dir"), "must be an absolute path");
     h.crash_guard_pin_dir = *v;

@@ -174,6 +174,10 @@ struct HaConfig {
   // table is pinned under crash_guard_pin_dir). Needs vip_interface.
   bool crash_guard = true;
   std::string crash_guard_pin_dir = "/sys/fs/bpf/tandem";
+  // The ACK hold (part of the crash guard, docs/ha.md): the primary's kernel acknowledges
+  // a peer's bytes only once the standby holds them, so that a hung primary cannot have
+  // acknowledged bytes the standby never got. Needs crash_guard; not for TCP-MD5 peers.
+  bool hold_acks = true;
   // Node liveness: a BFD session with the other node (needs [bfd] enabled).
   // The term beacon (replicator/witness): the other node's address on vip_interface's
   // segment; the partition witness (docs/ha.md, "Fencing"). nullopt: no beacon.

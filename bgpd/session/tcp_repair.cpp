@@ -898,8 +898,9 @@ bool send_ack(const TcpEndpoint& local, const TcpEndpoint& remote, const AckSegm
   if (!check_pair(local, remote, error)) return false;
   std::optional<uint32_t> tsval;
   if (a.has_ts) tsval = a.ts_val;
-  return send_raw(remote, build_segment(local, remote, a.seq, a.ack, kFlagAck, a.window, tsval, {}, a.ts_ecr),
-                  error, a.mark);
+  return send_raw(remote,
+                  build_segment(local, remote, a.seq, a.ack, kFlagAck, a.window, tsval, a.md5_key, a.ts_ecr), error,
+                  a.mark);
 }
 
 }  // namespace tandem::session

@@ -236,13 +236,15 @@ bool send_rst(const TcpEndpoint& local, const TcpEndpoint& remote, uint32_t seq,
 // A bare ACK from `local` to `remote` with exactly these fields, over a raw socket with
 // IP_HDRINCL: the acknowledgment a live socket's kernel already sent once, held back on
 // the way out by the crash guard's ACK hold (replicator/guard). `mark` (SO_MARK, needs
-// CAP_NET_ADMIN; 0 = none) tells that program it is ours. No TCP-MD5.
+// CAP_NET_ADMIN; 0 = none) tells that program it is ours. Signed with a non-empty
+// `md5_key` (TCP-MD5 session).
 struct AckSegment {
   uint32_t seq = 0, ack = 0;
   uint16_t window = 0;  // raw field
   bool has_ts = false;
   uint32_t ts_val = 0, ts_ecr = 0;
   uint32_t mark = 0;
+  std::string md5_key;
 };
 bool send_ack(const TcpEndpoint& local, const TcpEndpoint& remote, const AckSegment& ack, std::string& error);
 

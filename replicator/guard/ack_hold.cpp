@@ -13,7 +13,7 @@
 
 namespace tandem::replicator::guard {
 
-static_assert(sizeof(eg_hold) == 8 && sizeof(eg_ack_state) == 32, "ABI layout");
+static_assert(sizeof(eg_hold) == 8 && sizeof(eg_ack_state) == 48, "ABI layout");
 
 namespace {
 
@@ -32,12 +32,13 @@ int EgressGuard::ack_states_fd() const { return bpf_map__fd(skel_->maps.ack_stat
 uint32_t EgressGuard::crafted_mark() { return EG_CRAFTED_MARK; }
 
 bool EgressGuard::hold_acks(const session::TcpEndpoint& local, const session::TcpEndpoint& remote,
-                            uint32_t ack_limit, uint8_t rcv_wscale, std::string& error) {
+                            uint32_t ack_limit, uint8_t rcv_wscale, bool md5, std::string& error) {
   eg_key key;
   if (!key_for(local, remote, key, error)) return false;
   eg_hold hold{};
   hold.ack_limit = ack_limit;
   hold.rcv_wscale = rcv_wscale;
+  hold.bare_only = md5 ? 1 : 0;
   if (int err = bpf_map_update_elem(holds_fd(), &key, &hold, BPF_ANY); err != 0) {
     error = failed("cannot hold the acknowledgments", remote, -err);
     return false;
@@ -72,6 +73,7 @@ std::optional<EgressGuard::AckState> EgressGuard::ack_state(const session::TcpEn
   out.ts_val = ntohl(st.ts_val);
   out.ts_ecr = ntohl(st.ts_ecr);
   out.clamped = st.clamped;
+  out.duplicates = st.duplicates;
   return out;
 }
 

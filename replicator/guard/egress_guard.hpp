@@ -83,10 +83,12 @@ class EgressGuard {
   // peer's bytes beyond `ack_limit` (a TCP sequence number: what the standby holds): the
   // program rewrites a later acknowledgment down to it and raises the window field so
   // that the advertised right edge stays (`rcv_wscale`: this end's window scale). Calling
-  // it again moves the limit. Never for a TCP-MD5 connection (the rewrite breaks the
-  // signature). Not kept across processes: the next open() attaches a program of its own.
+  // it again moves the limit. A TCP-MD5 connection (`md5`: a rewrite would break the
+  // signature): a bare ACK beyond the limit is dropped, to be sent signed by the caller
+  // (owed_ack), and a segment with data leaves unchanged, its acknowledgment with it.
+  // Not kept across processes: the next open() attaches a program of its own.
   bool hold_acks(const session::TcpEndpoint& local, const session::TcpEndpoint& remote, uint32_t ack_limit,
-                 uint8_t rcv_wscale, std::string& error);
+                 uint8_t rcv_wscale, bool md5, std::string& error);
   // Stop holding; true when not held afterwards (also if it was not). unprotect() and
   // clear() release too.
   bool release_acks(const session::TcpEndpoint& local, const session::TcpEndpoint& remote, std::string& error);
@@ -97,6 +99,7 @@ class EgressGuard {
     bool has_ts = false;
     uint32_t ts_val = 0, ts_ecr = 0;  // host order
     uint64_t clamped = 0;             // acknowledgments rewritten so far
+    uint64_t duplicates = 0;          // rewritten bare ACKs dropped as duplicates of the last
   };
   std::optional<AckState> ack_state(const session::TcpEndpoint& local, const session::TcpEndpoint& remote) const;
   // The acknowledgment the kernel would have sent and the hold kept back, now that the

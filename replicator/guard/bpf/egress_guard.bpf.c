@@ -16,7 +16,8 @@
  * The ACK hold (a tuple also in `holds`): an acknowledgment beyond the tuple's limit is
  * rewritten down to it (window raised to keep the right edge, checksum patched), and what
  * the kernel last sent is recorded in `ack_states` for user space. A TCP-MD5 segment would
- * fail its signature after a rewrite: user space never holds such a connection. */
+ * fail its signature after a rewrite: for those (bare_only) a bare ACK is dropped instead,
+ * a segment with data passes. */
 #include "vmlinux.h"
 
 #include <bpf/bpf_endian.h>
@@ -84,26 +85,31 @@ static __always_inline int hold_ack(struct __sk_buff *skb, const struct eg_key *
                                     const __u8 *tcp, __u32 off) {
   __u8 flags = tcp[13];
   if (!(flags & TCP_FLAG_ACK_) || (flags & TCP_FLAG_SYN_)) return TC_ACT_UNSPEC_;
+  const __u32 seq = be32_at(&tcp[4]);
+  const __u32 ack = be32_at(&tcp[8]);
+  const __u32 limit = hold->ack_limit;
   struct eg_ack_state *st = bpf_map_lookup_elem(&ack_states, key);
   if (!st) {
-    struct eg_ack_state zero;
-    __builtin_memset(&zero, 0, sizeof(zero));
-    bpf_map_update_elem(&ack_states, key, &zero, BPF_NOEXIST);
+    /* What left before the hold is unknown; at most the limit is what the peer may have. */
+    struct eg_ack_state first;
+    __builtin_memset(&first, 0, sizeof(first));
+    first.ack_out = seq_after(ack, limit) ? limit : ack;
+    bpf_map_update_elem(&ack_states, key, &first, BPF_NOEXIST);
     st = bpf_map_lookup_elem(&ack_states, key);
     if (!st) return TC_ACT_UNSPEC_;
   }
-  const __u32 seq = be32_at(&tcp[4]);
-  const __u32 ack = be32_at(&tcp[8]);
   const __u16 win = (__u16)(((__u16)tcp[14] << 8) | tcp[15]);
   const __u32 doff = (__u32)(tcp[12] >> 4) * 4;
+  const __u32 hdr_end = off + doff;
+  const __u32 bare = skb->len <= hdr_end && !(flags & TCP_FLAG_FIN_);
   if (skb->mark != EG_CRAFTED_MARK) {
-    const __u32 hdr_end = off + doff;
     __u32 end = seq + (skb->len > hdr_end ? skb->len - hdr_end : 0) + ((flags & TCP_FLAG_FIN_) ? 1 : 0);
     if (st->snd_nxt == 0 || seq_after(end, st->snd_nxt)) st->snd_nxt = end;
     st->ack_real = ack;
     st->win_raw = win;
     __u8 ts[12];
-    /* Timestamps the way every sender lays them out: NOP NOP TS(10) first. */
+    /* Timestamps the way every sender lays them out: NOP NOP TS(10) first. (Linux
+     * negotiates no timestamps on a TCP-MD5 connection.) */
     if (doff >= 32 && bpf_skb_load_bytes(skb, off + 20, ts, sizeof(ts)) == 0 && ts[0] == 1 && ts[1] == 1 &&
         ts[2] == 8 && ts[3] == 10) {
       st->has_ts = 1;
@@ -113,9 +119,13 @@ static __always_inline int hold_ack(struct __sk_buff *skb, const struct eg_key *
       st->has_ts = 0;
     }
   }
-  const __u32 limit = hold->ack_limit;
-  if (!seq_after(ack, limit)) {
+  if (hold->bare_only && seq_after(ack, limit) && bare) {
+    __sync_fetch_and_add(&st->clamped, 1);  /* user space sends it, signed, later */
+    return TC_ACT_SHOT_;
+  }
+  if (!seq_after(ack, limit) || hold->bare_only) {
     st->ack_out = ack;
+    st->win_out = win;
     return TC_ACT_UNSPEC_;
   }
   __u32 ws = hold->rcv_wscale;
@@ -123,6 +133,12 @@ static __always_inline int hold_ack(struct __sk_buff *skb, const struct eg_key *
   const __u32 edge = ack + ((__u32)win << ws);
   __u32 new_win = (edge - limit) >> ws;
   if (new_win > 0xffff) new_win = 0xffff;
+  /* A bare ACK that would leave the same as the last one is a duplicate to the peer
+   * (several in a row start its fast retransmit): it says nothing new, drop it. */
+  if (bare && limit == st->ack_out && new_win == st->win_out) {
+    __sync_fetch_and_add(&st->duplicates, 1);
+    return TC_ACT_SHOT_;
+  }
   __be32 old_ack_be = bpf_htonl(ack), new_ack_be = bpf_htonl(limit);
   __be16 old_win_be = bpf_htons(win), new_win_be = bpf_htons((__u16)new_win);
   const __u32 csum = off + 16;
@@ -134,6 +150,7 @@ static __always_inline int hold_ack(struct __sk_buff *skb, const struct eg_key *
     return TC_ACT_SHOT_;
   }
   st->ack_out = limit;
+  st->win_out = (__u16)new_win;
   __sync_fetch_and_add(&st->clamped, 1);
   return TC_ACT_UNSPEC_;
 }

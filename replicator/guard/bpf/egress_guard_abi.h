@@ -40,11 +40,15 @@ struct eg_value {
 /* ACK hold (docs/ha.md, "The ACK hold"): while a tuple is in the `holds` map, no segment
  * leaves with an acknowledgment number beyond `ack_limit` (what the standby holds of the
  * peer's bytes): a later one is rewritten to it, its window field raised so that the right
- * edge the kernel advertised stays where it was. Written by user space only. Host order. */
+ * edge the kernel advertised stays where it was. A TCP-MD5 segment cannot be rewritten
+ * (its signature covers the header): with `bare_only` a bare ACK beyond the limit is
+ * dropped instead (user space sends it signed once the limit passes it) and a segment
+ * with data leaves as it is. Written by user space only. Host order. */
 struct eg_hold {
   __u32 ack_limit;  /* highest acknowledgment number allowed out (TCP sequence space) */
   __u8 rcv_wscale;  /* this end's receive window scale (the shift of the window field) */
-  __u8 pad[3];
+  __u8 bare_only;   /* 1: TCP-MD5 connection, see above */
+  __u8 pad[2];
 };
 
 /* Per held tuple, written by the program only: what the kernel last sent, so that user
@@ -57,10 +61,12 @@ struct eg_ack_state {
   __u32 ack_real;   /* the kernel's last acknowledgment number, before any rewrite */
   __u32 ack_out;    /* the last acknowledgment number that left */
   __u16 win_raw;    /* the kernel's last window field, before any rewrite */
+  __u16 win_out;    /* the last window field that left */
   __u8 has_ts;      /* the kernel's last segment had a timestamp option */
-  __u8 pad;
+  __u8 pad[3];
   __u32 ts_val, ts_ecr;
-  __u64 clamped;    /* segments whose acknowledgment was rewritten */
+  __u64 clamped;    /* segments whose acknowledgment was held back (rewritten, or dropped) */
+  __u64 duplicates; /* rewritten bare ACKs dropped: the same as the last one out */
 };
 
 /* skb->mark (SO_MARK) of the ACKs user space sends for a held tuple. */

@@ -25,6 +25,7 @@ class GuardConnTest : public GuardLab, public ::testing::WithParamInterface<bool
  protected:
   bool v6() const { return GetParam(); }
   int idx(int base) const { return base + (v6() ? 1 : 0); }
+  void held_acks_case(int net_idx, const std::string& md5_key);
 };
 
 std::string family_name(const ::testing::TestParamInfo<bool>& info) {
@@ -195,21 +196,23 @@ TEST_P(GuardConnTest, OutlivesItsProcessAndDetachLetsTheFinThrough) {
 
 // The ACK hold: the peer's bytes beyond the limit are not acknowledged by the held
 // connection's kernel (its ACKs are rewritten, and the peer accepts them: the checksum is
-// right); moving the limit and sending the owed ACK acknowledges up to the new limit at
-// once, not at the peer's retransmission (the peer's timers are set far out, so only our
-// ACK can have moved it).
-TEST_P(GuardConnTest, HeldAcknowledgmentsStopAtTheLimitAndTheOwedAckMovesThem) {
-  Net n = net(idx(9), v6());
+// right; on a TCP-MD5 connection they are dropped); moving the limit and sending the owed
+// ACK acknowledges up to the new limit at once, not at the peer's retransmission (the
+// peer's timers are set far out, so only our ACK can have moved it; on a TCP-MD5
+// connection the peer takes it only if its signature is right).
+void GuardConnTest::held_acks_case(int net_idx, const std::string& md5_key) {
+  Net n = net(net_idx, v6());
   GUARD_OPEN_OR_SKIP();
   // No tail-loss probe and a 5 s minimum RTO at the peer: nothing but an ACK from the
   // node moves what it sees acknowledged while the test runs.
-  const std::string i = std::to_string(idx(9));
+  const std::string i = std::to_string(net_idx);
   const std::string prefix = v6() ? "fd00:201:" + i + "::/64" : "10.201." + i + ".0/24";
   const std::string tune = "ip netns exec gpeer sysctl -qw net.ipv4.tcp_early_retrans=0 && ip -n gpeer " +
                            std::string(v6() ? "-6 " : "") + "route replace " + prefix + " dev g1 rto_min 5s";
   ASSERT_EQ(std::system(tune.c_str()), 0) << tune;
   cleanup_.push_back("ip netns exec gpeer sysctl -qw net.ipv4.tcp_early_retrans=3");
-  Held& h = connect(n, 0);
+  Held& h = connect(n, 0, md5_key);
+  const bool md5 = !md5_key.empty();
   std::string error;
   ASSERT_TRUE(guard_->protect(h.local, h.remote, error)) << error;
 
@@ -219,7 +222,7 @@ TEST_P(GuardConnTest, HeldAcknowledgmentsStopAtTheLimitAndTheOwedAckMovesThem) {
   ASSERT_TRUE(session::unfreeze(h.peer, error)) << error;
   const uint32_t base = frozen->snd_nxt;
   const uint8_t wscale = frozen->snd_wscale;  // the node's receive window scale
-  ASSERT_TRUE(guard_->hold_acks(h.local, h.remote, base + 300, wscale, error)) << error;
+  ASSERT_TRUE(guard_->hold_acks(h.local, h.remote, base + 300, wscale, md5, error)) << error;
 
   auto peer_info = [&] {
     struct tcp_info ti {};
@@ -228,29 +231,30 @@ TEST_P(GuardConnTest, HeldAcknowledgmentsStopAtTheLimitAndTheOwedAckMovesThem) {
     return ti;
   };
   const uint64_t acked0 = peer_info().tcpi_bytes_acked;
+  auto acked = [&] { return peer_info().tcpi_bytes_acked - acked0; };
   char data[1000];
   std::memset(data, 'p', sizeof data);
   ASSERT_EQ(::send(h.peer, data, sizeof data, 0), static_cast<ssize_t>(sizeof data));
 
-  // The node's kernel acknowledges all 1000 bytes; the peer sees 300.
+  // The node's kernel acknowledges all 1000 bytes; the peer sees 300 (TCP-MD5: nothing).
+  const uint64_t held = md5 ? 0 : 300;
   ASSERT_TRUE(eventually([&] {
     auto st = guard_->ack_state(h.local, h.remote);
     return st && st->ack_real == base + 1000 && st->clamped > 0;
   })) << "the node's kernel never acknowledged the bytes through the hold";
-  ASSERT_TRUE(eventually([&] { return peer_info().tcpi_bytes_acked - acked0 == 300; }))
-      << "the peer saw " << peer_info().tcpi_bytes_acked - acked0 << " bytes acknowledged, not the limit's 300";
-  EXPECT_FALSE(eventually([&] { return peer_info().tcpi_bytes_acked - acked0 != 300; }, 100));
+  ASSERT_TRUE(eventually([&] { return acked() == held; })) << "the peer saw " << acked() << " bytes acknowledged";
+  EXPECT_FALSE(eventually([&] { return acked() != held; }, 100));
   auto st = guard_->ack_state(h.local, h.remote);
   ASSERT_TRUE(st);
-  EXPECT_EQ(st->ack_out, base + 300);
+  EXPECT_EQ(st->ack_out, base + 300) << "rewritten to the limit, or (TCP-MD5) the limit assumed";
   EXPECT_EQ(st->snd_nxt, frozen->rcv_nxt) << "the node sent nothing, its next sequence number is the peer's rcv_nxt";
-  EXPECT_TRUE(st->has_ts) << "Linux negotiates timestamps";
+  EXPECT_EQ(st->has_ts, !md5) << "Linux negotiates timestamps, except with TCP-MD5";
 
   // Nothing owed while the limit stays.
   EXPECT_FALSE(EgressGuard::owed_ack(*st, base + 300, wscale));
   // The limit moves to 700: the owed ACK acknowledges exactly that much, right edge kept
   // (to the window scale's unit: the field can only say less).
-  ASSERT_TRUE(guard_->hold_acks(h.local, h.remote, base + 700, wscale, error)) << error;
+  ASSERT_TRUE(guard_->hold_acks(h.local, h.remote, base + 700, wscale, md5, error)) << error;
   auto owed = EgressGuard::owed_ack(*st, base + 700, wscale);
   ASSERT_TRUE(owed);
   EXPECT_EQ(owed->ack, base + 700);
@@ -259,28 +263,35 @@ TEST_P(GuardConnTest, HeldAcknowledgmentsStopAtTheLimitAndTheOwedAckMovesThem) {
   EXPECT_LE(edge - owed_edge, (1u << wscale) - 1) << "right edge " << owed_edge << ", the kernel's " << edge;
   const uint64_t clamped = st->clamped;
   const uint32_t retrans = peer_info().tcpi_total_retrans;
-  session::AckSegment a{owed->seq, owed->ack, owed->window, owed->has_ts, owed->ts_val, owed->ts_ecr,
-                        EgressGuard::crafted_mark()};
+  session::AckSegment a{owed->seq,    owed->ack,    owed->window,
+                        owed->has_ts, owed->ts_val, owed->ts_ecr,
+                        EgressGuard::crafted_mark(), md5_key};
   ASSERT_TRUE(session::send_ack(h.local, h.remote, a, error)) << error;
-  EXPECT_TRUE(eventually([&] { return peer_info().tcpi_bytes_acked - acked0 == 700; }))
-      << "the owed ACK did not reach the peer: " << peer_info().tcpi_bytes_acked - acked0 << " acknowledged";
+  EXPECT_TRUE(eventually([&] { return acked() == 700; }))
+      << "the owed ACK did not reach the peer: " << acked() << " acknowledged";
   EXPECT_EQ(peer_info().tcpi_total_retrans, retrans) << "the peer retransmitted: its timer, not our ACK, moved it";
   st = guard_->ack_state(h.local, h.remote);
   ASSERT_TRUE(st);
   EXPECT_EQ(st->ack_out, base + 700) << "the program did not see our ACK leave";
   EXPECT_EQ(st->ack_real, base + 1000) << "the program took our ACK for the kernel's";
-  EXPECT_EQ(st->clamped, clamped) << "our ACK was rewritten";
+  EXPECT_EQ(st->clamped, clamped) << "our ACK was held back";
 
   // Released: the owed rest goes out with the limit at the kernel's own acknowledgment.
   ASSERT_TRUE(guard_->release_acks(h.local, h.remote, error)) << error;
   EXPECT_FALSE(guard_->ack_state(h.local, h.remote));
   owed = EgressGuard::owed_ack(*st, st->ack_real, wscale);
   ASSERT_TRUE(owed);
-  a = {owed->seq, owed->ack, owed->window, owed->has_ts, owed->ts_val, owed->ts_ecr, EgressGuard::crafted_mark()};
+  a = {owed->seq,    owed->ack,    owed->window,
+       owed->has_ts, owed->ts_val, owed->ts_ecr,
+       EgressGuard::crafted_mark(), md5_key};
   ASSERT_TRUE(session::send_ack(h.local, h.remote, a, error)) << error;
-  EXPECT_TRUE(eventually([&] { return peer_info().tcpi_bytes_acked - acked0 == 1000; }));
+  EXPECT_TRUE(eventually([&] { return acked() == 1000; }));
   EXPECT_EQ(tcp_state_of(h.peer), 1) << "the peer's connection is no longer ESTABLISHED";
 }
+
+TEST_P(GuardConnTest, HeldAcknowledgmentsStopAtTheLimitAndTheOwedAckMovesThem) { held_acks_case(idx(9), ""); }
+
+TEST_P(GuardConnTest, TcpMd5BareAcksAreHeldAndTheOwedAckIsSigned) { held_acks_case(idx(11), "guard-test-key"); }
 
 INSTANTIATE_TEST_SUITE_P(Families, GuardConnTest, ::testing::Values(false, true), family_name);
 

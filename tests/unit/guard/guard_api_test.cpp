@@ -476,5 +476,44 @@ TEST_F(GuardProgramTest, DropsOnlyFinAndRstOfProtectedTuples) {
   EXPECT_NE(v.last_drop_ns, 0u);
 }
 
+// The owed ACK (no kernel needed): owed only when the kernel acknowledged more than left
+// and the limit passed what left; never beyond the kernel's nor the limit; the window
+// keeps the kernel's right edge; sequence numbers wrap.
+TEST(OwedAck, OnlyWhatTheKernelSaidAndTheLimitAllows) {
+  EgressGuard::AckState st;
+  st.snd_nxt = 77;
+  st.ack_real = 5000;
+  st.ack_out = 3000;
+  st.win_raw = 100;  // x 2^7 = 12800 bytes past 5000
+  st.has_ts = true;
+  st.ts_val = 11;
+  st.ts_ecr = 12;
+  EXPECT_FALSE(EgressGuard::owed_ack(st, 3000, 7)) << "the limit did not move past what left";
+  EXPECT_FALSE(EgressGuard::owed_ack(st, 2000, 7));
+  auto a = EgressGuard::owed_ack(st, 4000, 7);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->ack, 4000u);
+  EXPECT_EQ(a->seq, 77u);
+  EXPECT_EQ(a->window, (5000u + 12800u - 4000u) >> 7);
+  EXPECT_TRUE(a->has_ts);
+  EXPECT_EQ(a->ts_val, 11u);
+  EXPECT_EQ(a->ts_ecr, 12u);
+  a = EgressGuard::owed_ack(st, 9000, 7);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->ack, 5000u) << "never beyond what the kernel acknowledged";
+  EXPECT_EQ(a->window, 100u);
+  st.ack_out = 5000;
+  EXPECT_FALSE(EgressGuard::owed_ack(st, 9000, 7)) << "all the kernel had already left";
+
+  // Across the wrap of the sequence space, and a window that no longer fits the field.
+  st.ack_real = 0x00000100;
+  st.ack_out = 0xFFFFFF00;
+  st.win_raw = 0xFFFF;
+  a = EgressGuard::owed_ack(st, 0x00000010, 0);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->ack, 0x10u);
+  EXPECT_EQ(a->window, 0xFFFF) << "capped at the field";
+}
+
 }  // namespace
 }  // namespace tandem::replicator::guard::test

@@ -188,7 +188,9 @@ class Held {
   TcpEndpoint local, remote;
   int peer = -1;
 
-  static std::unique_ptr<Held> make(const TcpEndpoint& local, const TcpEndpoint& remote) {
+  // A non-empty `md5_key`: a TCP-MD5 connection (both ends).
+  static std::unique_ptr<Held> make(const TcpEndpoint& local, const TcpEndpoint& remote,
+                                    const std::string& md5_key = "") {
     auto h = std::unique_ptr<Held>(new Held);
     h->local = local;
     h->remote = remote;
@@ -197,6 +199,7 @@ class Held {
       listener = ::socket(remote.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
       const int one = 1;
       ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (!md5_key.empty()) set_md5(listener, local, md5_key);
       sockaddr_storage ss;
       socklen_t len = to_sockaddr(remote, ss);
       EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&ss), len), 0) << std::strerror(errno);
@@ -205,6 +208,7 @@ class Held {
     int s = ::socket(local.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int one = 1;
     ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (!md5_key.empty()) set_md5(s, remote, md5_key);
     sockaddr_storage ss;
     socklen_t len = to_sockaddr(local, ss);
     EXPECT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&ss), len), 0) << std::strerror(errno);
@@ -253,6 +257,16 @@ class Held {
 
  private:
   Held() = default;
+
+  static void set_md5(int fd, const TcpEndpoint& other, const std::string& key) {
+    tcp_md5sig sig{};
+    sockaddr_storage ss;
+    socklen_t len = to_sockaddr(other, ss);
+    std::memcpy(&sig.tcpm_addr, &ss, len);
+    sig.tcpm_keylen = static_cast<uint16_t>(key.size());
+    std::memcpy(sig.tcpm_key, key.data(), key.size());
+    EXPECT_EQ(::setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, &sig, sizeof sig), 0) << std::strerror(errno);
+  }
 
   [[noreturn]] static void child(int s, int cmd, int ack) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -334,9 +348,9 @@ class GuardLab : public ::testing::Test {
   }
 
   // A connection node:port0+k -> peer:port0+10+k, its node end held by a child.
-  Held& connect(const Net& n, int k) {
+  Held& connect(const Net& n, int k, const std::string& md5_key = "") {
     held_.push_back(Held::make(ep(n.node, static_cast<uint16_t>(n.port0 + k)),
-                               ep(n.peer, static_cast<uint16_t>(n.port0 + 10 + k))));
+                               ep(n.peer, static_cast<uint16_t>(n.port0 + 10 + k)), md5_key));
     return *held_.back();
   }
 
