@@ -479,7 +479,9 @@ class Chaos:
         log(f"building the pair: FRR {args.prefixes} prefixes, BIRD {sw.N_BIRD_V4}, heartbeat 10 ms x "
             f"{args.heartbeat_mult}, takeover after {args.silence_mult}x that of channel silence")
         heartbeat = dict(HEARTBEAT, heartbeat_detect_mult=args.heartbeat_mult,
-                         takeover_silence_mult=args.silence_mult)
+                         takeover_silence_mult=args.silence_mult, hold_acks=not args.no_hold_acks)
+        if args.no_hold_acks:
+            log("the ACK hold is off ([ha] hold_acks = false)")
         self.pair = pair = sw.Pair(args, lab, tandemctl, ha_extra=heartbeat)
         self.frr, self.bird = pair.frr, pair.bird
         self.base = set(pair.v4[:args.prefixes])
@@ -1211,6 +1213,8 @@ def main():
                     help="[ha] heartbeat_detect_mult at 10 ms (default %(default)s)")
     ap.add_argument("--silence-mult", type=int, default=2,
                     help="[ha] takeover_silence_mult: channel silence in detection times (default %(default)s)")
+    ap.add_argument("--no-hold-acks", action="store_true",
+                    help="[ha] hold_acks = false: the primary's kernel acknowledges what the standby may not hold")
     ap.add_argument("--strict", action="store_true", help="also fail on a graceful-restart fallback during a transfer")
     ap.add_argument("--repair", action="store_true",
                     help="after a round that leaves the lab broken (a failure), start both nodes afresh and go on "

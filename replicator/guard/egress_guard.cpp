@@ -414,8 +414,10 @@ std::unique_ptr<EgressGuard> EgressGuard::open(const std::vector<std::string>& i
   if (int err = egress_guard_bpf__load(skel); err != 0) {
     if (!fs::exists("/sys/kernel/btf/vmlinux"))
       error = "kernel has no BTF (/sys/kernel/btf/vmlinux missing; needs CONFIG_DEBUG_INFO_BTF)";
-    else if (err == -EPERM || err == -EACCES)
+    else if (err == -EPERM)
       error = sys_error("cannot load the egress guard program", -err);
+    else if (err == -EACCES)  // the verifier: with CAP_BPF alone it refuses more than as root
+      error = "cannot load the egress guard program: the verifier refused it (debug logs show its messages)";
     else
       error = sys_error("cannot load the egress guard program", -err) +
               " (debug logs show libbpf's and the verifier's messages)";

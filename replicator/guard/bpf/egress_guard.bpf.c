@@ -80,8 +80,12 @@ static __always_inline __u32 be32_at(const __u8 *p) {
 /* seq a after seq b (RFC 1982 arithmetic, as the kernel's after()). */
 static __always_inline int seq_after(__u32 a, __u32 b) { return (__s32)(a - b) > 0; }
 
-/* `tcp` holds the fixed TCP header at `off`; the segment's tuple is held. */
-static __always_inline int hold_ack(struct __sk_buff *skb, const struct eg_key *key, const struct eg_hold *hold,
+/* `tcp` holds the fixed TCP header at `off`; the segment's tuple is held. A function of
+ * its own (not inlined): inlined, the compiler's spills made the verifier refuse the
+ * program to a process with CAP_BPF but not CAP_PERFMON (tandemd restarted as the
+ * standby), "attempt to corrupt spilled pointer on stack"
+ * (GuardApiTest.OwnGuardNeedsNoCapSysAdmin loads it so). */
+static __noinline int hold_ack(struct __sk_buff *skb, const struct eg_key *key, const struct eg_hold *hold,
                                     const __u8 *tcp, __u32 off) {
   __u8 flags = tcp[13];
   if (!(flags & TCP_FLAG_ACK_) || (flags & TCP_FLAG_SYN_)) return TC_ACT_UNSPEC_;
