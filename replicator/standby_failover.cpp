@@ -233,7 +233,11 @@ void StandbyReplicator::take_over_unplanned(const std::string& why) {
     f.tsval = tcp.tsval();
     f.taken = std::chrono::steady_clock::now();
     const uint32_t peer_window = static_cast<uint32_t>(p.probe->window) << f.snd_wscale;
-    f.window = {p.probe->seq, peer_window, peer_window, std::max<uint32_t>(tcp.rcv_window(), 65535), in_end};
+    // snd_wl1 at the held end, not at the peer's snd_nxt: a peer ahead of it by more than
+    // the receive window made the kernel refuse the window (TCP_REPAIR_WINDOW: EINVAL, the
+    // session lost to graceful restart; bench/chaos, SIGSTOP during a transfer), and the
+    // peer's next segment, sent again from there, updates the window anyway.
+    f.window = {in_end, peer_window, peer_window, std::max<uint32_t>(tcp.rcv_window(), 65535), in_end};
     p.frozen = std::move(f);
   }
 
