@@ -59,6 +59,7 @@ TEST(HaConfig, PrimaryWithDefaults) {
   EXPECT_EQ(h.checkpoint_interval_ms, d.checkpoint_interval_ms);
   EXPECT_EQ(h.checkpoint_threshold_bytes, d.checkpoint_threshold_bytes);
   EXPECT_EQ(h.takeover_resend_wait_ms, 1000u);
+  EXPECT_TRUE(h.hold_acks);
 }
 
 TEST(HaConfig, StandbyWithEveryKey) {
@@ -77,6 +78,7 @@ max_unreplicated_bytes = 65536
 checkpoint_interval_ms = 50
 checkpoint_threshold_bytes = 8192
 takeover_resend_wait_ms = 0
+hold_acks = false
 )");
   const HaConfig& h = c.ha;
   EXPECT_EQ(h.role, "standby");
@@ -96,6 +98,7 @@ takeover_resend_wait_ms = 0
   EXPECT_EQ(h.checkpoint_interval_ms, 50u);
   EXPECT_EQ(h.checkpoint_threshold_bytes, 8192u);
   EXPECT_EQ(h.takeover_resend_wait_ms, 0u);
+  EXPECT_FALSE(h.hold_acks);
 }
 
 TEST(HaConfig, RoleRequirements) {
@@ -135,6 +138,7 @@ TEST(HaConfig, BadValues) {
   EXPECT_EQ(ok(p + "max_unreplicated_bytes = 16384\n").ha.max_unreplicated_bytes, 16384u);
   expect_error_at(p + "standby_buffer_bytes = 1000\n", 9, "ha.standby_buffer_bytes", "must be between");
   expect_error_at(p + "takeover_resend_wait_ms = 60001\n", 9, "ha.takeover_resend_wait_ms", "must be between");
+  expect_error_at(p + "hold_acks = 1\n", 9, "ha.hold_acks", "true or false");
 }
 
 TEST(HaConfig, StandbyBufferMustHoldTheUnreplicatedBytes) {
