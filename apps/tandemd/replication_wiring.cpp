@@ -144,14 +144,14 @@ void ReplicationWiring::hold_acks(const session::Endpoints& ep, std::optional<ui
   if (!tuple) return;
   const auto& [local, remote] = *tuple;
   std::string why;
-  auto state = guard_->ack_state(local, remote);  // release_acks() drops it
+  std::optional<replicator::guard::EgressGuard::AckState> state;
   if (limit) {
     if (!guard_->hold_acks(local, remote, *limit, rcv_wscale, !md5_key.empty(), why))
       return ack_hold_failed(remote, why);
-    state = guard_->ack_state(local, remote);
-  } else if (!guard_->release_acks(local, remote, why)) {
-    return ack_hold_failed(remote, why);
+    state = guard_->ack_state(local, remote);  // read after the move: what it left owed
   } else {
+    state = guard_->ack_state(local, remote);  // release_acks() drops it
+    if (!guard_->release_acks(local, remote, why)) return ack_hold_failed(remote, why);
     spdlog::info("replication: ACK hold released for {}", remote.to_string());
   }
   if (!state) return;
