@@ -157,10 +157,8 @@ void ReplicationWiring::hold_acks(const session::Endpoints& ep, std::optional<ui
   if (!state) return;
   auto owed = replicator::guard::EgressGuard::owed_ack(*state, limit.value_or(state->ack_real), rcv_wscale);
   if (!owed) return;
-  const session::AckSegment ack{owed->seq,    owed->ack,    owed->window,
-                                owed->has_ts, owed->ts_val, owed->ts_ecr,
-                                replicator::guard::EgressGuard::crafted_mark(), md5_key};
-  if (!session::send_ack(local, remote, ack, why)) ack_hold_failed(remote, "sending the held ACK: " + why);
+  owed->md5_key = md5_key;
+  if (!session::send_ack(local, remote, *owed, why)) ack_hold_failed(remote, "sending the held ACK: " + why);
 }
 
 void ReplicationWiring::ack_hold_failed(const session::TcpEndpoint& remote, const std::string& why) {

@@ -29,8 +29,6 @@ std::string failed(const char* what, const session::TcpEndpoint& remote, int err
 int EgressGuard::holds_fd() const { return bpf_map__fd(skel_->maps.holds); }
 int EgressGuard::ack_states_fd() const { return bpf_map__fd(skel_->maps.ack_states); }
 
-uint32_t EgressGuard::crafted_mark() { return EG_CRAFTED_MARK; }
-
 bool EgressGuard::hold_acks(const session::TcpEndpoint& local, const session::TcpEndpoint& remote,
                             uint32_t ack_limit, uint8_t rcv_wscale, bool md5, std::string& error) {
   eg_key key;
@@ -77,10 +75,10 @@ std::optional<EgressGuard::AckState> EgressGuard::ack_state(const session::TcpEn
   return out;
 }
 
-std::optional<EgressGuard::HeldAck> EgressGuard::owed_ack(const AckState& state, uint32_t limit,
-                                                          uint8_t rcv_wscale) {
+std::optional<session::AckSegment> EgressGuard::owed_ack(const AckState& state, uint32_t limit,
+                                                         uint8_t rcv_wscale) {
   if (!seq_after(state.ack_real, state.ack_out) || !seq_after(limit, state.ack_out)) return std::nullopt;
-  HeldAck a;
+  session::AckSegment a;
   a.seq = state.snd_nxt;
   a.ack = seq_after(state.ack_real, limit) ? limit : state.ack_real;
   const uint32_t ws = rcv_wscale > 14 ? 14 : rcv_wscale;
@@ -91,6 +89,7 @@ std::optional<EgressGuard::HeldAck> EgressGuard::owed_ack(const AckState& state,
   a.has_ts = state.has_ts;
   a.ts_val = state.ts_val;
   a.ts_ecr = state.ts_ecr;
+  a.mark = EG_CRAFTED_MARK;
   return a;
 }
 

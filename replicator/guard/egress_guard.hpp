@@ -103,20 +103,12 @@ class EgressGuard {
   };
   std::optional<AckState> ack_state(const session::TcpEndpoint& local, const session::TcpEndpoint& remote) const;
   // The acknowledgment the kernel would have sent and the hold kept back, now that the
-  // limit is `limit`: nullopt when nothing is owed (the last one that left acknowledged
-  // all the kernel had, or the limit did not pass it). A kernel that sent its ACK sends
-  // no other until more data arrives: without this one the peer waits for its
-  // retransmission timer.
-  struct HeldAck {
-    uint32_t seq = 0, ack = 0;
-    uint16_t window = 0;  // raw field (scaled by rcv_wscale)
-    bool has_ts = false;
-    uint32_t ts_val = 0, ts_ecr = 0;
-  };
-  static std::optional<HeldAck> owed_ack(const AckState& state, uint32_t limit, uint8_t rcv_wscale);
-  // skb->mark the held ACK must carry when sent (SO_MARK), so the program does not take
-  // it for the kernel's.
-  static uint32_t crafted_mark();
+  // limit is `limit`, ready for session::send_ack (marked so the program does not take it
+  // for the kernel's; the caller adds a TCP-MD5 key): nullopt when nothing is owed (the
+  // last one that left acknowledged all the kernel had, or the limit did not pass it). A
+  // kernel that sent its ACK sends no other until more data arrives: without this one the
+  // peer waits for its retransmission timer.
+  static std::optional<session::AckSegment> owed_ack(const AckState& state, uint32_t limit, uint8_t rcv_wscale);
 
   // Since the counters were first pinned (they survive processes): TCP segments of
   // protected tuples seen on egress, and those dropped for FIN / RST.

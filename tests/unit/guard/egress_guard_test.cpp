@@ -263,10 +263,8 @@ void GuardConnTest::held_acks_case(int net_idx, const std::string& md5_key) {
   EXPECT_LE(edge - owed_edge, (1u << wscale) - 1) << "right edge " << owed_edge << ", the kernel's " << edge;
   const uint64_t clamped = st->clamped;
   const uint32_t retrans = peer_info().tcpi_total_retrans;
-  session::AckSegment a{owed->seq,    owed->ack,    owed->window,
-                        owed->has_ts, owed->ts_val, owed->ts_ecr,
-                        EgressGuard::crafted_mark(), md5_key};
-  ASSERT_TRUE(session::send_ack(h.local, h.remote, a, error)) << error;
+  owed->md5_key = md5_key;
+  ASSERT_TRUE(session::send_ack(h.local, h.remote, *owed, error)) << error;
   EXPECT_TRUE(eventually([&] { return acked() == 700; }))
       << "the owed ACK did not reach the peer: " << acked() << " acknowledged";
   EXPECT_EQ(peer_info().tcpi_total_retrans, retrans) << "the peer retransmitted: its timer, not our ACK, moved it";
@@ -281,10 +279,8 @@ void GuardConnTest::held_acks_case(int net_idx, const std::string& md5_key) {
   EXPECT_FALSE(guard_->ack_state(h.local, h.remote));
   owed = EgressGuard::owed_ack(*st, st->ack_real, wscale);
   ASSERT_TRUE(owed);
-  a = {owed->seq,    owed->ack,    owed->window,
-       owed->has_ts, owed->ts_val, owed->ts_ecr,
-       EgressGuard::crafted_mark(), md5_key};
-  ASSERT_TRUE(session::send_ack(h.local, h.remote, a, error)) << error;
+  owed->md5_key = md5_key;
+  ASSERT_TRUE(session::send_ack(h.local, h.remote, *owed, error)) << error;
   EXPECT_TRUE(eventually([&] { return acked() == 1000; }));
   EXPECT_EQ(tcp_state_of(h.peer), 1) << "the peer's connection is no longer ESTABLISHED";
 }

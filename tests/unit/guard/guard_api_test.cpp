@@ -498,6 +498,7 @@ TEST(OwedAck, OnlyWhatTheKernelSaidAndTheLimitAllows) {
   EXPECT_TRUE(a->has_ts);
   EXPECT_EQ(a->ts_val, 11u);
   EXPECT_EQ(a->ts_ecr, 12u);
+  EXPECT_EQ(a->mark, uint32_t{EG_CRAFTED_MARK}) << "the program must know it for ours";
   a = EgressGuard::owed_ack(st, 9000, 7);
   ASSERT_TRUE(a);
   EXPECT_EQ(a->ack, 5000u) << "never beyond what the kernel acknowledged";
